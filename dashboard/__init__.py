@@ -1,0 +1,72 @@
+"""The command center: an app factory that builds the Flask server with Dash, Socket.IO and jobs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import dash
+from flask import Flask
+
+from dashboard.config import INSTANCE_DIR, Config
+from dashboard.extensions import db, scheduler, socketio
+from dashboard.i18n import t
+from dashboard.sla import load_policy
+from dashboard.workcal import build_calendar
+
+log = logging.getLogger(__name__)
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from CC_* environment variables, overridden by test_config."""
+    config = Config.from_env(**(test_config or {}))
+    if config.ensure_secret_key():
+        log.warning("demo mode: generated a secret key in %s; set CC_SECRET_KEY in production", INSTANCE_DIR)
+    if config.DATABASE_URL.startswith("sqlite:///") and not config.DATABASE_URL.startswith("sqlite:///:memory:"):
+        Path(config.DATABASE_URL.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    server = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    server.config.from_mapping(asdict(config))
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+
+    db.init_app(server)
+    server.extensions["work_calendar"] = build_calendar(config.TIMEZONE, Path(config.CALENDAR_OVERRIDE_FILE))
+    server.extensions["sla_policy"] = load_policy(Path(config.SLA_POLICY_FILE))
+    # No cors_allowed_origins: Socket.IO accepts same-origin connections only.
+    socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
+    scheduler.init_app(server)
+
+    from dashboard import health, jobs, sockets
+
+    server.register_blueprint(health.bp)
+    jobs.register(server)
+    sockets.register(socketio)
+    _create_dash(server)
+    return server
+
+
+def _create_dash(server: Flask) -> dash.Dash:
+    """Mount the Dash pages on the Flask server; every asset is served from this process."""
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS_DIR),
+        serve_locally=True,
+        title=t("app.title"),
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    from callbacks import wall as wall_callbacks
+    from layouts import home as home_layout
+    from layouts import wall as wall_layout
+
+    dash.register_page("home", path="/", layout=home_layout.layout, title=t("app.title"))
+    dash.register_page("wall", path="/wall", layout=wall_layout.layout, title=t("app.title"))
+    app.layout = dash.html.Div(dash.page_container)
+    wall_callbacks.register(app)
+    server.extensions["dash"] = app
+    return app

@@ -1,0 +1,85 @@
+"""Configuration read from environment variables, with an embedded SQLite default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+DATA_DIR = ROOT / "data"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'command_center.db'}"
+
+
+@dataclass
+class Config:
+    """Every setting of the product; each maps to one environment variable (CC_<NAME>)."""
+
+    DATABASE_URL: str = field(default_factory=_default_database_url)
+    REDIS_URL: str = ""  # empty: push stays inside this process
+    TIMEZONE: str = "Asia/Shanghai"
+    EXPORT_DIR: str = str(ROOT / "exports")
+    SECRET_KEY: str = ""
+    HOST: str = "127.0.0.1"
+    PORT: int = 8050
+    DEMO_MODE: bool = True
+    SCHEDULER_ENABLED: bool = True
+    SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
+    CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
+    GEOJSON_FILE: str = str(DATA_DIR / "geo" / "wuhou_regions.geojson")
+    DISTRICT_CODE: str = "510107"
+    LANGUAGE: str = "zh"
+    TESTING: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Config:
+        """Build a config from CC_* environment variables, then apply explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f"CC_{f.name}")
+            if raw is None:
+                continue
+            if f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif f.type in ("int", int):
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        config = cls(**values)
+        config.DATABASE_URL = normalise_database_url(config.DATABASE_URL)
+        return config
+
+    def ensure_secret_key(self) -> bool:
+        """Fill an empty secret key in demo mode; return True when one was generated."""
+        if self.SECRET_KEY:
+            return False
+        if not (self.DEMO_MODE or self.TESTING):
+            raise RuntimeError(
+                "CC_SECRET_KEY must be set outside demo mode (CC_DEMO_MODE=0); "
+                "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        key_file = INSTANCE_DIR / "secret_key"
+        if key_file.exists():
+            self.SECRET_KEY = key_file.read_text().strip()
+            return False
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = secrets.token_hex(32)
+        key_file.write_text(self.SECRET_KEY)
+        key_file.chmod(0o600)
+        return True
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url

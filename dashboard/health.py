@@ -1,0 +1,39 @@
+"""/healthz: database, calendar coverage and scheduler, for monitors and operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, jsonify
+
+from dashboard.extensions import db, scheduler
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Report ok or degraded with the state of each part; 503 when the database is down."""
+    calendar = current_app.extensions["work_calendar"]
+    today = dt.datetime.now(calendar.timezone).date()
+    database = db.ping()
+    calendar_status = calendar.status(today)
+    status = "ok"
+    if database != "ok":
+        status = "error"
+    elif calendar_status["status"] == "degraded":
+        status = "degraded"
+    body = {
+        "status": status,
+        "database": {"status": database, "backend": db.engine.dialect.name},
+        "calendar": calendar_status,
+        "scheduler": scheduler.status(),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if calendar_status["fallback_years"]:
+        body["warnings"] = [
+            f"no holiday data for {year}: working days counted Monday–Friday; "
+            f"add the official schedule to {current_app.config['CALENDAR_OVERRIDE_FILE']}"
+            for year in calendar_status["fallback_years"]
+        ]
+    return jsonify(body), 200 if status != "error" else 503

@@ -1,0 +1,142 @@
+"""What the wall shows, read from the database: aggregates and masked text only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from dashboard.i18n import label
+from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup
+from dashboard.pii import mask_free_text
+from dashboard.regions import within
+from dashboard.vocab import AppealStatus, Category, Channel, HouseholdType, LivelihoodGroup, Priority
+from dashboard.workcal import WorkCalendar
+
+
+@dataclass(frozen=True)
+class LocalDay:
+    """A local calendar day as a half-open UTC interval."""
+
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def of(cls, instant: dt.datetime, calendar: WorkCalendar) -> LocalDay:
+        """The local day containing a UTC instant."""
+        day = instant.astimezone(calendar.timezone).date()
+        start = dt.datetime.combine(day, dt.time(), calendar.timezone)
+        return cls(day, start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
+
+
+def population(session: Session, region_code: str) -> dict:
+    """Residents by household type, the 11 livelihood groups, and businesses, within a region."""
+    by_type = dict(
+        session.execute(
+            select(Resident.household_type, func.count())
+            .where(within(Resident.region_code, region_code))
+            .group_by(Resident.household_type)
+        ).all()
+    )
+    by_group = dict(
+        session.execute(
+            select(ResidentGroup.group_code, func.count())
+            .join(Resident, Resident.id == ResidentGroup.resident_id)
+            .where(within(Resident.region_code, region_code))
+            .group_by(ResidentGroup.group_code)
+        ).all()
+    )
+    businesses = session.scalar(
+        select(func.count()).select_from(Business).where(within(Business.region_code, region_code))
+    )
+    households = {t.value: int(by_type.get(t, 0)) for t in HouseholdType}
+    return {
+        "residents": sum(households.values()),
+        "households": households,
+        "groups": {g.value: int(by_group.get(g, 0)) for g in LivelihoodGroup},
+        "businesses": int(businesses or 0),
+    }
+
+
+def appeal_counts(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """Appeals received and resolved today (local), open now, and open past their deadline now."""
+    today = LocalDay.of(now, calendar)
+    in_region = within(Appeal.region_code, region_code)
+    row = session.execute(
+        select(
+            func.count().filter(and_(Appeal.reported_at >= today.start, Appeal.reported_at < today.end)),
+            func.count().filter(and_(Appeal.resolved_at >= today.start, Appeal.resolved_at < today.end)),
+            func.count().filter(Appeal.is_open),
+            func.count().filter(and_(Appeal.is_open, Appeal.deadline_at < now)),
+        ).where(
+            in_region,
+            or_(Appeal.is_open, Appeal.reported_at >= today.start, Appeal.resolved_at >= today.start),
+        )
+    ).one()
+    return {"received_today": row[0], "resolved_today": row[1], "open": row[2], "overdue_open": row[3]}
+
+
+def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 12) -> list[dict]:
+    """The newest appeals, masked for a public screen: no names, phones or ID numbers."""
+    rows = session.execute(
+        select(
+            Appeal.id,
+            Appeal.reported_at,
+            Appeal.category,
+            Appeal.priority,
+            Appeal.source,
+            Appeal.status,
+            Appeal.description,
+            Region.name,
+        )
+        .join(Region, Region.code == Appeal.region_code)
+        .where(within(Appeal.region_code, region_code))
+        .order_by(Appeal.reported_at.desc(), Appeal.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "time": row.reported_at.isoformat(),
+            "category": label(Category(row.category), lang),
+            "priority": Priority(row.priority).value,
+            "priority_label": label(Priority(row.priority), lang),
+            "channel": label(Channel(row.source), lang),
+            "status": label(AppealStatus(row.status), lang),
+            "place": row.name,
+            "text": mask_free_text(row.description)[:40],
+        }
+        for row in rows
+    ]
+
+
+def daily_volume(
+    session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar, days: int = 30
+) -> pd.DataFrame:
+    """Appeals received and resolved per local day over the last `days` days (today included)."""
+    first = LocalDay.of(now - dt.timedelta(days=days - 1), calendar)
+    in_region = within(Appeal.region_code, region_code)
+    received = session.execute(select(Appeal.reported_at).where(in_region, Appeal.reported_at >= first.start)).scalars()
+    resolved = session.execute(select(Appeal.resolved_at).where(in_region, Appeal.resolved_at >= first.start)).scalars()
+    index = pd.date_range(first.day, periods=days, freq="D").date
+
+    def per_day(instants) -> pd.Series:
+        series = pd.Series(pd.to_datetime(list(instants), utc=True))
+        local_days = series.dt.tz_convert(calendar.timezone).dt.date
+        return local_days.value_counts().reindex(index, fill_value=0)
+
+    return pd.DataFrame(
+        {"day": index, "received": per_day(received).to_numpy(), "resolved": per_day(resolved).to_numpy()}
+    )
+
+
+def region_name(session: Session, region_code: str, lang: str) -> str:
+    """The region's name in lang (Chinese unless English is asked for and known), or its code."""
+    region = session.get(Region, region_code)
+    if region is None:
+        return region_code
+    return region.name_en if lang == "en" and region.name_en else region.name

@@ -1,0 +1,119 @@
+"""Fixtures: app/client/runner (Flask tutorial style), run against SQLite and PostgreSQL.
+
+PostgreSQL tests skip when no server answers, unless CC_REQUIRE_SERVICES=1 (set by .ci/run),
+which turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from dashboard import create_app, migrate
+from dashboard.config import normalise_database_url
+from dashboard.extensions import db
+
+POSTGRES_URL = normalise_database_url(
+    os.environ.get("CC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
+REQUIRE_SERVICES = os.environ.get("CC_REQUIRE_SERVICES") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+_POSTGRES_PROBLEM: str | bool | None = False
+
+
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL is not reachable."""
+    global _POSTGRES_PROBLEM
+    if _POSTGRES_PROBLEM is False:
+        _POSTGRES_PROBLEM = _postgres_available()
+    if _POSTGRES_PROBLEM:
+        message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({_POSTGRES_PROBLEM})"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + "; CC_REQUIRE_SERVICES=1 forbids skipping")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path) -> str:
+    """An empty database (no tables) on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def database_url(empty_database_url) -> str:
+    """A database migrated to head, on each backend."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The app on a migrated, empty database, with the scheduler off."""
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SCHEDULER_ENABLED": False,
+            "EXPORT_DIR": str(tmp_path / "exports"),
+        }
+    )
+    yield app
+    db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(database_url, monkeypatch):
+    """Invokes `python app.py …` commands against the test database."""
+    from dashboard.cli import cli
+
+    monkeypatch.setenv("CC_DATABASE_URL", database_url)
+    monkeypatch.setenv("CC_SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("CC_SCHEDULER_ENABLED", "0")
+
+    class Runner:
+        def invoke(self, *args, **kwargs):
+            return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+    return Runner()
