@@ -38,21 +38,27 @@ def register(app) -> None:
     )
     app.clientside_callback(
         """
-        function (figure, _tick) {
-            // Plotly sizes text in pixels: scale it with the viewport like the rest of the wall.
-            const scale = Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
-            const size = Math.round(15 * Math.max(scale, 0.5));
-            if (!figure || !figure.layout || (figure.layout.font && figure.layout.font.size === size)) {
+        function (_tick, figure) {
+            // Plotly sizes text and lines in pixels: scale them with the viewport like the rest
+            // of the wall. Checked on each clock tick, so a resized or rotated screen follows.
+            const scale = Math.max(Math.min(window.innerWidth / 1920, window.innerHeight / 1080), 0.5);
+            if (!figure || !figure.layout || (figure.layout.meta && figure.layout.meta.scale === scale)) {
                 return window.dash_clientside.no_update;
             }
+            const size = Math.round(15 * scale);
             const layout = Object.assign({}, figure.layout, {
+                meta: {scale: scale},
                 font: Object.assign({}, figure.layout.font, {size: size}),
                 margin: {l: 4 * size, r: size, t: size, b: 3 * size},
             });
-            return Object.assign({}, figure, {layout: layout});
+            const data = figure.data.map((trace) => trace.type === 'scatter'
+                ? Object.assign({}, trace, {line: Object.assign({}, trace.line, {width: 3 * scale}),
+                                            marker: Object.assign({}, trace.marker, {size: 6 * scale})})
+                : trace);
+            return Object.assign({}, figure, {layout: layout, data: data});
         }
         """,
         Output(ids.WALL_TREND, "figure"),
-        Input(ids.WALL_TREND, "figure"),
-        State(ids.WALL_CLOCK_TICK, "n_intervals"),
+        Input(ids.WALL_CLOCK_TICK, "n_intervals"),
+        State(ids.WALL_TREND, "figure"),
     )

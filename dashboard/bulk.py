@@ -32,6 +32,9 @@ def bulk_insert(connection: Connection, table: str, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     dialect = connection.dialect.name
+    if dialect == "sqlite":
+        # Random-order unique indexes (hashes) thrash SQLite's default 2 MB page cache.
+        connection.exec_driver_sql("PRAGMA cache_size = -262144")
     column_list = ", ".join(frame.columns)
     for start in range(0, len(frame), CHUNK_ROWS):
         rows = _db_ready(frame.iloc[start : start + CHUNK_ROWS], dialect)

@@ -80,7 +80,7 @@ def appeal_counts(session: Session, region_code: str, now: dt.datetime, calendar
     return {"received_today": row[0], "resolved_today": row[1], "open": row[2], "overdue_open": row[3]}
 
 
-def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 12) -> list[dict]:
+def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 10) -> list[dict]:
     """The newest appeals, masked for a public screen: no names, phones or ID numbers."""
     rows = session.execute(
         select(

@@ -60,9 +60,9 @@ class WorkCalendar:
         }
 
     # ---- local seconds -------------------------------------------------------------------
-    def to_local_seconds(self, instants: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    def to_local_seconds(self, instants) -> np.ndarray:
         """UTC instants (tz-aware) to local wall-clock seconds since 1970-01-01."""
-        index = pd.DatetimeIndex(instants)
+        index = pd.DatetimeIndex(pd.to_datetime(instants, utc=True))
         local = index.tz_convert(self.timezone).tz_localize(None)
         return local.as_unit("s").asi8
 
@@ -101,13 +101,13 @@ class WorkCalendar:
 
     def add_working_days(self, start: dt.datetime, working_days: int) -> dt.datetime:
         """Deadline N working days after a UTC instant."""
-        local = self.to_local_seconds(pd.DatetimeIndex([start]))
+        local = self.to_local_seconds([start])
         result = self.add_working_days_local(local, np.array([working_days]))
         return self.from_local_seconds(result)[0].to_pydatetime()
 
     def working_days_between(self, start: dt.datetime, end: dt.datetime) -> float:
         """Handling time in working days: working hours between two UTC instants / 24."""
-        local = self.to_local_seconds(pd.DatetimeIndex([start, end]))
+        local = self.to_local_seconds([start, end])
         elapsed = self.working_seconds(local)
         return float(elapsed[1] - elapsed[0]) / DAY
 

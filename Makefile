@@ -1,0 +1,59 @@
+# Everyday commands. `make run` and `make test` work on a fresh machine (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8050
+
+.PHONY: run demo serve test test-fast lint format bench screenshots system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: install, add street-scale demo data to the embedded SQLite database if it is empty, serve on :8050
+run: $(VENV)/.runtime
+	$(BIN)/python app.py demo --if-empty
+	$(BIN)/python app.py serve --port $(PORT)
+
+## demo: regenerate the demo data from scratch (SCALE=street|district|tiny)
+demo: $(VENV)/.runtime
+	$(BIN)/python app.py demo --reset --scale $(or $(SCALE),street)
+
+## test: install test tools (and Chromium where we may), then run the whole suite
+test: $(VENV)/.dev
+	bash scripts/install-system-deps --if-root
+	$(BIN)/python -m pytest
+
+## test-fast: the suite without the browser tests
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not browser"
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: the benchmarks under bench/ (see docs/BENCHMARKS.md)
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+## screenshots: the README's wall screenshots (needs Chromium)
+screenshots: $(VENV)/.dev
+	$(BIN)/python scripts/screenshots.py
+
+system-deps:
+	bash scripts/install-system-deps
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,8 @@
+"""Run every benchmark in turn: `python -m bench [--district]`."""
+
+import sys
+
+from bench import demo_generation
+
+if __name__ == "__main__":
+    demo_generation.main(sys.argv[1:])

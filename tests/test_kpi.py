@@ -1,0 +1,71 @@
+"""The §5 KPIs on a hand-computed fixture."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from dashboard.kpi import KPI_KEYS, compute_kpis, format_kpi
+from dashboard.workcal import build_calendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CALENDAR = build_calendar()
+
+
+def t(day, hour, minute=0):
+    return pd.Timestamp(dt.datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI)).tz_convert("UTC")
+
+
+def frame(rows):
+    data = pd.DataFrame(rows, columns=["reported_at", "accepted_at", "resolved_at", "deadline_at", "satisfaction"])
+    for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
+        data[column] = pd.to_datetime(data[column], utc=True)
+    return data
+
+
+APPEALS = frame(
+    [
+        # A1: reported and resolved on Monday 23rd, on time, satisfied, accepted after 10 min.
+        (t(23, 9), t(23, 9, 10), t(23, 15), t(25, 9), "satisfied"),
+        # A2: reported Friday 16:00, resolved Monday 16:00 (1 working day), on time, unsatisfied.
+        (t(20, 16), t(20, 16, 30), t(23, 16) - pd.Timedelta(seconds=1), t(24, 16), "unsatisfied"),
+        # A3: still open, deadline Monday 10:00 passed → overdue at the end of Monday.
+        (t(19, 10), t(19, 10, 5), None, t(23, 10), None),
+        # A4: reported Monday evening, not yet accepted.
+        (t(23, 20), None, None, t(25, 20), None),
+        # A5: reported Wednesday 18th 10:00, resolved Monday 11:00, late, basically satisfied.
+        (t(18, 10), t(18, 10, 2), t(23, 11), t(20, 10), "basically_satisfied"),
+    ]
+)
+
+
+def test_kpis_of_one_local_day():
+    kpis = compute_kpis(APPEALS, t(23, 0), t(24, 0), CALENDAR)
+    assert list(kpis) == list(KPI_KEYS)
+    assert kpis["received"] == 2
+    assert kpis["resolved"] == 3
+    assert kpis["resolved_on_time"] == 2
+    assert kpis["on_time_rate"] == pytest.approx(2 / 3)
+    assert kpis["overdue_open"] == 1
+    # 0.25 + (1 - 1 s) + 73 h/24 (Wed 14 h, Thu 24, Fri 24, Mon 11).
+    expected = (0.25 + (1 - 1 / 86400) + 73 / 24) / 3
+    assert kpis["avg_handling_wd"] == pytest.approx(expected)
+    assert kpis["rated"] == 3
+    assert kpis["satisfied"] == 2
+    assert kpis["satisfaction_rate"] == pytest.approx(2 / 3)
+    assert kpis["response_median_min"] == pytest.approx(10.0)
+
+
+def test_empty_period_has_counts_of_zero_and_empty_rates():
+    kpis = compute_kpis(APPEALS, t(1, 0), t(2, 0), CALENDAR)
+    assert kpis["received"] == kpis["resolved"] == kpis["rated"] == kpis["overdue_open"] == 0
+    assert kpis["on_time_rate"] is None and kpis["satisfaction_rate"] is None
+    assert kpis["avg_handling_wd"] is None and kpis["response_median_min"] is None
+
+
+def test_screen_formatting():
+    assert format_kpi("on_time_rate", 0.9051) == "90.5%"
+    assert format_kpi("on_time_rate", None) == "—"
+    assert format_kpi("received", 61462) == "61,462"
+    assert format_kpi("avg_handling_wd", 1.3333) == "1.3"

@@ -1,0 +1,139 @@
+"""Wall data, figures and layout, without a browser: real counts, nothing personal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pandas as pd
+import pytest
+from plotly.io.json import to_json_plotly
+from sqlalchemy import func, select
+
+from dashboard import demo, walldata
+from dashboard.extensions import db
+from dashboard.figures import trend_figure
+from dashboard.models import Appeal, Business, Resident
+from layouts import wall
+
+END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+
+
+@pytest.fixture
+def demo_app(app):
+    demo.generate(
+        db,
+        app.extensions["work_calendar"],
+        app.extensions["sla_policy"],
+        app.config["SECRET_KEY"],
+        scale="tiny",
+        seed=11,
+        end=END,
+        progress=lambda _line: None,
+    )
+    return app
+
+
+def test_population_counts_match_the_database(demo_app):
+    with db.session() as session:
+        population = walldata.population(session, "510107")
+        street = walldata.population(session, "510107001")
+        community = walldata.population(session, "510107001001")
+        residents = session.scalar(select(func.count()).select_from(Resident))
+        businesses = session.scalar(select(func.count()).select_from(Business))
+        in_community = session.scalar(
+            select(func.count()).select_from(Resident).where(Resident.region_code.like("510107001001%"))
+        )
+    assert population["residents"] == street["residents"] == residents == 2000
+    assert sum(population["households"].values()) == residents
+    assert population["businesses"] == businesses
+    assert community["residents"] == in_community < residents
+    assert len(population["groups"]) == 11 and population["groups"]["disabled"] > 0
+
+
+def test_appeal_counts_match_a_direct_computation(demo_app):
+    calendar = demo_app.extensions["work_calendar"]
+    now = END
+    with db.session() as session:
+        counts = walldata.appeal_counts(session, "510107", now, calendar)
+        frame = pd.read_sql(
+            select(Appeal.reported_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.is_open), session.connection()
+        )
+    for column in ("reported_at", "resolved_at", "deadline_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    start = pd.Timestamp("2026-11-20", tz="Asia/Shanghai").tz_convert("UTC")
+    end = start + pd.Timedelta(days=1)
+    assert counts["received_today"] == ((frame.reported_at >= start) & (frame.reported_at < end)).sum() > 0
+    assert counts["resolved_today"] == ((frame.resolved_at >= start) & (frame.resolved_at < end)).sum()
+    assert counts["open"] == frame.is_open.sum() > 0
+    assert counts["overdue_open"] == (frame.is_open & (frame.deadline_at < pd.Timestamp(now))).sum()
+
+
+def test_recent_appeals_are_newest_first_and_masked(demo_app):
+    with db.session() as session:
+        appeal = session.scalars(select(Appeal).order_by(Appeal.reported_at.desc())).first()
+        appeal.description = "请联系13812341234，身份证11010519491231002X"
+        session.commit()
+        recent = walldata.recent_appeals(session, "510107", "zh")
+    assert recent[0]["id"] == appeal.id
+    assert [r["time"] for r in recent] == sorted((r["time"] for r in recent), reverse=True)
+    payload = json.dumps(recent, ensure_ascii=False)
+    assert not PHONE.search(payload) and not ID_NUMBER.search(payload)
+    assert "reporter" not in payload
+
+
+def test_daily_volume_covers_thirty_days(demo_app):
+    calendar = demo_app.extensions["work_calendar"]
+    with db.session() as session:
+        volume = walldata.daily_volume(session, "510107", END, calendar)
+    assert len(volume) == 30
+    assert volume["day"].iloc[-1] == dt.date(2026, 11, 20)
+    assert volume["received"].sum() > 1000
+
+
+def test_trend_figure_is_a_pure_function_of_the_data():
+    volume = pd.DataFrame(
+        {"day": [dt.date(2026, 11, 19), dt.date(2026, 11, 20)], "received": [5, 7], "resolved": [4, 6]}
+    )
+    figure = trend_figure(volume, "en")
+    assert [trace.name for trace in figure.data] == ["Received", "Resolved"]
+    assert list(figure.data[0].y) == [5, 7]
+    assert trend_figure(volume, "zh").data[0].name == "受理量"
+
+
+def _text_of(component) -> str:
+    """The component tree as the browser receives it (JSON), with Chinese left readable."""
+    return json.dumps(json.loads(to_json_plotly(component)), ensure_ascii=False)
+
+
+def test_wall_layout_shows_real_numbers_and_no_personal_data(demo_app):
+    with demo_app.test_request_context("/wall"):
+        tree = wall.layout()
+        text = _text_of(tree)
+        with db.session() as session:
+            residents = session.scalar(select(func.count()).select_from(Resident))
+    assert f"{residents:,}" in text
+    assert "武侯区智慧治理中心" in text
+    assert not PHONE.search(text) and not ID_NUMBER.search(text)
+
+
+def test_wall_layout_in_english_and_for_a_street(demo_app):
+    with demo_app.test_request_context("/wall"):
+        text = _text_of(wall.layout(region="510107001", lang="en"))
+    assert "Cuqiao Street Smart Governance Center" in text
+    assert "Residents" in text
+
+
+def test_wall_layout_with_an_unknown_or_malformed_region(demo_app):
+    with demo_app.test_request_context("/wall"):
+        assert "暂无数据" in _text_of(wall.layout(region="abc"))
+
+
+def test_wall_page_is_served_with_local_assets_only(client):
+    response = client.get("/wall")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert not re.search(r"""(src|href)=["']https?://""", html), "the wall must not load anything from the internet"
