@@ -32,7 +32,7 @@ def _run(url: str, scale: str) -> tuple[float, dict]:
     started = time.perf_counter()
     summary = demo.generate(
         database,
-        build_calendar(),
+        build_calendar(override_file=DATA_DIR / "calendar" / "overrides.toml"),
         load_policy(DATA_DIR / "sla_policy.toml"),
         "bench-secret",
         scale=scale,

@@ -38,11 +38,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
     scheduler.init_app(server)
 
-    from dashboard import health, jobs, sockets
+    from dashboard import api, health, jobs, open311, push, sockets
+    from dashboard.ingest.service import Ingestor
 
+    server.extensions["ingestor"] = Ingestor(
+        db, server.extensions["work_calendar"], server.extensions["sla_policy"], config.SECRET_KEY
+    )
     server.register_blueprint(health.bp)
-    jobs.register(server)
+    server.register_blueprint(api.bp)
+    server.register_blueprint(open311.bp)
     sockets.register(socketio)
+    push.set_publisher(sockets.make_publisher(socketio))
+    jobs.register(server)
     _create_dash(server)
     return server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 from sqlalchemy import func, select
@@ -12,8 +13,8 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import create_app, migrate
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.models import Region, User
-from dashboard.vocab import Role
+from dashboard.models import ApiKey, Region, User
+from dashboard.vocab import Channel, Role
 
 log = logging.getLogger("dashboard")
 
@@ -211,3 +212,124 @@ def users_list() -> None:
 def main() -> None:
     """Entry point for app.py."""
     sys.exit(cli())
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ingest(files: tuple[Path, ...]) -> None:
+    """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports."""
+    from dashboard.ingest.dropfolder import ingest_file
+
+    app = _app()
+    _prepare_database(app)
+    failed = False
+    for path in files:
+        report = ingest_file(app.extensions["ingestor"], path)
+        failed = failed or "file_error" in report
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    if failed:
+        raise click.ClickException("some files could not be read (see file_error above)")
+
+
+@cli.group("apikeys")
+def apikeys_group() -> None:
+    """API keys for feeds and department systems."""
+
+
+@apikeys_group.command("add")
+@click.option("--name", required=True, help="Who uses the key, e.g. hotline-12345.")
+@click.option("--source", type=click.Choice([c.value for c in Channel]), required=True, help="The feed's channel.")
+def apikeys_add(name: str, source: str) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from dashboard.api import hash_api_key, new_api_key
+
+    app = _app()
+    _prepare_database(app)
+    key = new_api_key()
+    with db.transaction() as session:
+        session.add(ApiKey(name=name, key_hash=hash_api_key(key), source=Channel(source)))
+    click.echo(key)
+
+
+@apikeys_group.command("list")
+def apikeys_list() -> None:
+    """List keys (names and state, never the keys)."""
+    _app()
+    with db.session() as session:
+        for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            click.echo(f"{key.id}\t{key.name}\t{key.source.value}\t{state}")
+
+
+@apikeys_group.command("revoke")
+@click.argument("name")
+def apikeys_revoke(name: str) -> None:
+    """Revoke every active key with this name."""
+    import datetime as dt
+
+    _app()
+    with db.transaction() as session:
+        keys = session.scalars(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))).all()
+        for key in keys:
+            key.revoked_at = dt.datetime.now(dt.UTC)
+    click.echo(f"revoked {len(keys)} key(s) named {name}")
+
+
+@cli.group("quarantine")
+def quarantine_group() -> None:
+    """Records that failed validation."""
+
+
+@quarantine_group.command("list")
+@click.option("--status", default="pending", show_default=True)
+@click.option("--limit", default=50, show_default=True)
+def quarantine_list(status: str, limit: int) -> None:
+    """Quarantined records with where they came from and why they were refused."""
+    from dashboard.models import QuarantinedRecord
+
+    _app()
+    with db.session() as session:
+        rows = session.scalars(
+            select(QuarantinedRecord)
+            .where(QuarantinedRecord.status == status)
+            .order_by(QuarantinedRecord.id)
+            .limit(limit)
+        ).all()
+        for row in rows:
+            click.echo(f"{row.id}\t{row.location}\t{row.field or '-'}\t{row.reason}")
+
+
+@quarantine_group.command("replay")
+@click.argument("record_id", type=int)
+@click.argument("corrected", type=click.File("r", encoding="utf-8"))
+def quarantine_replay(record_id: int, corrected) -> None:
+    """Ingest CORRECTED (a JSON object: the fixed record) in place of quarantined record RECORD_ID."""
+    from dashboard.ingest.service import replay
+
+    app = _app()
+    result = replay(app.extensions["ingestor"], record_id, json.load(corrected), actor="cli")
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if not result["replayed"]:
+        raise click.ClickException("the corrected record did not land")
+
+
+@cli.command()
+@click.option("--rate", type=float, default=30.0, show_default=True, help="New appeals per minute.")
+@click.option("--burst", type=int, default=0, help="Report this many appeals at once first.")
+@click.option("--seconds", type=float, default=0, help="Stop after this long (0: run until interrupted).")
+def simulate(rate: float, burst: int, seconds: float) -> None:
+    """Run the live demo simulator against the database (push reaches walls through CC_REDIS_URL)."""
+    import time
+
+    from dashboard.simulator import Simulator
+
+    app = _app()
+    simulator = Simulator(app.extensions["ingestor"], rate)
+    if burst:
+        click.echo(f"burst: {simulator.new_appeals(burst)} appeals")
+    started = time.monotonic()
+    while not seconds or time.monotonic() - started < seconds:
+        created, steps = simulator.tick(1.0)
+        if created or steps:
+            click.echo(f"{created} new, {steps} steps")
+        time.sleep(1.0)

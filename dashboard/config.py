@@ -32,7 +32,9 @@ class Config:
     SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
     CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
     GEOJSON_FILE: str = str(DATA_DIR / "geo" / "wuhou_regions.geojson")
-    DISTRICT_CODE: str = "510107"
+    DROP_DIR: str = str(INSTANCE_DIR / "dropbox")
+    SIMULATOR_RATE: float = 0.0  # appeals per minute created by the live demo simulator; 0 is off
+    MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024  # largest request body accepted (bulk ingest)
     LANGUAGE: str = "zh"
     TESTING: bool = False
 
@@ -49,6 +51,8 @@ class Config:
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif f.type in ("int", int):
                 values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
             else:
                 values[f.name] = raw
         values.update(overrides)

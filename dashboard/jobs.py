@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 from dashboard.extensions import scheduler
+from dashboard.ingest import dropfolder
+from dashboard.simulator import Simulator
 from dashboard.workcal import build_calendar
 
 log = logging.getLogger(__name__)
@@ -20,8 +22,22 @@ def reload_calendar(app: Flask) -> None:
     log.info("working-day calendar reloaded; fallback years: %s", calendar.fallback_years() or "none")
 
 
+def scan_drop_folder(app: Flask) -> None:
+    """Ingest files that have arrived in the drop folder."""
+    dropfolder.process(app.extensions["ingestor"], Path(app.config["DROP_DIR"]))
+
+
+def simulate(app: Flask, simulator: Simulator, seconds: float) -> None:
+    """One tick of the live demo simulator."""
+    created, steps = simulator.tick(seconds)
+    log.debug("simulator: %d new appeals, %d steps", created, steps)
+
+
 def register(app: Flask) -> None:
     """Add this module's jobs to the scheduler."""
-    scheduler.scheduler.add_job(
-        reload_calendar, "interval", hours=1, args=[app], id="reload_calendar", replace_existing=True
-    )
+    jobs = scheduler.scheduler
+    jobs.add_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar", replace_existing=True)
+    jobs.add_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder", replace_existing=True)
+    if app.config["SIMULATOR_RATE"] > 0:
+        simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
+        jobs.add_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator", replace_existing=True)

@@ -241,9 +241,9 @@ class Appeal(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     source: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     external_id: Mapped[str] = mapped_column(String(64))
-    category: Mapped[Category] = mapped_column(enum_column(Category, "category"), index=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "category"))
     priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
-    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus, "appeal_status"), index=True)
+    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus, "appeal_status"))
     # Denormalised from status so that "open, nearest deadline" is one index range scan.
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
@@ -264,7 +264,11 @@ class Appeal(Base):
     satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_column(Satisfaction, "satisfaction"))
     rated_at: Mapped[dt.datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    # The feed's own version of the record (its updated_at, or its newest timestamp): a
+    # re-delivery with the same version changes nothing, an older one is ignored.
+    source_version: Mapped[dt.datetime | None]
+    # Indexed: deleting an appeal checks what points at it.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -310,7 +314,7 @@ class VisitItem(Base):
     status: Mapped[VisitItemStatus] = mapped_column(enum_column(VisitItemStatus, "visit_item_status"))
     found_at: Mapped[dt.datetime]
     resolved_at: Mapped[dt.datetime | None]
-    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
 
 
 class KpiSnapshot(Base):
@@ -399,6 +403,8 @@ class QuarantinedRecord(Base):
     __table_args__ = (Index("ix_quarantined_records_status", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of kind, location and raw content: the same bad record delivered again is kept once.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     source: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # appeal | resident | business

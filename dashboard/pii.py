@@ -91,11 +91,14 @@ class IdNumberVault:
 
 _ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_LONG_DIGIT_RUN = re.compile(r"\d{11}")
 
 
 def mask_free_text(text: str | None) -> str:
     """Mask ID numbers and mobile numbers that residents typed into a free-text field."""
     if not text:
         return ""
+    if not _LONG_DIGIT_RUN.search(text):
+        return text  # nothing long enough to be a phone or ID number: the common, fast case
     text = _ID_IN_TEXT.sub(mask_id_number(None), text)
-    return _MOBILE_IN_TEXT.sub(r"\1****\2", text)
+    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)

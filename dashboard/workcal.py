@@ -166,7 +166,7 @@ def build_calendar(timezone: str = "Asia/Shanghai", override_file: Path | None =
                 "working-day calendar: no holiday data for %s; counting Monday–Friday. "
                 "Add the official schedule to %s.",
                 year,
-                override_file,
+                override_file or "a calendar override file (CC_CALENDAR_OVERRIDE_FILE)",
             )
     return calendar
 

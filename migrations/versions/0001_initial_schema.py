@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 10:17:01.131506
+Create Date: 2026-11-27 10:55:34.271094
 """
 
 from collections.abc import Sequence
@@ -63,6 +63,7 @@ def upgrade() -> None:
     op.create_table(
         "quarantined_records",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -85,6 +86,7 @@ def upgrade() -> None:
         ),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantined_records")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_quarantined_records_fingerprint")),
     )
     with op.batch_alter_table("quarantined_records", schema=None) as batch_op:
         batch_op.create_index("ix_quarantined_records_status", ["status"], unique=False)
@@ -414,6 +416,7 @@ def upgrade() -> None:
         ),
         sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reopen_count", sa.Integer(), nullable=False),
+        sa.Column("source_version", sa.DateTime(timezone=True), nullable=True),
         sa.Column("duplicate_of_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -434,12 +437,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "external_id", name="uq_appeals_source_external_id"),
     )
     with op.batch_alter_table("appeals", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_appeals_category"), ["category"], unique=False)
+        batch_op.create_index(batch_op.f("ix_appeals_duplicate_of_id"), ["duplicate_of_id"], unique=False)
         batch_op.create_index("ix_appeals_open_deadline", ["is_open", "deadline_at"], unique=False)
         batch_op.create_index("ix_appeals_region_reported", ["region_code", "reported_at"], unique=False)
         batch_op.create_index("ix_appeals_reported_at", ["reported_at"], unique=False)
         batch_op.create_index("ix_appeals_resolved_at", ["resolved_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_appeals_status"), ["status"], unique=False)
 
     op.create_table(
         "resident_groups",
@@ -618,6 +620,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_items")),
     )
     with op.batch_alter_table("visit_items", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_visit_items_appeal_id"), ["appeal_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_visit_items_region_code"), ["region_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_visit_items_team_id"), ["team_id"], unique=False)
 
@@ -629,6 +632,7 @@ def downgrade() -> None:
     with op.batch_alter_table("visit_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_visit_items_team_id"))
         batch_op.drop_index(batch_op.f("ix_visit_items_region_code"))
+        batch_op.drop_index(batch_op.f("ix_visit_items_appeal_id"))
 
     op.drop_table("visit_items")
     op.drop_table("transitions")
@@ -642,12 +646,11 @@ def downgrade() -> None:
 
     op.drop_table("resident_groups")
     with op.batch_alter_table("appeals", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_appeals_status"))
         batch_op.drop_index("ix_appeals_resolved_at")
         batch_op.drop_index("ix_appeals_reported_at")
         batch_op.drop_index("ix_appeals_region_reported")
         batch_op.drop_index("ix_appeals_open_deadline")
-        batch_op.drop_index(batch_op.f("ix_appeals_category"))
+        batch_op.drop_index(batch_op.f("ix_appeals_duplicate_of_id"))
 
     op.drop_table("appeals")
     op.drop_table("wall_tokens")

@@ -1,0 +1,184 @@
+"""JSON API under /api/v1: bulk appeal ingest, workflow transitions, quarantine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.ingest.readers import RawRecord
+from dashboard.ingest.records import RecordError, normalise_headers, parse_enum, parse_instant
+from dashboard.models import ApiKey, Appeal, QuarantinedRecord
+from dashboard.vocab import QuarantineStatus, Satisfaction, TransitionAction
+from dashboard.workflow import Step, TransitionError, allowed_actions, apply
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are stored only as their SHA-256."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """A fresh random API key (shown once, stored hashed)."""
+    return "cc_" + secrets.token_urlsafe(32)
+
+
+def api_key_from(value: str | None) -> ApiKey | None:
+    """The active key with that value, or None."""
+    if not value:
+        return None
+    with db.session() as session:
+        return session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(value), ApiKey.revoked_at.is_(None)))
+
+
+def error(status: int, message: str, **extra):
+    """A JSON error body with the HTTP status."""
+    return jsonify({"error": message, **extra}), status
+
+
+@bp.before_request
+def require_api_key():
+    """Every /api/v1 route needs a valid, unrevoked key in X-API-Key."""
+    key = api_key_from(request.headers.get("X-API-Key"))
+    if key is None:
+        return error(401, "a valid X-API-Key header is required")
+    g.api_key = key
+    return None
+
+
+def _records_from_body() -> list[RawRecord]:
+    """A JSON array (or {"records": [...]}) or NDJSON body as raw records."""
+    body = request.get_data(as_text=True)
+    if not body.strip():
+        raise RecordError(None, "the request body is empty")
+    content_type = (request.content_type or "").split(";")[0].strip()
+    if content_type in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
+        from dashboard.ingest.readers import read_ndjson_text
+
+        return list(read_ndjson_text(body, "appeal", "request"))
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RecordError(None, f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if isinstance(document, dict) and isinstance(document.get("records"), list):
+        document = document["records"]
+    if not isinstance(document, list):
+        raise RecordError(None, "expected a JSON array of appeals")
+    records = []
+    for index, obj in enumerate(document, start=1):
+        location = f"request record {index}"
+        raw = json.dumps(obj, ensure_ascii=False, default=str)
+        if not isinstance(obj, dict):
+            records.append(RawRecord(location, None, raw, RecordError(None, "is not a JSON object")))
+            continue
+        names, _unknown = normalise_headers("appeal", list(obj))
+        records.append(RawRecord(location, {n: v for n, v in zip(names, obj.values(), strict=True) if n}, raw))
+    return records
+
+
+@bp.post("/appeals")
+def ingest_appeals():
+    """Bulk ingest: each appeal lands once; invalid ones are quarantined and explained."""
+    try:
+        records = _records_from_body()
+    except RecordError as exc:
+        return error(400, exc.message)
+    report = current_app.extensions["ingestor"].ingest(records, "appeal", source=f"api:{g.api_key.name}")
+    return jsonify(report.as_dict()), 200
+
+
+def _appeal_state(appeal: Appeal) -> dict:
+    return {
+        "id": appeal.id,
+        "status": appeal.status.value,
+        "level": appeal.level.value,
+        "is_open": appeal.is_open,
+        "deadline_at": appeal.deadline_at.isoformat(),
+        "allowed_actions": allowed_actions(appeal),
+    }
+
+
+@bp.post("/appeals/<int:appeal_id>/transitions")
+def post_transition(appeal_id: int):
+    """Apply a workflow step; 409 with the allowed steps when it is not allowed now."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "expected a JSON object with at least 'action'")
+    timezone = current_app.extensions["work_calendar"].timezone
+    now = dt.datetime.now(dt.UTC)
+    try:
+        action = parse_enum("action", body.get("action"), TransitionAction)
+        if action in (TransitionAction.REPORT,):
+            raise RecordError("action", "'report' happens on ingest, not as a transition")
+        at = parse_instant("at", body.get("at"), timezone, now) or now
+        satisfaction = parse_enum("satisfaction", body.get("satisfaction"), Satisfaction, required=False)
+        duplicate_of = body.get("duplicate_of")
+        if duplicate_of is not None and not isinstance(duplicate_of, int):
+            raise RecordError("duplicate_of", "must be an appeal id (integer)")
+    except RecordError as exc:
+        return error(400, str(exc), field=exc.field)
+    actor = str(body.get("actor") or f"api:{g.api_key.name}")
+    with db.session() as session:
+        appeal = session.get(Appeal, appeal_id, with_for_update=True)
+        if appeal is None:
+            return error(404, f"appeal {appeal_id} does not exist")
+        step = Step(action, actor, at, body.get("note"), body.get("department"), satisfaction, duplicate_of)
+        try:
+            transition = apply(session, appeal, step)
+        except TransitionError as exc:
+            session.rollback()
+            return error(409, str(exc), allowed_actions=exc.allowed, appeal=_appeal_state(appeal))
+        session.commit()
+        return jsonify({"appeal": _appeal_state(appeal), "transition": {"seq": transition.seq, "action": action.value}})
+
+
+@bp.get("/quarantine")
+def list_quarantine():
+    """Quarantined records, newest first (pending unless ?status= says otherwise)."""
+    status = request.args.get("status", QuarantineStatus.PENDING.value)
+    limit = min(int(request.args.get("limit", 100)), 1000)
+    with db.session() as session:
+        rows = session.scalars(
+            select(QuarantinedRecord)
+            .where(QuarantinedRecord.status == status)
+            .order_by(QuarantinedRecord.id.desc())
+            .limit(limit)
+        ).all()
+    return jsonify([quarantine_view(row) for row in rows])
+
+
+def quarantine_view(row: QuarantinedRecord) -> dict:
+    """A quarantined record for an operator (the raw content is the feed's own)."""
+    return {
+        "id": row.id,
+        "received_at": row.received_at.isoformat(),
+        "source": row.source,
+        "kind": row.kind,
+        "location": row.location,
+        "field": row.field,
+        "reason": row.reason,
+        "status": row.status.value,
+        "raw": row.raw,
+    }
+
+
+@bp.post("/quarantine/<int:record_id>/replay")
+def replay_quarantined(record_id: int):
+    """Ingest a corrected version of a quarantined record; mark it replayed when it lands."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "expected the corrected record as a JSON object")
+    from dashboard.ingest.service import replay
+
+    try:
+        result = replay(current_app.extensions["ingestor"], record_id, body, actor=f"api:{g.api_key.name}")
+    except LookupError as exc:
+        return error(404, str(exc))
+    return jsonify(result), 200 if result["replayed"] else 422

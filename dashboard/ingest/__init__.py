@@ -1,0 +1,1 @@
+"""Feeds in: readers for files, validation, and exactly-once storage with quarantine."""

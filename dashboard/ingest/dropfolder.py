@@ -1,0 +1,73 @@
+"""The drop folder: files put in incoming/ are ingested, then moved to done/ or failed/ with a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+
+from dashboard.ingest.readers import FileError, format_of, kind_of, read_records
+from dashboard.ingest.service import Ingestor
+
+log = logging.getLogger(__name__)
+SETTLE_SECONDS = 2.0  # a file still being written changes its mtime; wait until it has settled
+IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+
+
+def folders(root: Path) -> dict[str, Path]:
+    """incoming/, done/ and failed/ under root, created when missing."""
+    paths = {name: root / name for name in ("incoming", "done", "failed")}
+    for path in paths.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def ready_files(incoming: Path, now: float | None = None) -> list[Path]:
+    """Files that have finished arriving, oldest first."""
+    now = time.time() if now is None else now
+    files = []
+    for path in incoming.iterdir():
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES):
+            continue
+        if now - path.stat().st_mtime >= SETTLE_SECONDS:
+            files.append(path)
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def ingest_file(ingestor: Ingestor, path: Path, source: str | None = None) -> dict:
+    """Ingest one file; returns its report (with 'file_error' when the file could not be read)."""
+    started = time.perf_counter()
+    try:
+        kind = kind_of(path)
+        format_of(path)
+        report = ingestor.ingest(read_records(path, kind), kind, source=source or f"file:{path.name}").as_dict()
+    except FileError as exc:
+        report = {"source": source or f"file:{path.name}", "file_error": str(exc)}
+    report["file"] = path.name
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def process(ingestor: Ingestor, root: Path) -> list[dict]:
+    """Ingest every ready file in incoming/ and move it aside with its report next to it."""
+    paths = folders(root)
+    reports = []
+    for path in ready_files(paths["incoming"]):
+        report = ingest_file(ingestor, path, source=f"drop:{path.name}")
+        destination = paths["failed"] if "file_error" in report else paths["done"]
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = destination / f"{stamp}_{path.name}"
+        path.replace(target)
+        report_path = target.with_name(target.name + ".report.json")
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        log.info("drop folder: %s → %s (%s)", path.name, destination.name, _summary(report))
+        reports.append(report)
+    return reports
+
+
+def _summary(report: dict) -> str:
+    if "file_error" in report:
+        return report["file_error"]
+    return ", ".join(f"{key} {report[key]}" for key in ("created", "updated", "unchanged", "stale", "quarantined"))
