@@ -19,9 +19,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## run: install, add street-scale demo data to the embedded SQLite database if it is empty, serve on :8050
+##      with the live simulator on (CC_SIMULATOR_RATE=0 turns it off)
 run: $(VENV)/.runtime
 	$(BIN)/python app.py demo --if-empty
-	$(BIN)/python app.py serve --port $(PORT)
+	CC_SIMULATOR_RATE=$${CC_SIMULATOR_RATE:-6} $(BIN)/python app.py serve --port $(PORT)
 
 ## demo: regenerate the demo data from scratch (SCALE=street|district|tiny)
 demo: $(VENV)/.runtime

@@ -2,7 +2,8 @@
 
 import sys
 
-from bench import demo_generation
+from bench import demo_generation, ingest
 
 if __name__ == "__main__":
     demo_generation.main(sys.argv[1:])
+    ingest.main([])

@@ -1,64 +1,118 @@
-"""Wall callbacks: all clientside (clock, connection state, figure scaling); no server round trips."""
+"""Wall callbacks. The browser does the per-second and per-delta work (clientside, in
+assets/wall.js); the server is asked only for a coalesced resync of the aggregates."""
 
-from dash import Input, Output, State
+from __future__ import annotations
+
+import datetime as dt
+
+from dash import ClientsideFunction, Input, Output, State
+from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from dashboard import ids
+from dashboard.access import AccessDenied, wall_region
+from dashboard.extensions import db
+from dashboard.figures import map_figure, trend_figure
+from dashboard.i18n import t
+from dashboard.sockets import DELTA_EVENT
+from layouts.wall import kpi_tiles, population_panel, snapshot, visits_panel
+
+
+def _clientside(app, function: str, outputs, inputs, states=(), **kwargs) -> None:
+    app.clientside_callback(ClientsideFunction("wall", function), outputs, inputs, list(states), **kwargs)
+
+
+def refresh(_counter: int, state: dict, scale: float):
+    """Resync: recompute every aggregate and chart from the database (also after a reconnect)."""
+    if not state:
+        raise PreventUpdate
+    try:
+        with db.session() as session:
+            region_code = wall_region(session, state.get("token") or None, state["region"], None)
+    except AccessDenied:
+        raise PreventUpdate from None
+    lang = state["lang"]
+    scale = max(min(float(scale or 1.0), 8.0), 0.5)
+    now = dt.datetime.now(dt.UTC)
+    data = snapshot(region_code, lang, now)
+    local_now = now.astimezone(current_app.extensions["work_calendar"].timezone)
+    return (
+        kpi_tiles(data["kpis"], lang),
+        population_panel(data["population"], lang),
+        visits_panel(data["visits"], lang),
+        map_figure(data["load"], lang, scale),
+        trend_figure(data["volume"], lang, scale),
+        {"items": data["sla"], "server_now": now.timestamp() * 1000},
+        data["recent"],
+        t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
+    )
 
 
 def register(app) -> None:
     """Attach the wall's callbacks to the Dash app."""
-    app.clientside_callback(
-        """
-        function (_tick) {
-            const now = new Date();
-            const parts = new Intl.DateTimeFormat('zh-CN', {
-                timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit',
-                hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false
-            }).formatToParts(now);
-            const get = (type) => (parts.find((p) => p.type === type) || {}).value;
-            return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
-        }
-        """,
+    _clientside(
+        app,
+        "clock",
         Output(ids.WALL_CLOCK, "children"),
         Input(ids.WALL_CLOCK_TICK, "n_intervals"),
+        [State(ids.WALL_LABELS, "data")],
     )
-    app.clientside_callback(
-        """
-        function (connected, labels) {
-            return [
-                connected ? 'wall-connection' : 'wall-connection offline',
-                connected ? labels.connected : labels.disconnected,
-            ];
-        }
-        """,
-        Output(ids.WALL_CONNECTION, "className"),
-        Output(ids.WALL_CONNECTION_TEXT, "children"),
+    _clientside(
+        app,
+        "connection",
+        [Output(ids.WALL_CONNECTION, "className"), Output(ids.WALL_CONNECTION_TEXT, "children")],
         Input(ids.WALL_SOCKET, "connected"),
-        State(ids.WALL_LABELS, "data"),
+        [State(ids.WALL_LABELS, "data")],
     )
-    app.clientside_callback(
-        """
-        function (_tick, figure) {
-            // Plotly sizes text and lines in pixels: scale them with the viewport like the rest
-            // of the wall. Checked on each clock tick, so a resized or rotated screen follows.
-            const scale = Math.max(Math.min(window.innerWidth / 1920, window.innerHeight / 1080), 0.5);
-            if (!figure || !figure.layout || (figure.layout.meta && figure.layout.meta.scale === scale)) {
-                return window.dash_clientside.no_update;
-            }
-            const size = Math.round(15 * scale);
-            const layout = Object.assign({}, figure.layout, {
-                meta: {scale: scale},
-                font: Object.assign({}, figure.layout.font, {size: size}),
-                margin: {l: 4 * size, r: size, t: size, b: 3 * size},
-            });
-            const data = figure.data.map((trace) => trace.type === 'scatter'
-                ? Object.assign({}, trace, {line: Object.assign({}, trace.line, {width: 3 * scale}),
-                                            marker: Object.assign({}, trace.marker, {size: 6 * scale})})
-                : trace);
-            return Object.assign({}, figure, {layout: layout, data: data});
-        }
-        """,
+    _clientside(
+        app,
+        "schedule",
+        [Output(ids.WALL_REFRESH, "data"), Output(ids.WALL_SYNC, "data"), Output(ids.WALL_VIEWPORT, "data")],
+        [Input(ids.WALL_CLOCK_TICK, "n_intervals"), Input(ids.WALL_SOCKET, "connected")],
+        [
+            State(ids.WALL_DIRTY, "data"),
+            State(ids.WALL_SYNC, "data"),
+            State(ids.WALL_REFRESH, "data"),
+            State(ids.WALL_VIEWPORT, "data"),
+        ],
+    )
+    _clientside(
+        app,
+        "applyDeltas",
+        [
+            Output(ids.WALL_TICKER_DATA, "data", allow_duplicate=True),
+            Output(ids.WALL_SLA_DATA, "data", allow_duplicate=True),
+            Output(ids.WALL_DIRTY, "data"),
+        ],
+        Input(ids.WALL_SOCKET, f"data-{DELTA_EVENT}"),
+        [State(ids.WALL_TICKER_DATA, "data"), State(ids.WALL_SLA_DATA, "data"), State(ids.WALL_LABELS, "data")],
+        prevent_initial_call=True,
+    )
+    _clientside(
+        app,
+        "renderTicker",
+        Output(ids.WALL_TICKER, "children"),
+        Input(ids.WALL_TICKER_DATA, "data"),
+        [State(ids.WALL_LABELS, "data")],
+    )
+    _clientside(
+        app,
+        "renderSla",
+        Output(ids.WALL_SLA, "children"),
+        Input(ids.WALL_SLA_DATA, "data"),
+        [State(ids.WALL_LABELS, "data")],
+    )
+    app.callback(
+        Output(ids.WALL_KPIS, "children"),
+        Output(ids.WALL_POPULATION, "children"),
+        Output(ids.WALL_VISITS, "children"),
+        Output(ids.WALL_MAP, "figure"),
         Output(ids.WALL_TREND, "figure"),
-        Input(ids.WALL_CLOCK_TICK, "n_intervals"),
-        State(ids.WALL_TREND, "figure"),
-    )
+        Output(ids.WALL_SLA_DATA, "data"),
+        Output(ids.WALL_TICKER_DATA, "data"),
+        Output(ids.WALL_FRESHNESS, "children"),
+        Input(ids.WALL_REFRESH, "data"),
+        State(ids.WALL_STATE, "data"),
+        State(ids.WALL_VIEWPORT, "data"),
+        prevent_initial_call=True,
+    )(refresh)

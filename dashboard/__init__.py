@@ -12,6 +12,7 @@ from flask import Flask
 from dashboard.config import INSTANCE_DIR, Config
 from dashboard.extensions import db, scheduler, socketio
 from dashboard.i18n import t
+from dashboard.kpi import load_targets
 from dashboard.sla import load_policy
 from dashboard.workcal import build_calendar
 
@@ -34,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(server)
     server.extensions["work_calendar"] = build_calendar(config.TIMEZONE, Path(config.CALENDAR_OVERRIDE_FILE))
     server.extensions["sla_policy"] = load_policy(Path(config.SLA_POLICY_FILE))
+    server.extensions["kpi_targets"] = load_targets(Path(config.KPI_TARGETS_FILE))
     # No cors_allowed_origins: Socket.IO accepts same-origin connections only.
     socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
     scheduler.init_app(server)

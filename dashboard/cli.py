@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import create_app, migrate
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.models import ApiKey, Region, User
+from dashboard.models import ApiKey, Region, User, WallToken
 from dashboard.vocab import Channel, Role
 
 log = logging.getLogger("dashboard")
@@ -273,6 +273,52 @@ def apikeys_revoke(name: str) -> None:
         for key in keys:
             key.revoked_at = dt.datetime.now(dt.UTC)
     click.echo(f"revoked {len(keys)} key(s) named {name}")
+
+
+@cli.group("walltokens")
+def walltokens_group() -> None:
+    """Tokens that let an LED wall show a region without a login."""
+
+
+@walltokens_group.command("add")
+@click.option("--name", required=True, help="Which screen, e.g. cuqiao-led-1.")
+@click.option("--region", "region_code", required=True, help="The region the wall may show (and everything below it).")
+def walltokens_add(name: str, region_code: str) -> None:
+    """Create a token; open /wall?token=TOKEN on the screen. Printed once, stored hashed."""
+    from dashboard.access import hash_token, new_wall_token
+
+    app = _app()
+    _prepare_database(app)
+    token = new_wall_token()
+    with db.transaction() as session:
+        if session.get(Region, region_code) is None:
+            raise click.UsageError(f"no region with code {region_code}")
+        session.add(WallToken(name=name, token_hash=hash_token(token), region_code=region_code))
+    click.echo(token)
+
+
+@walltokens_group.command("list")
+def walltokens_list() -> None:
+    """List wall tokens (names, regions and state; never the tokens)."""
+    _app()
+    with db.session() as session:
+        for row in session.scalars(select(WallToken).order_by(WallToken.id)):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.name}\t{row.region_code}\t{state}")
+
+
+@walltokens_group.command("revoke")
+@click.argument("name")
+def walltokens_revoke(name: str) -> None:
+    """Revoke every active token with this name: the screen stops at its next reconnect or resync."""
+    import datetime as dt
+
+    _app()
+    with db.transaction() as session:
+        rows = session.scalars(select(WallToken).where(WallToken.name == name, WallToken.revoked_at.is_(None))).all()
+        for row in rows:
+            row.revoked_at = dt.datetime.now(dt.UTC)
+    click.echo(f"revoked {len(rows)} token(s) named {name}")
 
 
 @cli.group("quarantine")

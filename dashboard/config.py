@@ -30,6 +30,7 @@ class Config:
     DEMO_MODE: bool = True
     SCHEDULER_ENABLED: bool = True
     SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
+    KPI_TARGETS_FILE: str = str(DATA_DIR / "kpi_targets.toml")
     CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
     GEOJSON_FILE: str = str(DATA_DIR / "geo" / "wuhou_regions.geojson")
     DROP_DIR: str = str(INSTANCE_DIR / "dropbox")

@@ -18,8 +18,12 @@ WALL_COLORS = {
 WALL_FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, sans-serif"
 
 
-def trend_figure(volume: pd.DataFrame, lang: str) -> go.Figure:
-    """Appeals received (bars) and resolved (line) per day, styled for the dark wall."""
+def trend_figure(volume: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figure:
+    """Appeals received (bars) and resolved (line) per day, styled for the dark wall.
+
+    Plotly sizes text and lines in pixels, so they are multiplied by the screen's scale
+    against the 1920×1080 design, like everything else on the wall.
+    """
     days = pd.to_datetime(volume["day"])
     figure = go.Figure()
     figure.add_bar(
@@ -34,18 +38,85 @@ def trend_figure(volume: pd.DataFrame, lang: str) -> go.Figure:
         y=volume["resolved"],
         name=t("kpi.resolved", lang),
         mode="lines+markers",
-        line={"color": WALL_COLORS["resolved"], "width": 3},
-        marker={"size": 6},
+        line={"color": WALL_COLORS["resolved"], "width": 3 * scale},
+        marker={"size": 6 * scale},
     )
     figure.update_layout(
         paper_bgcolor=WALL_COLORS["background"],
         plot_bgcolor=WALL_COLORS["background"],
-        font={"family": WALL_FONT, "color": WALL_COLORS["text"], "size": 14},
-        margin={"l": 48, "r": 16, "t": 8, "b": 36},
+        font={"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(15 * scale)},
+        margin={"l": round(52 * scale), "r": round(16 * scale), "t": round(8 * scale), "b": round(36 * scale)},
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
         bargap=0.25,
         xaxis={"showgrid": False, "tickangle": 0, "tickformat": "%m-%d", "dtick": 7 * 86_400_000},
         yaxis={"gridcolor": WALL_COLORS["grid"], "zeroline": False},
         uirevision="wall",
+    )
+    return figure
+
+
+MAP_BUCKETS = (  # (label key, fill colour): communities by their open and overdue load
+    ("wall.map_calm", "rgba(63,167,255,0.20)"),
+    ("wall.map_busy", "rgba(63,167,255,0.55)"),
+    ("wall.map_overdue", "rgba(255,176,32,0.70)"),
+    ("wall.map_critical", "rgba(255,77,94,0.85)"),
+)
+
+
+def map_bucket(open_count: int, overdue: int, busy_threshold: int) -> int:
+    """Which colour a community gets: calm, busy, some overdue, many overdue."""
+    if overdue >= 3:
+        return 3
+    if overdue > 0:
+        return 2
+    return 1 if open_count >= busy_threshold else 0
+
+
+def map_figure(load: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figure:
+    """Communities drawn from their own shapes (no map tiles), coloured by open/overdue load."""
+    figure = go.Figure()
+    busy = max(3, int(load["open"].quantile(0.6))) if len(load) else 3
+    buckets = [map_bucket(o, d, busy) for o, d in zip(load["open"], load["overdue"], strict=True)]
+    for index, (key, colour) in enumerate(MAP_BUCKETS):
+        xs: list = []
+        ys: list = []
+        for boundary, bucket in zip(load["boundary"], buckets, strict=True):
+            if bucket != index or not boundary:
+                continue
+            ring = boundary["coordinates"][0]
+            xs += [p[0] for p in ring] + [None]
+            ys += [p[1] for p in ring] + [None]
+        figure.add_scatter(
+            x=xs or [None],
+            y=ys or [None],
+            fill="toself",
+            fillcolor=colour,
+            mode="lines",
+            line={"color": "rgba(143,208,255,0.9)", "width": scale},
+            name=t(key, lang),
+            hoverinfo="skip",
+        )
+    labels = [
+        f"{n}<br>{o} · <b>{d}</b>" if d else f"{n}<br>{o}"
+        for n, o, d in zip(load["name"], load["open"], load["overdue"], strict=True)
+    ]
+    figure.add_scatter(
+        x=load["lon"],
+        y=load["lat"],
+        mode="text",
+        text=labels,
+        textfont={"color": WALL_COLORS["text"], "size": round(14 * scale)},
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    figure.update_layout(
+        paper_bgcolor=WALL_COLORS["background"],
+        plot_bgcolor=WALL_COLORS["background"],
+        font={"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(15 * scale)},
+        margin={"l": 4, "r": 4, "t": 4, "b": 4},
+        legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "bgcolor": "rgba(0,0,0,0)"},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1.15},  # ≈ 1/cos(30.6°): metres look square
+        uirevision="map",
     )
     return figure

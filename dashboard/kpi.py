@@ -88,3 +88,24 @@ def format_kpi(key: str, value: float | int | None) -> str:
     if key in ("avg_handling_wd", "response_median_min"):
         return f"{value:.1f}"
     return f"{int(value):,}"
+
+
+def load_targets(path) -> dict[str, dict]:
+    """KPI targets from the TOML file: {key: {"target": value, "direction": "min"|"max"}}."""
+    import tomllib
+
+    with open(path, "rb") as handle:
+        targets = tomllib.load(handle)
+    for key, spec in targets.items():
+        if key not in KPI_KEYS or spec.get("direction") not in ("min", "max") or "target" not in spec:
+            raise ValueError(f"{path}: [{key}] needs a §5 key, a target and direction min or max")
+    return targets
+
+
+def assess(key: str, value, targets: dict[str, dict]) -> str | None:
+    """'good' or 'bad' against the key's target; None when there is no target or no value."""
+    spec = targets.get(key)
+    if spec is None or value is None:
+        return None
+    meets = value >= spec["target"] if spec["direction"] == "min" else value <= spec["target"]
+    return "good" if meets else "bad"

@@ -75,14 +75,14 @@ class Simulator:
         return report.created
 
     def advance(self, count: int, now: dt.datetime | None = None) -> int:
-        """Move up to `count` open appeals one step along (oldest first); returns steps applied."""
+        """Move up to `count` recently reported open appeals one step along; returns steps applied."""
         if count <= 0:
             return 0
         now = now or dt.datetime.now(dt.UTC)
         applied = 0
         with self.database.session() as session:
             candidates = session.scalars(
-                select(Appeal).where(Appeal.is_open).order_by(Appeal.reported_at).limit(count * 4)
+                select(Appeal).where(Appeal.is_open).order_by(Appeal.reported_at.desc()).limit(count * 4)
             ).all()
             chosen = [candidates[i] for i in self.rng.permutation(len(candidates))[:count]]
             for appeal in chosen:

@@ -7,11 +7,14 @@ from collections import defaultdict
 
 from flask import request
 from flask_socketio import SocketIO, join_room
+from sqlalchemy import select
 
+from dashboard.access import AccessDenied, wall_region
+from dashboard.extensions import db
+from dashboard.models import Region
 from dashboard.push import rooms_for
-from dashboard.regions import level_of
 
-DELTA_EVENT = "wall:delta"
+DELTA_EVENT = "wall_delta"
 
 
 def room_for(region_code: str) -> str:
@@ -20,28 +23,49 @@ def room_for(region_code: str) -> str:
 
 
 def register(socketio: SocketIO) -> None:
-    """Attach the connection handler."""
+    """Attach the connection handler: a wall names its region (and token) in the handshake."""
 
     @socketio.on("connect")
     def on_connect(auth=None):
-        region_code = request.args.get("region", "")
+        auth = auth if isinstance(auth, dict) else {}
+        requested = auth.get("region") or request.args.get("region")
+        token = auth.get("token") or request.args.get("token")
+        if not requested:
+            return False  # a wall must say which region it shows
         try:
-            level_of(region_code)
-        except ValueError:
-            return False  # refuse: a wall must say which region it shows
+            with db.session() as session:
+                region_code = wall_region(session, token, requested, None)
+        except AccessDenied:
+            return False
         join_room(room_for(region_code))
         return True
 
 
+class RegionNames:
+    """Region code → name, loaded once and reloaded when an unknown code turns up."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def __call__(self, code: str) -> str:
+        if code not in self.names:
+            with db.session() as session:
+                self.names = dict(session.execute(select(Region.code, Region.name)).all())
+        return self.names.get(code, code)
+
+
 def make_publisher(socketio: SocketIO):
     """A publisher for dashboard.push: each room gets one message with the deltas it shows."""
+    region_names = RegionNames()
 
     def publish(deltas: list[dict]) -> None:
         by_room: dict[str, list[dict]] = defaultdict(list)
         for delta in deltas:
+            if delta["type"] == "appeal":
+                delta = {**delta, "place": region_names(delta["region_code"])}
             for code in rooms_for(delta["region_code"]):
                 by_room[code].append(delta)
-        sent_at = dt.datetime.now(dt.UTC).isoformat()
+        sent_at = dt.datetime.now(dt.UTC).timestamp() * 1000
         for code, items in by_room.items():
             socketio.emit(DELTA_EVENT, {"deltas": items, "sent_at": sent_at}, to=room_for(code))
 

@@ -10,10 +10,21 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from dashboard.i18n import label
-from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup
+from dashboard.kpi import compute_kpis
+from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
 from dashboard.pii import mask_free_text
 from dashboard.regions import within
-from dashboard.vocab import AppealStatus, Category, Channel, HouseholdType, LivelihoodGroup, Priority
+from dashboard.vocab import (
+    AppealStatus,
+    Category,
+    Channel,
+    HouseholdType,
+    LivelihoodGroup,
+    Priority,
+    RegionLevel,
+    VisitItemStatus,
+    VisitListKind,
+)
 from dashboard.workcal import WorkCalendar
 
 
@@ -140,3 +151,97 @@ def region_name(session: Session, region_code: str, lang: str) -> str:
     if region is None:
         return region_code
     return region.name_en if lang == "en" and region.name_en else region.name
+
+
+def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> list[dict]:
+    """Open appeals nearest their deadline (overdue first): what the SLA board counts down."""
+    rows = session.execute(
+        select(Appeal.id, Appeal.deadline_at, Appeal.category, Appeal.priority, Appeal.status, Region.name)
+        .join(Region, Region.code == Appeal.region_code)
+        .where(Appeal.is_open, within(Appeal.region_code, region_code))
+        .order_by(Appeal.deadline_at, Appeal.id)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "deadline": row.deadline_at.isoformat(),
+            "category": label(Category(row.category), lang),
+            "priority": Priority(row.priority).value,
+            "priority_label": label(Priority(row.priority), lang),
+            "status": label(AppealStatus(row.status), lang),
+            "place": row.name,
+        }
+        for row in rows
+    ]
+
+
+def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """The §5 KPIs of today so far (local day start → now) for a region, from the one KPI implementation."""
+    today = LocalDay.of(now, calendar)
+    columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
+    rows = session.execute(
+        select(*columns).where(
+            within(Appeal.region_code, region_code),
+            or_(
+                Appeal.reported_at >= today.start,
+                Appeal.resolved_at >= today.start,
+                and_(Appeal.is_open, Appeal.deadline_at < now),
+            ),
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=[c.key for c in columns])
+    for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["satisfaction"] = frame["satisfaction"].map(lambda s: getattr(s, "value", s))
+    return compute_kpis(frame, pd.Timestamp(today.start), pd.Timestamp(now), calendar)
+
+
+def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:
+    """Per community under the region: its shape, open appeals and overdue open appeals."""
+    community = func.substr(Appeal.region_code, 1, 12)
+    counts = {
+        row.code: (row.open, row.overdue)
+        for row in session.execute(
+            select(
+                community.label("code"),
+                func.count().label("open"),
+                func.count().filter(Appeal.deadline_at < now).label("overdue"),
+            )
+            .where(Appeal.is_open, within(Appeal.region_code, region_code))
+            .group_by(community)
+        )
+    }
+    regions = session.execute(
+        select(Region.code, Region.name, Region.boundary, Region.center_lat, Region.center_lon).where(
+            Region.level == RegionLevel.COMMUNITY, within(Region.code, region_code[:12])
+        )
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "code": r.code,
+                "name": r.name,
+                "boundary": r.boundary,
+                "lat": r.center_lat,
+                "lon": r.center_lon,
+                "open": counts.get(r.code, (0, 0))[0],
+                "overdue": counts.get(r.code, (0, 0))[1],
+            }
+            for r in regions
+        ],
+        columns=["code", "name", "boundary", "lat", "lon", "open", "overdue"],
+    )
+
+
+def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]:
+    """The three teams' lists (difficulties, service needs, risks) by status, within a region."""
+    counts = {kind.value: {status.value: 0 for status in VisitItemStatus} for kind in VisitListKind}
+    rows = session.execute(
+        select(VisitItem.list_kind, VisitItem.status, func.count())
+        .where(within(VisitItem.region_code, region_code))
+        .group_by(VisitItem.list_kind, VisitItem.status)
+    )
+    for kind, status, count in rows:
+        counts[getattr(kind, "value", kind)][getattr(status, "value", status)] = count
+    return counts

@@ -1,4 +1,9 @@
-"""The LED wall (/wall): dark, readable from across the room, aggregates and masked text only."""
+"""The LED wall (/wall): dark, readable from across the room, aggregates and masked text only.
+
+The page is rendered once from a server snapshot; afterwards Socket.IO deltas update the
+ticker and the deadline board in place, and a coalesced resync (at most every few seconds,
+and after a reconnect) refreshes the aggregates and charts. See callbacks/wall.py.
+"""
 
 from __future__ import annotations
 
@@ -9,138 +14,233 @@ from dash_socketio import DashSocketIO
 from flask import current_app
 
 from dashboard import ids, walldata
+from dashboard.access import AccessDenied, wall_region
 from dashboard.extensions import db
-from dashboard.figures import trend_figure
-from dashboard.i18n import normalise_language, t
-from dashboard.regions import default_region_code, level_of
-from dashboard.vocab import HouseholdType, LivelihoodGroup
+from dashboard.figures import map_figure, trend_figure
+from dashboard.i18n import label, normalise_language, t
+from dashboard.kpi import assess, format_kpi
+from dashboard.regions import default_region_code
+from dashboard.sockets import DELTA_EVENT
+from dashboard.vocab import (
+    AppealStatus,
+    Category,
+    HouseholdType,
+    LivelihoodGroup,
+    Priority,
+    VisitItemStatus,
+    VisitListKind,
+)
+
+TICKER_LENGTH = 5
+SLA_LENGTH = 6
+KPI_TILES = (  # (key, label key, unit key)
+    ("received", "wall.appeals_today", "wall.unit_items"),
+    ("resolved", "wall.resolved_today", "wall.unit_items"),
+    ("on_time_rate", "kpi.on_time_rate", None),
+    ("overdue_open", "kpi.overdue_open", "wall.unit_items"),
+    ("satisfaction_rate", "kpi.satisfaction_rate", None),
+    ("avg_handling_wd", "kpi.avg_handling_wd", "wall.unit_wd"),
+    ("response_median_min", "kpi.response_median_min", "wall.unit_min"),
+)
 
 
-def _number(value: int, unit_key: str, lang: str) -> list:
-    return [html.Span(f"{value:,}", className="wall-number"), html.Span(t(unit_key, lang), className="wall-unit")]
-
-
-def _tile(label: str, value: int, unit_key: str, lang: str, tone: str = "") -> html.Div:
-    return html.Div(
-        [
-            html.Div(label, className="wall-tile-label"),
-            html.Div(_number(value, unit_key, lang), className="wall-tile-value"),
-        ],
-        className=f"wall-tile {tone}".strip(),
-    )
-
-
-def _panel(title: str, body, class_name: str = "") -> html.Section:
-    return html.Section(
-        [html.H2(title, className="wall-panel-title"), body], className=f"wall-panel {class_name}".strip()
-    )
-
-
-def _households(population: dict, lang: str) -> html.Div:
-    total = max(population["residents"], 1)
-    rows = []
-    for household in HouseholdType:
-        count = population["households"][household.value]
-        rows.append(
-            html.Div(
-                [
-                    html.Div(t(f"HouseholdType.{household.value}", lang), className="wall-bar-label"),
-                    html.Div(
-                        html.Div(
-                            className=f"wall-bar-fill {household.value}", style={"width": f"{100 * count / total:.1f}%"}
-                        ),
-                        className="wall-bar-track",
-                    ),
-                    html.Div(f"{count:,}", className="wall-bar-value"),
-                ],
-                className="wall-bar-row",
-            )
-        )
-    return html.Div(rows, className="wall-bars")
-
-
-def _groups(population: dict, lang: str) -> html.Div:
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.Div(f"{population['groups'][group.value]:,}", className="wall-group-value"),
-                    html.Div(t(f"LivelihoodGroup.{group.value}", lang), className="wall-group-label"),
-                ],
-                className="wall-group",
-            )
-            for group in LivelihoodGroup
-        ],
-        className="wall-groups",
-    )
-
-
-def _ticker(appeals: list[dict], lang: str) -> html.Ul:
-    if not appeals:
-        return html.Ul(
-            html.Li(t("wall.no_data", lang), className="wall-ticker-empty"), id=ids.WALL_TICKER, className="wall-ticker"
-        )
-    timezone = current_app.extensions["work_calendar"].timezone
-    items = []
-    for appeal in appeals:
-        local = dt.datetime.fromisoformat(appeal["time"]).astimezone(timezone)
-        items.append(
-            html.Li(
-                [
-                    html.Span(appeal["priority_label"], className=f"wall-priority {appeal['priority']}"),
-                    html.Span(local.strftime("%H:%M"), className="wall-ticker-time"),
-                    html.Span(appeal["category"], className="wall-ticker-category"),
-                    html.Span(appeal["place"], className="wall-ticker-place"),
-                    html.Span(appeal["channel"], className="wall-ticker-channel"),
-                    html.Div(appeal["text"], className="wall-ticker-text"),
-                ],
-                className="wall-ticker-item",
-            )
-        )
-    return html.Ul(items, id=ids.WALL_TICKER, className="wall-ticker")
-
-
-def layout(region: str | None = None, lang: str | None = None, **_query) -> html.Div:
-    """The wall for one region (default: the district), in Chinese unless ?lang=en."""
-    lang = normalise_language(lang)
+def snapshot(region_code: str, lang: str, now: dt.datetime) -> dict:
+    """Everything the wall shows for a region, read in one session."""
     calendar = current_app.extensions["work_calendar"]
-    now = dt.datetime.now(dt.UTC)
     with db.session() as session:
-        region_code = region or default_region_code(session)
-        if region_code is None:
-            return html.Div(t("wall.no_data", lang), className="wall-root wall-empty")
-        try:
-            level_of(region_code)
-        except ValueError:
-            return html.Div(t("wall.no_data", lang), className="wall-root wall-empty")
-        name = walldata.region_name(session, region_code, lang)
-        population = walldata.population(session, region_code)
-        counts = walldata.appeal_counts(session, region_code, now, calendar)
-        recent = walldata.recent_appeals(session, region_code, lang)
-        volume = walldata.daily_volume(session, region_code, now, calendar)
-    local_now = now.astimezone(calendar.timezone)
-    return html.Div(
-        [
-            DashSocketIO(id=ids.WALL_SOCKET, eventNames=["wall:delta"], options={"query": {"region": region_code}}),
-            dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
-            dcc.Store(
-                id=ids.WALL_LABELS,
-                data={"connected": t("wall.connected", lang), "disconnected": t("wall.disconnected", lang)},
-            ),
-            html.Header(
+        return {
+            "region_name": walldata.region_name(session, region_code, lang),
+            "population": walldata.population(session, region_code),
+            "counts": walldata.appeal_counts(session, region_code, now, calendar),
+            "kpis": walldata.today_kpis(session, region_code, now, calendar),
+            "recent": walldata.recent_appeals(session, region_code, lang, TICKER_LENGTH),
+            "sla": walldata.sla_board(session, region_code, lang, SLA_LENGTH),
+            "volume": walldata.daily_volume(session, region_code, now, calendar),
+            "load": walldata.community_load(session, region_code, now),
+            "visits": walldata.visit_lists(session, region_code),
+        }
+
+
+def kpi_tiles(kpis: dict, lang: str) -> list:
+    """Today's KPIs, each against its target where it has one."""
+    targets = current_app.extensions["kpi_targets"]
+    tiles = []
+    for key, label_key, unit_key in KPI_TILES:
+        value = kpis.get(key)
+        tone = assess(key, value, targets) or ""
+        target = targets.get(key)
+        target_text = ""
+        if target is not None:
+            sign = "≥" if target["direction"] == "min" else "≤"
+            target_text = f"{t('wall.target', lang)} {sign} {format_kpi(key, target['target'])}"
+        tiles.append(
+            html.Div(
                 [
-                    html.Div(className="wall-header-side"),
-                    html.H1(t("wall.title", lang, region=name), className="wall-title"),
+                    html.Div(t(label_key, lang), className="wall-tile-label"),
                     html.Div(
                         [
-                            html.Div(
-                                [
-                                    html.Span(className="wall-dot"),
-                                    html.Span(t("wall.disconnected", lang), id=ids.WALL_CONNECTION_TEXT),
-                                ],
-                                id=ids.WALL_CONNECTION,
-                                className="wall-connection offline",
-                            ),
+                            html.Span(format_kpi(key, value), className="wall-number"),
+                            html.Span(t(unit_key, lang) if unit_key else "", className="wall-unit"),
+                        ],
+                        className="wall-tile-value",
+                    ),
+                    html.Div(target_text, className="wall-tile-target"),
+                ],
+                className=f"wall-tile {tone}".strip(),
+                **{"data-kpi": key},
+            )
+        )
+    return tiles
+
+
+def population_panel(population: dict, lang: str) -> list:
+    """Residents and businesses, household types, and the 11 livelihood archives."""
+    total = max(population["residents"], 1)
+    bars = [
+        html.Div(
+            [
+                html.Div(t(f"HouseholdType.{h.value}", lang), className="wall-bar-label"),
+                html.Div(
+                    html.Div(
+                        className=f"wall-bar-fill {h.value}",
+                        style={"width": f"{100 * population['households'][h.value] / total:.1f}%"},
+                    ),
+                    className="wall-bar-track",
+                ),
+                html.Div(f"{population['households'][h.value]:,}", className="wall-bar-value"),
+            ],
+            className="wall-bar-row",
+        )
+        for h in HouseholdType
+    ]
+    groups = [
+        html.Div(
+            [
+                html.Div(f"{population['groups'][g.value]:,}", className="wall-group-value"),
+                html.Div(t(f"LivelihoodGroup.{g.value}", lang), className="wall-group-label"),
+            ],
+            className="wall-group",
+        )
+        for g in LivelihoodGroup
+    ]
+    return [
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Div(t("wall.residents_total", lang), className="wall-big-label"),
+                        html.Div(f"{population['residents']:,}", className="wall-big-number", id=ids.WALL_RESIDENTS),
+                    ]
+                ),
+                html.Div(
+                    [
+                        html.Div(t("wall.businesses", lang), className="wall-big-label"),
+                        html.Div(f"{population['businesses']:,}", className="wall-big-number"),
+                    ]
+                ),
+            ],
+            className="wall-big-pair",
+        ),
+        html.Div(bars, className="wall-bars"),
+        html.H3(t("wall.livelihood", lang), className="wall-subtitle"),
+        html.Div(groups, className="wall-groups"),
+    ]
+
+
+def visits_panel(visits: dict, lang: str) -> html.Table:
+    """The three visiting teams' lists: open, in progress and resolved items of each."""
+    statuses = list(VisitItemStatus)
+    header = html.Tr([html.Th("")] + [html.Th(t(f"VisitItemStatus.{s.value}", lang)) for s in statuses])
+    rows = [
+        html.Tr(
+            [html.Td(t(f"VisitListKind.{kind.value}", lang), className="wall-visits-kind")]
+            + [html.Td(f"{visits[kind.value][s.value]:,}", className=f"wall-visits-{s.value}") for s in statuses]
+        )
+        for kind in VisitListKind
+    ]
+    return html.Table([html.Thead(header), html.Tbody(rows)], className="wall-visits")
+
+
+def _panel(title: str, body, class_name: str = "", **kwargs) -> html.Section:
+    return html.Section(
+        [html.H2(title, className="wall-panel-title"), body], className=f"wall-panel {class_name}".strip(), **kwargs
+    )
+
+
+def client_labels(lang: str) -> dict:
+    """Labels the browser needs to render pushed deltas (codes → words) and the connection state."""
+    return {
+        "connected": t("wall.connected", lang),
+        "disconnected": t("wall.disconnected", lang),
+        "overdue": t("wall.sla_overdue", lang),
+        "left": t("wall.sla_left", lang),
+        "category": {c.value: label(c, lang) for c in Category},
+        "priority": {p.value: label(p, lang) for p in Priority},
+        "status": {s.value: label(s, lang) for s in AppealStatus},
+        "lang": lang,
+        "timezone": current_app.config["TIMEZONE"],
+    }
+
+
+def graph(component_id: str, figure) -> dcc.Graph:
+    """A chart for the wall: static (nobody touches it), sized by its panel."""
+    return dcc.Graph(
+        id=component_id,
+        figure=figure,
+        config={"displayModeBar": False, "responsive": True, "staticPlot": True},
+        className="wall-graph",
+    )
+
+
+def denied(lang: str, reason: str) -> html.Div:
+    """What a wall without access shows: the reason, and nothing else."""
+    return html.Div([html.H1(t("wall.denied", lang)), html.P(reason)], className="wall-root wall-empty")
+
+
+def layout(region: str | None = None, lang: str | None = None, token: str | None = None, **_query) -> html.Div:
+    """The wall for one region (default: the district, or the token's region), zh unless ?lang=en."""
+    lang = normalise_language(lang)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with db.session() as session:
+            region_code = wall_region(session, token, region, default_region_code(session))
+    except AccessDenied as exc:
+        return denied(lang, str(exc))
+    data = snapshot(region_code, lang, now)
+    timezone = current_app.extensions["work_calendar"].timezone
+    local_now = now.astimezone(timezone)
+    return html.Div(
+        [
+            DashSocketIO(
+                id=ids.WALL_SOCKET,
+                eventNames=[DELTA_EVENT],
+                options={"auth": {"region": region_code, "token": token or ""}},
+            ),
+            dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
+            dcc.Store(id=ids.WALL_STATE, data={"region": region_code, "lang": lang, "token": token or ""}),
+            dcc.Store(id=ids.WALL_LABELS, data=client_labels(lang)),
+            dcc.Store(id=ids.WALL_TICKER_DATA, data=data["recent"]),
+            dcc.Store(id=ids.WALL_SLA_DATA, data={"items": data["sla"], "server_now": now.timestamp() * 1000}),
+            dcc.Store(id=ids.WALL_SYNC, data={"last": 0}),
+            dcc.Store(id=ids.WALL_DIRTY, data=0),
+            dcc.Store(id=ids.WALL_REFRESH, data=0),
+            dcc.Store(id=ids.WALL_VIEWPORT, data=1.0),
+            html.Header(
+                [
+                    html.Div(
+                        html.Div(
+                            [
+                                html.Span(className="wall-dot"),
+                                html.Span(t("wall.disconnected", lang), id=ids.WALL_CONNECTION_TEXT),
+                            ],
+                            id=ids.WALL_CONNECTION,
+                            className="wall-connection offline",
+                        ),
+                        className="wall-header-side",
+                    ),
+                    html.H1(t("wall.title", lang, region=data["region_name"]), className="wall-title"),
+                    html.Div(
+                        [
                             html.Div(
                                 [
                                     html.Span(t("wall.clock_label", lang), className="wall-clock-label"),
@@ -152,63 +252,65 @@ def layout(region: str | None = None, lang: str | None = None, **_query) -> html
                                 ],
                                 className="wall-clock-box",
                             ),
-                            html.Div(
-                                t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
-                                id=ids.WALL_FRESHNESS,
-                                className="wall-freshness",
-                            ),
                         ],
                         className="wall-header-side right",
                     ),
                 ],
                 className="wall-header",
             ),
-            html.Div(
-                [
-                    _tile(t("wall.residents_total", lang), population["residents"], "wall.unit_people", lang),
-                    _tile(t("wall.businesses", lang), population["businesses"], "wall.unit_entities", lang),
-                    _tile(t("wall.appeals_today", lang), counts["received_today"], "wall.unit_items", lang, "accent"),
-                    _tile(t("wall.resolved_today", lang), counts["resolved_today"], "wall.unit_items", lang, "good"),
-                    _tile(t("wall.open", lang), counts["open"], "wall.unit_items", lang),
-                    _tile(
-                        t("wall.overdue", lang),
-                        counts["overdue_open"],
-                        "wall.unit_items",
-                        lang,
-                        "bad" if counts["overdue_open"] else "",
-                    ),
-                ],
-                className="wall-tiles",
-            ),
+            html.Div(kpi_tiles(data["kpis"], lang), id=ids.WALL_KPIS, className="wall-tiles"),
             html.Main(
                 [
                     html.Div(
                         [
-                            _panel(t("wall.households", lang), _households(population, lang)),
-                            _panel(t("wall.livelihood", lang), _groups(population, lang), "grow"),
+                            _panel(
+                                t("wall.population", lang),
+                                html.Div(
+                                    population_panel(data["population"], lang),
+                                    id=ids.WALL_POPULATION,
+                                    className="wall-population",
+                                ),
+                                "grow",
+                            ),
+                            _panel(
+                                t("wall.visits", lang),
+                                html.Div(visits_panel(data["visits"], lang), id=ids.WALL_VISITS),
+                                "visits",
+                            ),
                         ],
                         className="wall-column",
                     ),
                     html.Div(
                         [
                             _panel(
+                                t("wall.map", lang), graph(ids.WALL_MAP, map_figure(data["load"], lang)), "grow map"
+                            ),
+                            _panel(
                                 t("wall.trend_30d", lang),
-                                dcc.Graph(
-                                    id=ids.WALL_TREND,
-                                    figure=trend_figure(volume, lang),
-                                    config={"displayModeBar": False, "responsive": True, "staticPlot": True},
-                                    className="wall-graph",
-                                ),
-                                "grow",
-                            )
+                                graph(ids.WALL_TREND, trend_figure(data["volume"], lang)),
+                                "trend",
+                            ),
                         ],
                         className="wall-column wide",
                     ),
                     html.Div(
-                        [_panel(t("wall.recent_appeals", lang), _ticker(recent, lang), "grow")], className="wall-column"
+                        [
+                            _panel(t("wall.sla_board", lang), html.Ul(id=ids.WALL_SLA, className="wall-sla"), "sla"),
+                            _panel(
+                                t("wall.recent_appeals", lang),
+                                html.Ul(id=ids.WALL_TICKER, className="wall-ticker"),
+                                "grow",
+                            ),
+                        ],
+                        className="wall-column",
                     ),
                 ],
                 className="wall-main",
+            ),
+            html.Footer(
+                t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
+                id=ids.WALL_FRESHNESS,
+                className="wall-freshness",
             ),
         ],
         id=ids.WALL_ROOT,

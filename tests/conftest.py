@@ -6,9 +6,11 @@ which turns that skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +56,13 @@ def require_postgres() -> None:
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
+    with fresh_postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema, dropped on exit."""
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
@@ -117,3 +126,37 @@ def runner(database_url, monkeypatch):
             return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
     return Runner()
+
+
+DEMO_END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def demo_app(app):
+    """The app with tiny-scale demo data (1 street, 3 communities, 9 compounds) ending at DEMO_END."""
+    from dashboard import demo
+
+    demo.generate(
+        db,
+        app.extensions["work_calendar"],
+        app.extensions["sla_policy"],
+        app.config["SECRET_KEY"],
+        scale="tiny",
+        seed=11,
+        end=DEMO_END,
+        progress=lambda _line: None,
+    )
+    return app
+
+
+@pytest.fixture
+def api_key(app) -> str:
+    """A valid API key for the hotline feed."""
+    from dashboard.api import hash_api_key, new_api_key
+    from dashboard.models import ApiKey
+    from dashboard.vocab import Channel
+
+    key = new_api_key()
+    with db.transaction() as session:
+        session.add(ApiKey(name="test-feed", key_hash=hash_api_key(key), source=Channel.HOTLINE_12345))
+    return key

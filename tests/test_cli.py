@@ -64,3 +64,12 @@ def test_db_current_reports_head(runner):
     assert result.exit_code == 0
     current, head = result.output.split("head:")
     assert current.split("current:")[1].strip() == head.strip()
+
+
+def test_wall_tokens(runner):
+    runner.invoke("demo", "--scale", "tiny")
+    token = runner.invoke("walltokens", "add", "--name", "led-1", "--region", "510107001").output.strip()
+    assert token.startswith("wall_")
+    assert "led-1\t510107001\tactive" in runner.invoke("walltokens", "list").output
+    assert "revoked 1" in runner.invoke("walltokens", "revoke", "led-1").output
+    assert "revoked" in runner.invoke("walltokens", "list").output.split("\t")[-1]

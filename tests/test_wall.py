@@ -7,34 +7,18 @@ import json
 import re
 
 import pandas as pd
-import pytest
 from plotly.io.json import to_json_plotly
 from sqlalchemy import func, select
 
-from dashboard import demo, walldata
+from dashboard import walldata
 from dashboard.extensions import db
-from dashboard.figures import trend_figure
+from dashboard.figures import map_figure, trend_figure
 from dashboard.models import Appeal, Business, Resident
 from layouts import wall
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-
-
-@pytest.fixture
-def demo_app(app):
-    demo.generate(
-        db,
-        app.extensions["work_calendar"],
-        app.extensions["sla_policy"],
-        app.config["SECRET_KEY"],
-        scale="tiny",
-        seed=11,
-        end=END,
-        progress=lambda _line: None,
-    )
-    return app
 
 
 def test_population_counts_match_the_database(demo_app):
@@ -116,8 +100,54 @@ def test_wall_layout_shows_real_numbers_and_no_personal_data(demo_app):
         with db.session() as session:
             residents = session.scalar(select(func.count()).select_from(Resident))
     assert f"{residents:,}" in text
-    assert "武侯区智慧治理中心" in text
+    assert "武侯区智慧治理中心" in text and "三支队伍走访清单" in text
+    assert '"id": "wall-ticker-data"' in text and '"id": "wall-sla-data"' in text
     assert not PHONE.search(text) and not ID_NUMBER.search(text)
+
+
+def test_kpi_tiles_compare_with_targets(demo_app):
+    with demo_app.test_request_context("/wall"):
+        tiles = wall.kpi_tiles(
+            {
+                "received": 10,
+                "resolved": 8,
+                "on_time_rate": 0.95,
+                "overdue_open": 2,
+                "satisfaction_rate": 0.8,
+                "avg_handling_wd": 1.1,
+                "response_median_min": None,
+            },
+            "zh",
+        )
+    tones = {tile.to_plotly_json()["props"]["data-kpi"]: tile.className for tile in tiles}
+    assert tones["on_time_rate"] == "wall-tile good" and tones["satisfaction_rate"] == "wall-tile bad"
+    assert tones["overdue_open"] == "wall-tile bad" and tones["avg_handling_wd"] == "wall-tile good"
+    assert tones["received"] == tones["response_median_min"] == "wall-tile"
+
+
+def test_sla_board_is_nearest_deadline_first(demo_app):
+    with db.session() as session:
+        board = walldata.sla_board(session, "510107", "zh", limit=6)
+        open_count = session.scalar(select(func.count()).select_from(Appeal).where(Appeal.is_open))
+    assert len(board) == min(6, open_count)
+    assert [b["deadline"] for b in board] == sorted(b["deadline"] for b in board)
+
+
+def test_community_load_and_map(demo_app):
+    with db.session() as session:
+        load = walldata.community_load(session, "510107", END)
+        open_count = session.scalar(select(func.count()).select_from(Appeal).where(Appeal.is_open))
+    assert len(load) == 3 and load["open"].sum() == open_count
+    figure = map_figure(load, "zh", scale=2.0)
+    assert [trace.name for trace in figure.data[:4]] == ["平稳", "在办较多", "有超期", "超期≥3件"]
+    assert figure.layout.font.size == 30
+
+
+def test_visit_lists(demo_app):
+    with db.session() as session:
+        visits = walldata.visit_lists(session, "510107")
+    assert set(visits) == {"difficulty", "service_need", "risk"}
+    assert sum(sum(v.values()) for v in visits.values()) > 0
 
 
 def test_wall_layout_in_english_and_for_a_street(demo_app):
@@ -129,7 +159,24 @@ def test_wall_layout_in_english_and_for_a_street(demo_app):
 
 def test_wall_layout_with_an_unknown_or_malformed_region(demo_app):
     with demo_app.test_request_context("/wall"):
-        assert "暂无数据" in _text_of(wall.layout(region="abc"))
+        assert "未获授权" in _text_of(wall.layout(region="abc"))
+
+
+def test_wall_tokens_outside_demo_mode(demo_app):
+    from dashboard.access import hash_token
+    from dashboard.models import WallToken
+
+    demo_app.config["DEMO_MODE"] = False
+    with db.transaction() as session:
+        session.add(WallToken(name="cuqiao-led", token_hash=hash_token("wall_secret"), region_code="510107001"))
+    with demo_app.test_request_context("/wall"):
+        assert "token is required" in _text_of(wall.layout())
+        assert "unknown or revoked" in _text_of(wall.layout(token="wall_wrong"))
+        assert "covers 510107001" in _text_of(wall.layout(token="wall_secret", region="510107"))
+        assert "簇桥街道智慧治理中心" in _text_of(wall.layout(token="wall_secret"))
+        with db.transaction() as session:
+            session.scalar(select(WallToken)).revoked_at = END
+        assert "unknown or revoked" in _text_of(wall.layout(token="wall_secret"))
 
 
 def test_wall_page_is_served_with_local_assets_only(client):

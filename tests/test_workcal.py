@@ -136,3 +136,20 @@ def test_vector_and_scalar_forms_agree():
     assert [v.to_pydatetime() for v in vector] == [
         CALENDAR.add_working_days(s, n) for s, n in zip(starts, [2, 1, 2], strict=True)
     ]
+
+
+holiday_windows = st.one_of(
+    st.datetimes(min_value=dt.datetime(2026, 9, 15), max_value=dt.datetime(2026, 10, 15)),
+    st.datetimes(min_value=dt.datetime(2026, 2, 1), max_value=dt.datetime(2026, 3, 10)),
+).map(lambda naive: naive.replace(microsecond=0, tzinfo=SHANGHAI))
+
+
+@settings(max_examples=300, deadline=None)
+@given(holiday_windows, st.integers(min_value=1, max_value=3))
+def test_deadlines_around_national_day_and_spring_festival_land_on_working_days(start, days):
+    deadline = CALENDAR.add_working_days(start, days).astimezone(SHANGHAI)
+    midnight = deadline.time() == dt.time(0, 0)
+    # A deadline is inside a working day, or exactly at the midnight that ends one.
+    day = (deadline - dt.timedelta(seconds=1)).date() if midnight else deadline.date()
+    assert CALENDAR.is_working_day(day)
+    assert CALENDAR.working_days_between(start, deadline) == pytest.approx(days)

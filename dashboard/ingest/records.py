@@ -7,6 +7,7 @@ or raises RecordError naming the field and what is wrong with it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,25 +122,14 @@ def missing_required(kind: str, names: list[str | None]) -> list[str]:
     return [spec.name for spec in FIELDS_BY_KIND[kind] if spec.required and spec.name not in present]
 
 
+@functools.cache
 def _enum_lookup(enum_cls: type[StrEnum]) -> dict[str, StrEnum]:
+    """Codes and Chinese labels (and synonyms) of an enum → member."""
     lookup: dict[str, StrEnum] = {member.value: member for member in enum_cls}
     lookup.update(chinese_aliases(enum_cls))
     return lookup
 
 
-_LOOKUPS = {
-    cls: _enum_lookup(cls)
-    for cls in (
-        Channel,
-        Category,
-        Priority,
-        AppealStatus,
-        Satisfaction,
-        HouseholdType,
-        EmploymentStatus,
-        LivelihoodGroup,
-    )
-}
 _GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
 
 
@@ -163,7 +153,8 @@ def parse_enum(field: str, value, enum_cls: type[StrEnum], required: bool = True
         if required:
             raise RecordError(field, "is required")
         return None
-    member = _LOOKUPS[enum_cls].get(text) or _LOOKUPS[enum_cls].get(text.lower())
+    lookup = _enum_lookup(enum_cls)
+    member = lookup.get(text) or lookup.get(text.lower())
     if member is None:
         allowed = ", ".join(m.value for m in enum_cls)
         raise RecordError(field, f"unknown value {text!r} (expected one of: {allowed}, or the Chinese label)")

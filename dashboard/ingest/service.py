@@ -360,8 +360,8 @@ class Ingestor:
                 current_rank = STATUS_RANK[status]
         for target in list(AppealStatus)[current_rank + 1 : STATUS_RANK[status] + 1]:
             at = times.get(target)
-            if at is None and target in (AppealStatus.ACCEPTED,):
-                continue  # the feed skipped acceptance: record no invented step
+            if at is None and target != status:
+                continue  # the feed gives no time for this intermediate step: invent none
             planned.append((STEP_TO[target], target, at or record["version"]))
         if record["satisfaction"] is not None and (old_status is None or STATUS_RANK[status] > current_rank or planned):
             planned.append((TransitionAction.RATE, status, record["closed_at"] or record["resolved_at"]))

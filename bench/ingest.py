@@ -1,0 +1,135 @@
+"""Ingest rate: one million appeals from a CSV file into SQLite and PostgreSQL.
+
+    python -m bench.ingest [--rows 1000000] [--naive-rows 5000] [--postgres-url URL]
+
+Each backend starts from an empty database with the tiny demo region tree. The product's
+path (read, validate, deduplicate, compute deadlines, batch-write with history) is timed on
+the whole file; the naive path (the same validation, then one ORM insert and commit per row)
+is timed on the first --naive-rows rows in the same run. Target (issue 3): ≥ 20,000/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from bench.demo_generation import DEFAULT_POSTGRES, _postgres_database
+from bench.feedfiles import write_appeals_csv
+from dashboard import demo, migrate
+from dashboard.config import DATA_DIR, normalise_database_url
+from dashboard.database import Database
+from dashboard.ingest.dropfolder import ingest_file
+from dashboard.ingest.records import validate_appeal
+from dashboard.ingest.service import Ingestor
+from dashboard.models import Appeal, Region, Transition
+from dashboard.sla import load_policy
+from dashboard.vocab import AppealStatus, RegionLevel, TransitionAction
+from dashboard.workcal import build_calendar
+
+COMPOUNDS = ["510107001001001", "510107001001002", "510107001002001", "510107001003001"]
+
+
+def _prepare(url: str):
+    migrate.upgrade(url)
+    database = Database().bind(url)
+    calendar = build_calendar(override_file=DATA_DIR / "calendar" / "overrides.toml")
+    policy = load_policy(DATA_DIR / "sla_policy.toml")
+    demo.generate(
+        database,
+        calendar,
+        policy,
+        "bench",
+        scale="tiny",
+        end=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        progress=lambda _: None,
+    )
+    return database, Ingestor(database, calendar, policy, "bench"), calendar, policy
+
+
+def naive_rate(database: Database, calendar, policy, path: Path, rows: int) -> float:
+    """Same validation, then one ORM object and one commit per appeal: the obvious way."""
+    with database.session() as session:
+        regions = dict(session.execute(Region.__table__.select().with_only_columns(Region.code, Region.level)).all())
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with path.open(encoding="utf-8") as handle, database.session() as session:
+        for index, row in enumerate(csv.DictReader(handle)):
+            if index >= rows:
+                break
+            row["external_id"] = "N" + row["external_id"]
+            record = validate_appeal(row, regions, {}, calendar.timezone, now)
+            deadline = policy.deadline(calendar, record["reported_at"], record["priority"], record["category"])
+            appeal = Appeal(
+                source=record["source"],
+                external_id=record["external_id"],
+                category=record["category"],
+                priority=record["priority"],
+                status=AppealStatus.REPORTED,
+                is_open=True,
+                region_code=record["region_code"],
+                level=RegionLevel.COMMUNITY,
+                description=record["description"],
+                reporter_phone=record["reporter_phone"],
+                reported_at=record["reported_at"],
+                deadline_at=deadline,
+                source_version=record["version"],
+            )
+            session.add(appeal)
+            session.flush()
+            session.add(
+                Transition(
+                    appeal_id=appeal.id,
+                    seq=1,
+                    action=TransitionAction.REPORT,
+                    to_status=AppealStatus.REPORTED,
+                    at=record["reported_at"],
+                    actor="naive",
+                    level=RegionLevel.COMMUNITY,
+                )
+            )
+            session.commit()
+    return rows / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print one row per backend: product rate, naive rate, ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--naive-rows", type=int, default=5_000)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as workdir:
+        started = time.perf_counter()
+        path = write_appeals_csv(Path(workdir) / "appeals_bench.csv", args.rows, COMPOUNDS, dt.datetime(2026, 11, 20))
+        print(
+            f"wrote {args.rows:,} appeals ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
+        print(
+            f"{'backend':11} {'rows':>10} {'seconds':>8} {'appeals/s':>10} {'naive/s':>9} {'ratio':>6}  target 20,000/s"
+        )
+        backends = [("sqlite", f"sqlite:///{Path(workdir) / 'bench.db'}", None)]
+        backends.append(("postgresql", *_postgres_database(normalise_database_url(args.postgres_url))))
+        for name, url, cleanup in backends:
+            try:
+                database, ingestor, calendar, policy = _prepare(url)
+                started = time.perf_counter()
+                report = ingest_file(ingestor, path)
+                seconds = time.perf_counter() - started
+                assert report["created"] == args.rows and report["quarantined"] == 0, report
+                naive = naive_rate(database, calendar, policy, path, args.naive_rows)
+                rate = args.rows / seconds
+                verdict = "met" if rate >= 20_000 else f"gap {20_000 - rate:,.0f}/s"
+                figures = f"{args.rows:>10,} {seconds:8.1f} {rate:10,.0f} {naive:9,.0f} {rate / naive:5.1f}x"
+                print(f"{name:11} {figures}  {verdict}", flush=True)
+                database.engine.dispose()
+            finally:
+                if cleanup:
+                    cleanup()
+
+
+if __name__ == "__main__":
+    main()

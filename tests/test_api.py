@@ -1,0 +1,85 @@
+"""Bulk ingest over HTTP and the quarantine: keys, formats, errors, replay."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from dashboard.extensions import db
+from dashboard.models import Appeal, AuditLog, QuarantinedRecord
+
+GOOD = {
+    "external_id": "API-1",
+    "source": "hotline_12345",
+    "reported_at": "2026-11-19 09:00:00",
+    "category": "噪音扰民",
+    "priority": "普通",
+    "region_code": "510107001001001",
+    "description": "噪音",
+}
+
+
+def _post(client, key, body, content_type="application/json"):
+    data = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return client.post("/api/v1/appeals", data=data, content_type=content_type, headers={"X-API-Key": key})
+
+
+def test_bulk_ingest_requires_a_valid_key(demo_app, client, api_key):
+    assert client.post("/api/v1/appeals", json=[GOOD]).status_code == 401
+    assert _post(client, "cc_wrong", [GOOD]).status_code == 401
+
+
+def test_json_array_and_ndjson_and_idempotency(demo_app, client, api_key):
+    bad = {**GOOD, "external_id": "API-2", "region_code": "999"}
+    response = _post(client, api_key, [GOOD, bad])
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["created"] == 1 and body["quarantined"] == 1
+    assert body["errors"] == [
+        {
+            "record": "request record 2",
+            "field": "region_code",
+            "reason": "region code '999' is not 6, 9, 12 or 15 digits",
+        }
+    ]
+    ndjson = "\n".join(json.dumps(r, ensure_ascii=False) for r in [GOOD, {**GOOD, "external_id": "API-3"}])
+    again = _post(client, api_key, ndjson, "application/x-ndjson").get_json()
+    assert again["created"] == 1 and again["unchanged"] == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Appeal).where(Appeal.external_id.like("API-%"))) == 2
+
+
+def test_unparseable_bodies_are_400(demo_app, client, api_key):
+    assert _post(client, api_key, "").status_code == 400
+    response = _post(client, api_key, "[{oops")
+    assert response.status_code == 400 and "not JSON" in response.get_json()["error"]
+    assert _post(client, api_key, {"records": "x"}).status_code == 400
+
+
+def test_quarantine_list_and_replay(demo_app, client, api_key):
+    _post(client, api_key, [{**GOOD, "external_id": "API-9", "priority": "whenever"}])
+    listing = client.get("/api/v1/quarantine", headers={"X-API-Key": api_key}).get_json()
+    assert len(listing) == 1 and listing[0]["field"] == "priority"
+    record_id = listing[0]["id"]
+    still_bad = client.post(
+        f"/api/v1/quarantine/{record_id}/replay",
+        json={**GOOD, "external_id": "API-9", "priority": "still wrong"},
+        headers={"X-API-Key": api_key},
+    )
+    assert still_bad.status_code == 422
+    fixed = client.post(
+        f"/api/v1/quarantine/{record_id}/replay",
+        json={**GOOD, "external_id": "API-9", "priority": "urgent"},
+        headers={"X-API-Key": api_key},
+    )
+    assert fixed.status_code == 200 and fixed.get_json()["replayed"]
+    with db.session() as session:
+        assert session.get(QuarantinedRecord, record_id).status.value == "replayed"
+        assert session.scalar(select(func.count()).select_from(QuarantinedRecord)) == 1  # the failed replay added none
+        assert session.scalar(select(Appeal.priority).where(Appeal.external_id == "API-9")).value == "urgent"
+        assert (
+            session.scalar(select(AuditLog.action).where(AuditLog.target == f"quarantine:{record_id}"))
+            == "quarantine_replay"
+        )
+    assert client.get("/api/v1/quarantine", headers={"X-API-Key": api_key}).get_json() == []

@@ -1,0 +1,111 @@
+"""A large import killed with SIGKILL mid-way, then restarted, ends exactly like one clean import."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bench.feedfiles import write_appeals_csv
+from dashboard.config import ROOT
+from tests.conftest import fresh_postgres_schema
+
+ROWS = 60_000
+COMPOUNDS = ["510107001001001", "510107001001002", "510107001002001", "510107001003001"]
+
+
+def _cli(url: str, *args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "CC_DATABASE_URL": url, "CC_SECRET_KEY": "crash-test", "CC_SCHEDULER_ENABLED": "0"}
+    return subprocess.Popen(
+        [sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
+    )
+
+
+def _run(url: str, *args: str) -> str:
+    process = _cli(url, *args)
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+def _count(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(text(sql)).scalar()
+    engine.dispose()
+    return value
+
+
+def _content(url: str) -> dict:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        appeals = connection.execute(
+            text(
+                "SELECT source, external_id, category, priority, status, region_code, reported_at, deadline_at "
+                "FROM appeals WHERE external_id LIKE 'K%' ORDER BY source, external_id"
+            )
+        ).all()
+        transitions = connection.execute(
+            text(
+                "SELECT a.external_id, t.seq, t.action, t.at FROM transitions t JOIN appeals a ON a.id = t.appeal_id "
+                "WHERE a.external_id LIKE 'K%' ORDER BY a.external_id, t.seq"
+            )
+        ).all()
+        quarantine = connection.execute(
+            text("SELECT location, field, reason FROM quarantined_records ORDER BY location")
+        ).all()
+    engine.dispose()
+    return {"appeals": appeals, "transitions": transitions, "quarantine": quarantine}
+
+
+def _feed(tmp_path: Path) -> Path:
+    path = write_appeals_csv(tmp_path / "appeals_crash.csv", ROWS, COMPOUNDS, dt.datetime(2026, 11, 20), prefix="K")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Every 997th record points at a region that does not exist: it must be quarantined exactly once.
+    for index in range(997, len(lines), 997):
+        lines[index] = lines[index].replace("510107001", "510107009", 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def _databases(empty_database_url: str, tmp_path: Path):
+    if empty_database_url.startswith("sqlite"):
+        yield empty_database_url, f"sqlite:///{tmp_path / 'clean.db'}"
+    else:
+        with fresh_postgres_schema() as clean:
+            yield empty_database_url, clean
+
+
+def test_sigkill_mid_import_then_restart_equals_a_clean_import(empty_database_url, tmp_path):
+    feed = _feed(tmp_path)
+    with _databases(empty_database_url, tmp_path) as (crashed, clean):
+        for url in (crashed, clean):
+            _run(url, "demo", "--scale", "tiny", "--end", "2026-11-20T12:00:00+08:00")
+        _run(clean, "ingest", str(feed))
+
+        process = _cli(crashed, "ingest", str(feed))
+        deadline = time.monotonic() + 300
+        landed = 0
+        while time.monotonic() < deadline:
+            landed = _count(crashed, "SELECT count(*) FROM appeals WHERE external_id LIKE 'K%'")
+            if landed >= 10_000 or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the import finished before it could be killed; make the file larger"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert 0 < landed < ROWS
+        partial = _count(crashed, "SELECT count(*) FROM appeals WHERE external_id LIKE 'K%'")
+        assert partial < ROWS - ROWS // 997, "the kill came after the import was complete"
+
+        _run(crashed, "ingest", str(feed))
+        assert _content(crashed) == _content(clean)
+        assert _count(crashed, "SELECT count(*) FROM quarantined_records") == (ROWS) // 997
