@@ -1,0 +1,142 @@
+"""Soak: the wall open in headless Chromium for an hour at 10 events per second.
+
+    python -m bench.soak [--minutes 60] [--sample-seconds 60] [--rate 10]
+
+A real server on street-scale demo data; events are new appeals (POST /api/v1/appeals) and
+workflow steps (POST .../transitions), half and half, at --rate per second. Every sample
+forces a garbage collection in the page and reads Chromium's own counters (JS heap, DOM
+nodes, event listeners). Target (issue 4): no upward trend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import requests
+from playwright.sync_api import sync_playwright
+
+from tests.e2e.support import LiveServer, launch_chromium
+
+NEXT = {"reported": "accept", "accepted": "dispatch", "dispatched": "start", "in_progress": "resolve"}
+
+
+def drive_events(server: LiveServer, key: str, rate: float, stop: threading.Event, counters: dict) -> None:
+    """Half new appeals, half workflow steps on recently reported open appeals, at `rate` per second."""
+    database = server.env["CC_DATABASE_URL"].removeprefix("sqlite:///")
+    session = requests.Session()
+    session.headers["X-API-Key"] = key
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    turn = 0
+    while not stop.is_set():
+        turn += 1
+        try:
+            if turn % 2:
+                body = [
+                    {
+                        "external_id": f"SOAK-{uuid.uuid4().hex[:12]}",
+                        "source": "wechat",
+                        "reported_at": dt.datetime.now(dt.UTC).isoformat(),
+                        "category": ["noise", "sanitation", "parking", "safety_hazard"][turn % 4],
+                        "priority": ["ordinary", "urgent", "extra_urgent"][turn % 3],
+                        "region_code": "510107001001001",
+                        "description": "浸泡测试诉求",
+                    }
+                ]
+                session.post(f"{server.url}/api/v1/appeals", json=body, timeout=10)
+            else:
+                with sqlite3.connect(database) as connection:
+                    row = connection.execute(
+                        "SELECT id, status FROM appeals WHERE is_open AND external_id LIKE 'SOAK-%' "
+                        "ORDER BY reported_at DESC LIMIT 1 OFFSET ?",
+                        (turn % 7,),
+                    ).fetchone()
+                if row:
+                    session.post(
+                        f"{server.url}/api/v1/appeals/{row[0]}/transitions", json={"action": NEXT[row[1]]}, timeout=10
+                    )
+            counters["events"] += 1
+        except requests.RequestException:
+            counters["errors"] += 1
+        next_at += interval
+        stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def sample(page, cdp) -> dict:
+    """Chromium's counters for the page after a forced garbage collection."""
+    cdp.send("HeapProfiler.collectGarbage")
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {
+        "heap_mb": metrics["JSHeapUsedSize"] / 1e6,
+        "nodes": int(metrics["Nodes"]),
+        "listeners": int(metrics["JSEventListeners"]),
+        "dom_elements": page.evaluate("() => document.getElementsByTagName('*').length"),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the soak and print one line per sample, then the trend."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--sample-seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=10)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as workdir:
+        server = LiveServer(Path(workdir))
+        server.cli("demo", "--scale", "street")
+        key = server.cli("apikeys", "add", "--name", "soak", "--source", "wechat").strip()
+        server.start()
+        stop = threading.Event()
+        counters = {"events": 0, "errors": 0}
+        driver = threading.Thread(target=drive_events, args=(server, key, args.rate, stop, counters), daemon=True)
+        rows = []
+        try:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                page = browser.new_page(viewport={"width": 1920, "height": 1080})
+                page.goto(f"{server.url}/wall")
+                page.wait_for_selector(".wall-connection:not(.offline)", timeout=30_000)
+                cdp = page.context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                driver.start()
+                started = time.monotonic()
+                print(
+                    f"{'minute':>6} {'events':>7} {'heap MB':>8} {'nodes':>6} {'elements':>8} {'listeners':>9}",
+                    flush=True,
+                )
+                while True:
+                    elapsed = time.monotonic() - started
+                    row = {"minute": elapsed / 60, "events": counters["events"], **sample(page, cdp)}
+                    rows.append(row)
+                    print(
+                        f"{row['minute']:6.1f} {row['events']:7d} {row['heap_mb']:8.2f} {row['nodes']:6d} "
+                        f"{row['dom_elements']:8d} {row['listeners']:9d}",
+                        flush=True,
+                    )
+                    if elapsed >= args.minutes * 60:
+                        break
+                    time.sleep(min(args.sample_seconds, max(0.0, args.minutes * 60 - elapsed)))
+                browser.close()
+        finally:
+            stop.set()
+            server.stop()
+    minutes = np.array([r["minute"] for r in rows])
+    half = minutes >= minutes[-1] / 2
+    for key in ("heap_mb", "nodes", "listeners"):
+        values = np.array([r[key] for r in rows], dtype=float)
+        slope = np.polyfit(minutes[half], values[half], 1)[0] * 60 if half.sum() > 1 else float("nan")
+        summary = f"first {values[0]:.2f}, last {values[-1]:.2f}, max {values.max():.2f}"
+        print(f"{key}: {summary}, second-half slope {slope:+.3f} per hour")
+    print(f"events sent: {counters['events']} ({counters['errors']} errors) over {minutes[-1]:.1f} minutes")
+
+
+if __name__ == "__main__":
+    main()
