@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from dashboard.cache import TTLCache
 from dashboard.i18n import label
 from dashboard.kpi import compute_kpis
 from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
@@ -44,8 +45,21 @@ class LocalDay:
         return cls(day, start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
 
 
+_population_cache = TTLCache(seconds=300)
+
+
+def invalidate_population() -> None:
+    """Forget cached population counts (after residents or businesses changed in this process)."""
+    _population_cache.clear()
+
+
 def population(session: Session, region_code: str) -> dict:
-    """Residents by household type, the 11 livelihood groups, and businesses, within a region."""
+    """Residents by household type, the 11 livelihood groups, and businesses (cached five minutes)."""
+    key = (str(session.get_bind().url), region_code)
+    return _population_cache.get(key, lambda: _count_population(session, region_code))
+
+
+def _count_population(session: Session, region_code: str) -> dict:
     by_type = dict(
         session.execute(
             select(Resident.household_type, func.count())
@@ -125,23 +139,53 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
     ]
 
 
+def local_day(column, session: Session, calendar: WorkCalendar):
+    """SQL: the local calendar day (YYYY-MM-DD) of a UTC instant column."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no time zones: shift by the zone's offset (Asia/Shanghai keeps no DST).
+        offset = dt.datetime.now(calendar.timezone).utcoffset()
+        return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+    return func.to_char(func.timezone(str(calendar.timezone), column), "YYYY-MM-DD")
+
+
+def _volume_between(session, region_code, start, end, calendar) -> dict[str, list[int]]:
+    counts: dict[str, list[int]] = {}
+    for position, column in enumerate((Appeal.reported_at, Appeal.resolved_at)):
+        day = local_day(column, session, calendar)
+        rows = session.execute(
+            select(day, func.count())
+            .where(within(Appeal.region_code, region_code), column >= start, column < end)
+            .group_by(day)
+        )
+        for value, count in rows:
+            counts.setdefault(str(value), [0, 0])[position] = count
+    return counts
+
+
+_past_volume_cache = TTLCache(seconds=600)
+
+
 def daily_volume(
     session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar, days: int = 30
 ) -> pd.DataFrame:
-    """Appeals received and resolved per local day over the last `days` days (today included)."""
+    """Appeals received and resolved per local day over the last `days` days (today included).
+
+    Finished days are counted once every ten minutes (they hardly change); today is live.
+    """
     first = LocalDay.of(now - dt.timedelta(days=days - 1), calendar)
-    in_region = within(Appeal.region_code, region_code)
-    received = session.execute(select(Appeal.reported_at).where(in_region, Appeal.reported_at >= first.start)).scalars()
-    resolved = session.execute(select(Appeal.resolved_at).where(in_region, Appeal.resolved_at >= first.start)).scalars()
+    today = LocalDay.of(now, calendar)
+    key = (str(session.get_bind().url), region_code, first.day, today.day)
+    past = _past_volume_cache.get(
+        key, lambda: _volume_between(session, region_code, first.start, today.start, calendar)
+    )
+    counts = {**past, **_volume_between(session, region_code, today.start, now + dt.timedelta(seconds=1), calendar)}
     index = pd.date_range(first.day, periods=days, freq="D").date
-
-    def per_day(instants) -> pd.Series:
-        series = pd.Series(pd.to_datetime(list(instants), utc=True))
-        local_days = series.dt.tz_convert(calendar.timezone).dt.date
-        return local_days.value_counts().reindex(index, fill_value=0)
-
     return pd.DataFrame(
-        {"day": index, "received": per_day(received).to_numpy(), "resolved": per_day(resolved).to_numpy()}
+        {
+            "day": index,
+            "received": [counts.get(d.isoformat(), [0, 0])[0] for d in index],
+            "resolved": [counts.get(d.isoformat(), [0, 0])[1] for d in index],
+        }
     )
 
 

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard.config import ROOT
 from tests.e2e.support import LiveServer, launch_chromium
 
-SIZES = [(1920, 1080), (3840, 2160)]
+SIZES = [(1920, 1080), (3840, 2160), (7680, 2160)]
 OUT = ROOT / "docs" / "screenshots"
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dashboard import walldata
 from dashboard.bulk import insert_rows
 from dashboard.database import Database
 from dashboard.ingest.readers import RawRecord
@@ -199,8 +200,10 @@ class Ingestor:
                 self._write_appeals(session, [clean for _, clean in batch], regions, report)
             elif kind == "resident":
                 self._write_residents(session, [clean for _, clean in batch], report)
+                walldata.invalidate_population()
             else:
                 self._write_businesses(session, [clean for _, clean in batch], report)
+                walldata.invalidate_population()
 
     # ---- appeals --------------------------------------------------------------------------------
     def _write_appeals(self, session: Session, records: list[dict], regions: dict, report: IngestReport) -> None:
