@@ -13,8 +13,10 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.ingest.readers import RawRecord
 from dashboard.ingest.records import RecordError, normalise_headers, parse_enum, parse_instant
-from dashboard.models import ApiKey, Appeal, QuarantinedRecord
+from dashboard.models import ApiKey, Appeal, QuarantinedRecord, Region
+from dashboard.regions import level_of
 from dashboard.vocab import QuarantineStatus, Satisfaction, TransitionAction
+from dashboard.walldata import LocalDay, region_kpis
 from dashboard.workflow import Step, TransitionError, allowed_actions, apply
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -137,6 +139,34 @@ def post_transition(appeal_id: int):
             return error(409, str(exc), allowed_actions=exc.allowed, appeal=_appeal_state(appeal))
         session.commit()
         return jsonify({"appeal": _appeal_state(appeal), "transition": {"seq": transition.seq, "action": action.value}})
+
+
+@bp.get("/kpis")
+def kpis():
+    """BRIEF §5 KPIs for a region and a local day (?date=) or range of days (?from=&to=, inclusive)."""
+    region_code = request.args.get("region", "")
+    try:
+        level_of(region_code)
+    except ValueError as exc:
+        return error(400, str(exc), field="region")
+    calendar = current_app.extensions["work_calendar"]
+    try:
+        if request.args.get("date"):
+            first = last = dt.date.fromisoformat(request.args["date"])
+        else:
+            first = dt.date.fromisoformat(request.args["from"])
+            last = dt.date.fromisoformat(request.args["to"])
+    except (KeyError, ValueError):
+        return error(400, "give date=YYYY-MM-DD, or from=YYYY-MM-DD and to=YYYY-MM-DD", field="date")
+    if last < first:
+        return error(400, "'to' is before 'from'", field="to")
+    start = LocalDay.of(dt.datetime.combine(first, dt.time(12), calendar.timezone), calendar).start
+    end = LocalDay.of(dt.datetime.combine(last, dt.time(12), calendar.timezone), calendar).end
+    with db.session() as session:
+        if session.get(Region, region_code) is None:
+            return error(404, f"region {region_code} does not exist")
+        values = region_kpis(session, region_code, start, end, calendar)
+    return jsonify({"region": region_code, "from": first.isoformat(), "to": last.isoformat(), **values})
 
 
 @bp.get("/quarantine")

@@ -220,17 +220,23 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
     ]
 
 
-def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
-    """The §5 KPIs of today so far (local day start → now) for a region, from the one KPI implementation."""
-    today = LocalDay.of(now, calendar)
+def region_kpis(
+    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, calendar: WorkCalendar
+) -> dict:
+    """The §5 KPIs of a region over [start, end): only the rows that can count are read."""
     columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
     rows = session.execute(
         select(*columns).where(
             within(Appeal.region_code, region_code),
             or_(
-                Appeal.reported_at >= today.start,
-                Appeal.resolved_at >= today.start,
-                and_(Appeal.is_open, Appeal.deadline_at < now),
+                and_(Appeal.reported_at >= start, Appeal.reported_at < end),
+                and_(Appeal.resolved_at >= start, Appeal.resolved_at < end),
+                # candidates for "overdue and still open at the end"
+                and_(
+                    Appeal.deadline_at < end,
+                    Appeal.reported_at < end,
+                    or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
+                ),
             ),
         )
     ).all()
@@ -238,7 +244,12 @@ def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: W
     for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["satisfaction"] = frame["satisfaction"].map(lambda s: getattr(s, "value", s))
-    return compute_kpis(frame, pd.Timestamp(today.start), pd.Timestamp(now), calendar)
+    return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(end), calendar)
+
+
+def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """The §5 KPIs of today so far (local day start → now) for a region."""
+    return region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
 
 
 def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
@@ -83,3 +84,32 @@ def test_quarantine_list_and_replay(demo_app, client, api_key):
             == "quarantine_replay"
         )
     assert client.get("/api/v1/quarantine", headers={"X-API-Key": api_key}).get_json() == []
+
+
+def test_kpis_for_a_day_and_a_range_match_the_one_implementation(demo_app, client, api_key):
+    import datetime as dt
+
+    import pandas as pd
+
+    from dashboard.kpi import KPI_KEYS, compute_kpis
+
+    headers = {"X-API-Key": api_key}
+    day = client.get("/api/v1/kpis?region=510107&date=2026-11-19", headers=headers).get_json()
+    assert set(KPI_KEYS) <= set(day) and day["received"] > 0
+    with db.session() as session:
+        rows = session.execute(
+            select(Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction)
+        ).all()
+    frame = pd.DataFrame(rows, columns=["reported_at", "accepted_at", "resolved_at", "deadline_at", "satisfaction"])
+    for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["satisfaction"] = frame["satisfaction"].map(lambda s: getattr(s, "value", s))
+    start = pd.Timestamp(dt.datetime(2026, 11, 18, 16, 0, tzinfo=dt.UTC))  # 2026-11-19 00:00 in Shanghai
+    expected = compute_kpis(frame, start, start + pd.Timedelta(days=1), demo_app.extensions["work_calendar"])
+    assert {k: day[k] for k in KPI_KEYS} == pytest.approx(expected)
+    week = client.get("/api/v1/kpis?region=510107001&from=2026-11-13&to=2026-11-19", headers=headers).get_json()
+    assert week["received"] >= day["received"]
+    assert client.get("/api/v1/kpis?region=5101&date=2026-11-19", headers=headers).status_code == 400
+    assert client.get("/api/v1/kpis?region=510107999&date=2026-11-19", headers=headers).status_code == 404
+    assert client.get("/api/v1/kpis?region=510107&from=2026-11-19&to=2026-11-01", headers=headers).status_code == 400
+    assert client.get("/api/v1/kpis?region=510107&date=2026-11-19").status_code == 401
