@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.ingest.service import Ingestor
 
     server.extensions["ingestor"] = Ingestor(
-        db, server.extensions["work_calendar"], server.extensions["sla_policy"], config.SECRET_KEY
+        db, lambda: server.extensions["work_calendar"], server.extensions["sla_policy"], config.SECRET_KEY
     )
     server.register_blueprint(health.bp)
     server.register_blueprint(api.bp)

@@ -126,7 +126,8 @@ def post_transition(appeal_id: int):
             raise RecordError("duplicate_of", "must be an appeal id (integer)")
     except RecordError as exc:
         return error(400, str(exc), field=exc.field)
-    actor = str(body.get("actor") or f"api:{g.api_key.name}")
+    # Whoever the feed says acted, the key that sent it is always on record.
+    actor = f"api:{g.api_key.name}" + (f"/{str(body['actor'])[:40]}" if body.get("actor") else "")
     with db.session() as session:
         appeal = session.get(Appeal, appeal_id, with_for_update=True)
         if appeal is None:

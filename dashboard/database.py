@@ -13,6 +13,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    kwargs.setdefault("hide_parameters", True)  # errors must not log residents' names or phones
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs

@@ -24,6 +24,8 @@ class Rule:
     def __post_init__(self) -> None:
         if (self.working_days is None) == (self.hours is None):
             raise ValueError("a deadline rule has exactly one of working_days or hours")
+        if (self.working_days is not None and self.working_days < 1) or (self.hours is not None and self.hours <= 0):
+            raise ValueError("a deadline rule allows a positive amount of time")
 
 
 @dataclass

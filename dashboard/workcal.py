@@ -43,7 +43,10 @@ class WorkCalendar:
     # ---- which days --------------------------------------------------------------------
     def is_working_day(self, day: dt.date) -> bool:
         """True when the local calendar day is a working day."""
-        return bool(self.working[(day - _ORIGIN).days])
+        index = (day - _ORIGIN).days
+        if not 0 <= index < self.working.size:
+            raise ValueError(f"{day} is outside the calendar's range {FIRST_YEAR}–{LAST_YEAR}")
+        return bool(self.working[index])
 
     def fallback_years(self) -> list[int]:
         """Years with neither library data nor an override, counted Monday–Friday."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.models import Appeal, Department, Transition
 from dashboard.push import appeal_delta, queue_deltas
-from dashboard.vocab import OPEN_STATUSES, AppealStatus, RegionLevel, Satisfaction, TransitionAction
+from dashboard.vocab import CODE_LENGTH, OPEN_STATUSES, AppealStatus, RegionLevel, Satisfaction, TransitionAction
 
 A = TransitionAction
 S = AppealStatus
@@ -61,8 +61,10 @@ def allowed_actions(appeal: Appeal) -> list[str]:
             continue
         if action == A.ESCALATE and appeal.level not in LEVEL_UP:
             continue
-        if action == A.RETURN and appeal.level not in LEVEL_DOWN:
-            continue
+        if action == A.RETURN and (
+            appeal.level not in LEVEL_DOWN or len(appeal.region_code) < CODE_LENGTH[LEVEL_DOWN[appeal.level]]
+        ):
+            continue  # nothing below, or the appeal is not placed precisely enough to go down
         if action == A.REOPEN and appeal.satisfaction != Satisfaction.UNSATISFIED:
             continue
         allowed.append(action.value)

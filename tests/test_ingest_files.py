@@ -294,3 +294,17 @@ def test_a_100_megabyte_file(demo_app, tmp_path, request):
     report = _ingest(demo_app, path)
     assert report["quarantined"] == 0 and report["created"] == rows
     assert _count(Appeal) == before + rows
+
+
+def test_records_the_calendar_cannot_place_are_quarantined_not_crashing(demo_app, tmp_path):
+    path = _write(tmp_path, "appeals_old.csv", HEADER + _row(1, reported_at="1999-12-31 10:00:00") + _row(2))
+    report = _ingest(demo_app, path)
+    assert report["created"] == 1 and report["errors"][0]["field"] == "reported_at"
+    from dashboard.pii import id_check_char
+
+    impossible = "510107199013011" + "23"
+    content = (
+        f"身份证号,姓名,区划代码,户籍类型\n{impossible}{id_check_char(impossible)},王五,510107001001001,户籍人口\n"
+    )
+    report = _ingest(demo_app, _write(tmp_path, "residents_bad_date.csv", content))
+    assert report["quarantined"] == 1 and "birth date" in report["errors"][0]["reason"]

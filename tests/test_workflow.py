@@ -143,3 +143,56 @@ def test_allowed_actions_follow_the_rules(demo_app, client, api_key):
             apply(session, appeal, Step(A.RATE, "test", dt.datetime.now(dt.UTC)))
         session.rollback()
         assert session.get(Appeal, appeal_id).status == AppealStatus.REPORTED
+
+
+def test_a_feed_never_undoes_workflow_steps(demo_app, client, api_key):
+    appeal_id = _new_appeal(client, api_key)
+    for action in ("accept", "dispatch", "escalate"):
+        assert _post(client, api_key, appeal_id, action=action).status_code == 200
+    resend = [
+        {
+            "external_id": "WF-1",
+            "source": "hotline_12345",
+            "reported_at": "2026-11-19 09:00:00",
+            "category": "noise",
+            "priority": "ordinary",
+            "region_code": "510107001001001",
+            "description": "噪音扰民（补充说明）",
+            "status": "accepted",
+            "accepted_at": "2026-11-19 09:05:00",
+            "updated_at": "2026-11-19 10:00:00",
+        }
+    ]
+    assert client.post("/api/v1/appeals", json=resend, headers={"X-API-Key": api_key}).get_json()["updated"] == 1
+    with db.session() as session:
+        appeal = session.get(Appeal, appeal_id)
+        assert appeal.status == AppealStatus.DISPATCHED and appeal.level == RegionLevel.STREET
+        assert appeal.reopen_count == 0 and appeal.dispatched_at is not None
+        assert appeal.description == "噪音扰民（补充说明）"
+        actions = session.scalars(select(Transition.action).where(Transition.appeal_id == appeal_id)).all()
+    assert [a.value for a in actions] == ["report", "accept", "dispatch", "escalate"]
+
+
+def test_a_rating_that_arrives_later_is_recorded(demo_app, client, api_key):
+    base = {
+        "external_id": "WF-R",
+        "source": "wechat",
+        "reported_at": "2026-11-19 09:00:00",
+        "category": "noise",
+        "priority": "ordinary",
+        "region_code": "510107001001001",
+        "description": "噪音",
+        "status": "resolved",
+        "resolved_at": "2026-11-19 12:00:00",
+    }
+    headers = {"X-API-Key": api_key}
+    client.post("/api/v1/appeals", json=[base], headers=headers)
+    rated = {**base, "satisfaction": "满意", "updated_at": "2026-11-19 18:00:00"}
+    assert client.post("/api/v1/appeals", json=[rated], headers=headers).get_json()["updated"] == 1
+    with db.session() as session:
+        appeal = session.scalar(select(Appeal).where(Appeal.external_id == "WF-R"))
+        steps = session.execute(
+            select(Transition.action, Transition.at).where(Transition.appeal_id == appeal.id).order_by(Transition.seq)
+        ).all()
+    assert [s.action.value for s in steps] == ["report", "resolve", "rate"]
+    assert steps[-1].at == dt.datetime(2026, 11, 19, 10, 0, tzinfo=dt.UTC)

@@ -45,6 +45,12 @@ def ingest_file(ingestor: Ingestor, path: Path, source: str | None = None) -> di
         report = ingestor.ingest(read_records(path, kind), kind, source=source or f"file:{path.name}").as_dict()
     except FileError as exc:
         report = {"source": source or f"file:{path.name}", "file_error": str(exc)}
+    except Exception as exc:  # a bug must not jam the drop folder: the file goes to failed/ with the reason
+        log.exception("ingesting %s failed", path.name)
+        report = {
+            "source": source or f"file:{path.name}",
+            "file_error": f"internal error: {exc.__class__.__name__}: {exc}",
+        }
     report["file"] = path.name
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report

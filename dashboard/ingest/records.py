@@ -25,6 +25,7 @@ from dashboard.vocab import (
     Priority,
     Satisfaction,
 )
+from dashboard.workcal import FIRST_YEAR
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -185,6 +186,8 @@ def parse_instant(field: str, value, timezone, now: dt.datetime, required: bool 
     instant = instant.astimezone(dt.UTC)
     if instant > now + FUTURE_TOLERANCE:
         raise RecordError(field, f"{instant.isoformat()} is more than 5 minutes in the future")
+    if instant.year < FIRST_YEAR:
+        raise RecordError(field, f"{instant.isoformat()} is before {FIRST_YEAR}, outside the working-day calendar")
     return instant
 
 
@@ -314,7 +317,10 @@ def validate_resident(raw: dict, known_regions, timezone, now) -> dict:
     id_number = required_text("id_number", raw.get("id_number"), 18).upper()
     if not is_valid_id_number(id_number):
         raise RecordError("id_number", "is not a valid 18-character ID number (GB 11643 check digit)")
-    birth_from_id = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    try:
+        birth_from_id = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        raise RecordError("id_number", "holds an impossible birth date") from None
     gender_from_id = "M" if int(id_number[16]) % 2 else "F"
     gender_text = _text(raw.get("gender"))
     gender = _GENDERS.get(gender_text.lower()) if gender_text else gender_from_id

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dashboard import walldata
@@ -45,7 +46,7 @@ from dashboard.models import (
 from dashboard.pii import IdNumberVault
 from dashboard.push import appeal_deltas, queue_deltas
 from dashboard.sla import SlaPolicy
-from dashboard.vocab import AppealStatus, QuarantineStatus, RegionLevel, TransitionAction
+from dashboard.vocab import OPEN_STATUSES, AppealStatus, QuarantineStatus, RegionLevel, TransitionAction
 from dashboard.workcal import WorkCalendar
 
 BATCH_SIZE = 5_000
@@ -87,6 +88,15 @@ class IngestReport:
     quarantined: int = 0
     errors: list[dict] = field(default_factory=list)
 
+    def checkpoint(self) -> None:
+        """Remember the counts, so that a batch that is retried is not counted twice."""
+        self._saved = (self.created, self.updated, self.unchanged, self.stale, self.quarantined, len(self.errors))
+
+    def restore(self) -> None:
+        """Go back to the last checkpoint."""
+        self.created, self.updated, self.unchanged, self.stale, self.quarantined, errors = self._saved
+        del self.errors[errors:]
+
     def add_error(self, location: str, error: RecordError) -> None:
         """Count a rejected record and keep its explanation (the first thousand in the report)."""
         self.quarantined += 1
@@ -125,9 +135,16 @@ def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> No
 class Ingestor:
     """Validates and stores appeals, residents and businesses from any feed."""
 
-    def __init__(self, database: Database, calendar: WorkCalendar, policy: SlaPolicy, secret_key: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        calendar: WorkCalendar | Callable[[], WorkCalendar],
+        policy: SlaPolicy,
+        secret_key: str,
+    ) -> None:
         self.database = database
-        self.calendar = calendar
+        # A callable lets the app hand in its current calendar, which the hourly reload replaces.
+        self._calendar = calendar if callable(calendar) else (lambda: calendar)
         self.policy = policy
         self.vault = IdNumberVault(secret_key)
 
@@ -169,6 +186,11 @@ class Ingestor:
             self._write(kind, source, batch, rejected, regions, report, quarantine)
         return report
 
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar in force now."""
+        return self._calendar()
+
     def _validate(self, kind, fields, regions, departments, now) -> dict:
         if kind == "appeal":
             return validate_appeal(fields, regions, departments, self.calendar.timezone, now)
@@ -177,6 +199,16 @@ class Ingestor:
         return validate_business(fields, regions, self.calendar.timezone, now)
 
     def _write(self, kind, source, batch, rejected, regions, report: IngestReport, quarantine: bool) -> None:
+        try:
+            self._write_once(kind, source, batch, rejected, regions, report, quarantine)
+        except IntegrityError:
+            # Another writer stored some of these keys between our look-up and our insert:
+            # do the batch again, now seeing them as existing (the failed attempt wrote nothing).
+            report.restore()
+            self._write_once(kind, source, batch, rejected, regions, report, quarantine)
+
+    def _write_once(self, kind, source, batch, rejected, regions, report: IngestReport, quarantine: bool) -> None:
+        report.checkpoint()
         with self.database.transaction() as session:
             quarantined = []
             for record, error in rejected:
@@ -228,7 +260,8 @@ class Ingestor:
                     Appeal.external_id,
                     Appeal.source_version,
                     Appeal.status,
-                    Appeal.reopen_count,
+                    Appeal.level,
+                    Appeal.satisfaction,
                 ).where(Appeal.source == source, Appeal.external_id.in_(external_id_chunk))
             )
             for row in rows:
@@ -280,14 +313,18 @@ class Ingestor:
             )
             steps = []
             for (stored, record), deadline in zip(changed, deadlines, strict=True):
+                record = _never_backwards(record, stored)
                 row = self._appeal_row(record, deadline, regions)
                 row["id"] = stored.id
-                reopened = STATUS_RANK[record["status"]] < STATUS_RANK[AppealStatus(stored.status)]
-                row["reopen_count"] = stored.reopen_count + (1 if reopened else 0)
+                # What the workflow owns stays as it is: the level an appeal was escalated to,
+                # when it was dispatched, and any time or department the feed does not give.
+                row["level"] = stored.level
+                del row["dispatched_at"]
+                for key in ("accepted_at", "resolved_at", "closed_at", "department_id", "satisfaction", "rated_at"):
+                    if row[key] is None:
+                        del row[key]
                 updates.append(row)
-                steps.extend(
-                    self._steps(stored.id, record, AppealStatus(stored.status), last_seq.get(stored.id, 0), regions)
-                )
+                steps.extend(self._steps(stored.id, record, stored, last_seq.get(stored.id, 0), regions))
             session.execute(update(Appeal), updates)
             if steps:
                 session.execute(insert(Transition), steps)
@@ -318,7 +355,7 @@ class Ingestor:
             "category": record["category"],
             "priority": record["priority"],
             "status": status,
-            "is_open": status not in (AppealStatus.RESOLVED, AppealStatus.CLOSED),
+            "is_open": status in OPEN_STATUSES,
             "region_code": record["region_code"],
             "level": self._level(record["region_code"], regions),
             "department_id": record["department_id"],
@@ -340,10 +377,13 @@ class Ingestor:
             "updated_at": dt.datetime.now(dt.UTC),
         }
 
-    def _steps(
-        self, appeal_id: int, record: dict, old_status: AppealStatus | None, last_seq: int, regions
-    ) -> list[dict]:
-        """The history a feed record implies, beyond what is already recorded."""
+    def _steps(self, appeal_id: int, record: dict, stored, last_seq: int, regions) -> list[dict]:
+        """The history a feed record implies beyond what is recorded: only forward, never invented.
+
+        stored is the appeal as it is (None for a new one). Steps without a time in the feed
+        are left out unless they reach the record's own status.
+        """
+        old_status = AppealStatus(stored.status) if stored is not None else None
         level = self._level(record["region_code"], regions)
         actor = f"feed:{record['source'].value}"
         status = record["status"]
@@ -358,16 +398,15 @@ class Ingestor:
             current_rank = 0
         else:
             current_rank = STATUS_RANK[old_status]
-            if STATUS_RANK[status] < current_rank:
-                planned.append((TransitionAction.REOPEN, status, record["version"]))
-                current_rank = STATUS_RANK[status]
         for target in list(AppealStatus)[current_rank + 1 : STATUS_RANK[status] + 1]:
             at = times.get(target)
             if at is None and target != status:
                 continue  # the feed gives no time for this intermediate step: invent none
             planned.append((STEP_TO[target], target, at or record["version"]))
-        if record["satisfaction"] is not None and (old_status is None or STATUS_RANK[status] > current_rank or planned):
-            planned.append((TransitionAction.RATE, status, record["closed_at"] or record["resolved_at"]))
+        stored_rating = getattr(stored, "satisfaction", None)
+        if record["satisfaction"] is not None and _value(record["satisfaction"]) != _value(stored_rating):
+            rated_at = record["version"] if stored is not None else record["closed_at"] or record["resolved_at"]
+            planned.append((TransitionAction.RATE, status, rated_at))
         rows = []
         previous = old_status
         for offset, (action, to_status, at) in enumerate(planned, start=1):
@@ -464,6 +503,16 @@ def replay(ingestor: Ingestor, record_id: int, corrected: dict, actor: str) -> d
             row.resolved_at = dt.datetime.now(dt.UTC)
             session.add(AuditLog(actor=actor[:64], action="quarantine_replay", target=f"quarantine:{record_id}"))
     return {"replayed": landed, "report": report.as_dict()}
+
+
+def _never_backwards(record: dict, stored) -> dict:
+    """A feed may move an appeal forward; a status behind the stored one keeps the stored status.
+
+    Going back (reopening) is a workflow step with its own rules, taken through the API.
+    """
+    if STATUS_RANK[record["status"]] < STATUS_RANK[AppealStatus(stored.status)]:
+        return {**record, "status": AppealStatus(stored.status)}
+    return record
 
 
 def _keys_by_source(keys: list[tuple[str, str]], size: int = 900):
