@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.ingest.readers import RawRecord
-from dashboard.ingest.records import RecordError, normalise_headers, parse_enum, parse_instant
+from dashboard.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.models import ApiKey, Appeal, QuarantinedRecord, Region
 from dashboard.regions import level_of
 from dashboard.vocab import QuarantineStatus, Satisfaction, TransitionAction
@@ -186,7 +186,8 @@ def list_quarantine():
 
 
 def quarantine_view(row: QuarantinedRecord) -> dict:
-    """A quarantined record for an operator (the raw content is the feed's own)."""
+    """A quarantined record for an operator: where, why, and the raw input with personal data masked."""
+    vault = current_app.extensions["ingestor"].vault
     return {
         "id": row.id,
         "received_at": row.received_at.isoformat(),
@@ -196,7 +197,7 @@ def quarantine_view(row: QuarantinedRecord) -> dict:
         "field": row.field,
         "reason": row.reason,
         "status": row.status.value,
-        "raw": row.raw,
+        "raw": masked_raw(row.kind, vault.decrypt_text(row.raw)),
     }
 
 

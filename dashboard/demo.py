@@ -23,7 +23,7 @@ from dashboard.config import DATA_DIR
 from dashboard.database import Database
 from dashboard.kpi import compute_kpis
 from dashboard.models import Appeal, Base, Business, Region, Resident, ResidentGroup, Transition, VisitItem
-from dashboard.pii import IdNumberVault
+from dashboard.pii import PiiVault
 from dashboard.sla import SlaPolicy
 from dashboard.vocab import (
     AppealStatus,
@@ -368,7 +368,7 @@ def build_residents(
     scale: DemoScale,
     compounds: pd.DataFrame,
     names: dict,
-    vault: IdNumberVault,
+    vault: PiiVault,
     today: dt.date,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Residents spread over compounds by weight, with the 11 livelihood groups."""
@@ -851,7 +851,7 @@ def generate(
             raise RuntimeError("the database already holds data; demo data goes into an empty database (use --reset)")
     rng = np.random.default_rng(seed)
     names = _names()
-    vault = IdNumberVault(secret_key)
+    vault = PiiVault(secret_key)
     today = end_ts.tz_convert(calendar.timezone).date()
     timings: dict[str, float] = {}
     clock = time.perf_counter()

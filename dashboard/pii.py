@@ -5,9 +5,12 @@ Every surface that shows or sends personal data calls these functions; nothing e
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import re
+import unicodedata
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -65,8 +68,8 @@ def mask_address(address: str | None, keep: int = 6) -> str:
     return address[:keep] + ("***" if len(address) > keep else "")
 
 
-class IdNumberVault:
-    """Keyed hash (for matching) and authenticated encryption (for audited unmask) of ID numbers."""
+class PiiVault:
+    """Keyed hashing (for matching) and authenticated encryption (for audited unmask) of personal data."""
 
     def __init__(self, secret_key: str) -> None:
         root = hashlib.sha256(("id-number-vault:" + secret_key).encode()).digest()
@@ -88,17 +91,47 @@ class IdNumberVault:
         """The clear number; only for an admin's audited unmask."""
         return self._aead.decrypt(blob[:12], blob[12:], b"id_number").decode()
 
+    def digest(self, text: str) -> str:
+        """A keyed digest of any text (identity without content: nobody can test guesses)."""
+        return hmac.new(self._hash_key, text.encode(), hashlib.sha256).hexdigest()
 
-_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_LONG_DIGIT_RUN = re.compile(r"\d{11}")
+    def encrypt_text(self, text: str) -> str:
+        """Text encrypted for storage (a random nonce), as printable base64."""
+        nonce = os.urandom(12)
+        return "enc1:" + base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), b"text")).decode()
+
+    def decrypt_text(self, stored: str) -> str:
+        """The clear text of encrypt_text's output (plain text is returned as it is)."""
+        if not stored.startswith("enc1:"):
+            return stored
+        blob = base64.b64decode(stored[5:])
+        return self._aead.decrypt(blob[:12], blob[12:], b"text").decode()
+
+
+_SEPARATOR = r"[\s\-]?"
+# Mainland mobiles, with an optional +86/86 prefix and spaces or dashes between digit groups.
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:\+?86[\s\-]?)?(1[3-9]\d)" + _SEPARATOR + r"(\d{4})" + _SEPARATOR + r"(\d{4})(?!\d)"
+)
+# 18-digit ID numbers (and the old 15-digit ones), and landlines such as 028-85551234.
+_ID_IN_TEXT = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|\d{15})(?![\dXx])")
+_LANDLINE_IN_TEXT = re.compile(r"(?<!\d)0\d{2,3}[\s\-]?\d{7,8}(?!\d)")
+_DIGIT_RUN = re.compile(r"\d[\d\s\-]{6,}")
 
 
 def mask_free_text(text: str | None) -> str:
-    """Mask ID numbers and mobile numbers that residents typed into a free-text field."""
+    """Mask ID numbers and phone numbers that residents typed into a free-text field."""
     if not text:
         return ""
-    if not _LONG_DIGIT_RUN.search(text):
-        return text  # nothing long enough to be a phone or ID number: the common, fast case
+    normal = unicodedata.normalize("NFKC", text)  # full-width digits become ASCII
+    if not _DIGIT_RUN.search(normal):
+        return text  # no run of digits long enough to be a number: the common, fast case
+    text = _ID_IN_TEXT.sub(mask_id_number(None), normal)
     text = _ID_IN_TEXT.sub(mask_id_number(None), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+    text = _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _LANDLINE_IN_TEXT.sub(lambda m: m.group(0)[:3] + "*" * max(len(m.group(0)) - 5, 0) + m.group(0)[-2:], text)
+
+
+def public_text(text: str | None, length: int = 40) -> str:
+    """Free text as a public screen may show it: masked, then shortened."""
+    return mask_free_text(text)[:length]

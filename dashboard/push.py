@@ -13,12 +13,11 @@ from collections.abc import Callable
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from dashboard.pii import mask_free_text
+from dashboard.pii import public_text
 from dashboard.regions import ancestors
 
 log = logging.getLogger(__name__)
 
-DELTA_TEXT_LENGTH = 40
 DETAILED_LIMIT = 50
 _publisher: Callable[[list[dict]], None] | None = None
 
@@ -45,7 +44,7 @@ def appeal_delta(row: dict, change: str) -> dict:
         "reported_at": _iso(row["reported_at"]),
         "deadline_at": _iso(row["deadline_at"]),
         "resolved_at": _iso(row.get("resolved_at")),
-        "text": mask_free_text(row.get("description"))[:DELTA_TEXT_LENGTH],
+        "text": public_text(row.get("description")),
     }
 
 

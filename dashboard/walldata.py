@@ -13,7 +13,7 @@ from dashboard.cache import TTLCache
 from dashboard.i18n import label
 from dashboard.kpi import compute_kpis
 from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
-from dashboard.pii import mask_free_text
+from dashboard.pii import public_text
 from dashboard.regions import within
 from dashboard.vocab import (
     AppealStatus,
@@ -133,7 +133,7 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
             "channel": label(Channel(row.source), lang),
             "status": label(AppealStatus(row.status), lang),
             "place": row.name,
-            "text": mask_free_text(row.description)[:40],
+            "text": public_text(row.description),
         }
         for row in rows
     ]

@@ -59,9 +59,18 @@ def test_unparseable_bodies_are_400(demo_app, client, api_key):
 
 
 def test_quarantine_list_and_replay(demo_app, client, api_key):
-    _post(client, api_key, [{**GOOD, "external_id": "API-9", "priority": "whenever"}])
+    bad = {
+        **GOOD,
+        "external_id": "API-9",
+        "priority": "whenever",
+        "reporter_name": "张三丰",
+        "reporter_phone": "13812341234",
+    }
+    _post(client, api_key, [bad])
     listing = client.get("/api/v1/quarantine", headers={"X-API-Key": api_key}).get_json()
     assert len(listing) == 1 and listing[0]["field"] == "priority"
+    raw = json.loads(listing[0]["raw"])
+    assert raw["reporter_name"] == "张**" and raw["reporter_phone"] == "138****1234" and raw["priority"] == "whenever"
     record_id = listing[0]["id"]
     still_bad = client.post(
         f"/api/v1/quarantine/{record_id}/replay",

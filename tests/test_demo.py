@@ -12,7 +12,7 @@ from dashboard import demo
 from dashboard.database import Database
 from dashboard.extensions import db
 from dashboard.models import Appeal, Region, Resident, Transition
-from dashboard.pii import IdNumberVault, is_valid_id_number
+from dashboard.pii import PiiVault, is_valid_id_number
 from dashboard.vocab import AppealStatus
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -73,7 +73,7 @@ def test_history_is_consistent_with_each_appeal(summary):
 
 
 def test_id_numbers_are_valid_and_never_stored_in_clear(app, summary):
-    vault = IdNumberVault(app.config["SECRET_KEY"])
+    vault = PiiVault(app.config["SECRET_KEY"])
     with db.session() as session:
         residents = session.execute(select(Resident.id_number_hash, Resident.id_number_encrypted).limit(200)).all()
     for hashed, encrypted in residents:

@@ -3,7 +3,7 @@
 import pytest
 
 from dashboard.pii import (
-    IdNumberVault,
+    PiiVault,
     id_check_char,
     is_valid_id_number,
     is_valid_mobile,
@@ -56,10 +56,39 @@ def test_mobile_validation():
 
 
 def test_vault_hashes_for_matching_and_encrypts_reversibly():
-    vault = IdNumberVault("secret")
+    vault = PiiVault("secret")
     number = "11010519491231002X"
-    assert vault.hash(number) == vault.hash(number.lower()) != IdNumberVault("other").hash(number)
+    assert vault.hash(number) == vault.hash(number.lower()) != PiiVault("other").hash(number)
     blob = vault.encrypt(number)
     assert number.encode() not in blob
     assert vault.decrypt(blob) == number
     assert vault.encrypt(number) == blob  # deterministic, so a re-import compares equal
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("请回电13812341234", "13812341234"),
+        ("电话 138 1234 5678", "1234 5678"),
+        ("电话138-1234-5678", "1234-5678"),
+        ("+8613812341234", "13812341234"),
+        ("１３８１２３４１２３４", "1234１２３４"),
+        ("旧身份证110105491231002", "110105491231002"),
+        ("座机028-85551234", "85551234"),
+    ],
+)
+def test_free_text_masks_numbers_however_they_are_written(text, hidden):
+    assert hidden not in mask_free_text(text)
+    assert "*" in mask_free_text(text)
+
+
+def test_text_without_numbers_is_left_alone():
+    assert mask_free_text("门牌12号，共3栋") == "门牌12号，共3栋"
+
+
+def test_vault_encrypts_any_text_with_a_fresh_nonce():
+    vault = PiiVault("secret")
+    stored = vault.encrypt_text('{"姓名": "张三丰"}')
+    assert "张三丰" not in stored and stored != vault.encrypt_text('{"姓名": "张三丰"}')
+    assert vault.decrypt_text(stored) == '{"姓名": "张三丰"}'
+    assert vault.digest("x") == vault.digest("x") != PiiVault("other").digest("x")

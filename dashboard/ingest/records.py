@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 from dashboard.i18n import chinese_aliases
-from dashboard.pii import is_valid_id_number, is_valid_mobile
+from dashboard.pii import (
+    is_valid_id_number,
+    is_valid_mobile,
+    mask_address,
+    mask_free_text,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+)
 from dashboard.regions import level_of
 from dashboard.vocab import (
     AppealStatus,
@@ -377,3 +386,35 @@ def validate_business(raw: dict, known_regions, timezone, now) -> dict:
         "contact_phone": parse_mobile("contact_phone", raw.get("contact_phone")),
         "employees": employees,
     }
+
+
+# Fields that hold personal data, and how each is masked when an operator looks at raw input.
+_PERSONAL_FIELDS = {
+    "reporter_name": mask_name,
+    "name": mask_name,
+    "contact_name": mask_name,
+    "reporter_phone": mask_phone,
+    "phone": mask_phone,
+    "contact_phone": mask_phone,
+    "id_number": mask_id_number,
+    "address": mask_address,
+}
+
+
+def masked_raw(kind: str, raw: str) -> str:
+    """A raw input record with its personal fields masked, for operators fixing quarantined input."""
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, TypeError):
+        return mask_free_text(raw)
+    if not isinstance(document, dict):
+        return mask_free_text(raw)
+    names, _unknown = normalise_headers(kind, [str(key) for key in document])
+    masked = {}
+    for (key, value), name in zip(document.items(), names, strict=True):
+        text = None if value is None else str(value)
+        if (name in _PERSONAL_FIELDS and name != "name") or (name == "name" and kind != "business"):
+            masked[key] = _PERSONAL_FIELDS[name](text) if name in _PERSONAL_FIELDS else text
+        else:
+            masked[key] = mask_free_text(text) if text else value
+    return json.dumps(masked, ensure_ascii=False)

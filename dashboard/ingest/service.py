@@ -9,7 +9,6 @@ it, and a quarantined record is kept once (its fingerprint is unique).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from dashboard.models import (
     ResidentGroup,
     Transition,
 )
-from dashboard.pii import IdNumberVault
+from dashboard.pii import PiiVault
 from dashboard.push import appeal_deltas, queue_deltas
 from dashboard.sla import SlaPolicy
 from dashboard.vocab import OPEN_STATUSES, AppealStatus, QuarantineStatus, RegionLevel, TransitionAction
@@ -119,11 +118,6 @@ class IngestReport:
         }
 
 
-def fingerprint(kind: str, location: str, raw: str) -> str:
-    """Identity of a quarantined record: the same bad record delivered again is the same row."""
-    return hashlib.sha256(f"{kind}\x1f{location}\x1f{raw}".encode()).hexdigest()
-
-
 def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> None:
     if not rows:
         return
@@ -146,7 +140,7 @@ class Ingestor:
         # A callable lets the app hand in its current calendar, which the hourly reload replaces.
         self._calendar = calendar if callable(calendar) else (lambda: calendar)
         self.policy = policy
-        self.vault = IdNumberVault(secret_key)
+        self.vault = PiiVault(secret_key)
 
     # ---- entry point ----------------------------------------------------------------------------
     def ingest(
@@ -215,11 +209,12 @@ class Ingestor:
                 report.add_error(record.location, error)
                 quarantined.append(
                     {
-                        "fingerprint": fingerprint(kind, record.location, record.raw),
+                        # Keyed, so the digest of a record with a phone number cannot be tested against guesses.
+                        "fingerprint": self.vault.digest(f"{kind}\x1f{record.location}\x1f{record.raw}"),
                         "source": source[:64],
                         "kind": kind,
                         "location": record.location[:255],
-                        "raw": record.raw,
+                        "raw": self.vault.encrypt_text(record.raw),  # raw input holds personal data
                         "field": error.field,
                         "reason": error.message,
                         "status": "pending",
