@@ -21,12 +21,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: install, add street-scale demo data to the embedded SQLite database if it is empty, serve on :8050
 ##      with the live simulator on (CC_SIMULATOR_RATE=0 turns it off)
 run: $(VENV)/.runtime
-	$(BIN)/python app.py demo --if-empty
-	CC_SIMULATOR_RATE=$${CC_SIMULATOR_RATE:-6} $(BIN)/python app.py serve --port $(PORT)
+	CC_DEMO_MODE=1 $(BIN)/python app.py demo --if-empty
+	CC_DEMO_MODE=1 CC_SIMULATOR_RATE=$${CC_SIMULATOR_RATE:-6} $(BIN)/python app.py serve --port $(PORT)
 
 ## demo: regenerate the demo data from scratch (SCALE=street|district|tiny)
 demo: $(VENV)/.runtime
-	$(BIN)/python app.py demo --reset --scale $(or $(SCALE),street)
+	CC_DEMO_MODE=1 $(BIN)/python app.py demo --reset --scale $(or $(SCALE),street)
 
 ## test: install test tools (and Chromium where we may), then run the whole suite
 test: $(VENV)/.dev

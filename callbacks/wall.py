@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dash import ClientsideFunction, Input, Output, State
+from dash import ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
 from dashboard import ids
 from dashboard.access import AccessDenied, wall_region
 from dashboard.extensions import db
-from dashboard.figures import map_figure, trend_figure
+from dashboard.figures import empty_figure, map_figure, trend_figure
 from dashboard.i18n import t
 from dashboard.sockets import DELTA_EVENT
 from layouts.wall import kpi_tiles, population_panel, snapshot, visits_panel
@@ -26,12 +26,23 @@ def refresh(_counter: int, state: dict, scale: float):
     """Resync: recompute every aggregate and chart from the database (also after a reconnect)."""
     if not state:
         raise PreventUpdate
+    lang = state["lang"]
     try:
         with db.session() as session:
             region_code = wall_region(session, state.get("token") or None, state["region"], None)
-    except AccessDenied:
-        raise PreventUpdate from None
-    lang = state["lang"]
+    except AccessDenied as exc:
+        # A revoked token: the screen stops showing data at its next resync.
+        blank = empty_figure()
+        return (
+            [html.Div([t("wall.denied", lang), html.Br(), str(exc)], className="wall-denied")],
+            [],
+            [],
+            blank,
+            blank,
+            {"items": []},
+            [],
+            "",
+        )
     scale = max(min(float(scale or 1.0), 8.0), 0.5)
     now = dt.datetime.now(dt.UTC)
     data = snapshot(region_code, lang, now)

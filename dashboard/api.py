@@ -17,6 +17,7 @@ from dashboard.models import ApiKey, Appeal, QuarantinedRecord, Region
 from dashboard.regions import level_of
 from dashboard.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.walldata import LocalDay, region_kpis
+from dashboard.workcal import FIRST_YEAR, LAST_YEAR
 from dashboard.workflow import Step, TransitionError, allowed_actions, apply
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -161,6 +162,10 @@ def kpis():
         return error(400, "give date=YYYY-MM-DD, or from=YYYY-MM-DD and to=YYYY-MM-DD", field="date")
     if last < first:
         return error(400, "'to' is before 'from'", field="to")
+    if (last - first).days > 366:
+        return error(400, "a range may span at most 367 days", field="to")
+    if not (first.year >= FIRST_YEAR and last.year <= LAST_YEAR):
+        return error(400, f"dates must fall in {FIRST_YEAR}–{LAST_YEAR}", field="date")
     start = LocalDay.of(dt.datetime.combine(first, dt.time(12), calendar.timezone), calendar).start
     end = LocalDay.of(dt.datetime.combine(last, dt.time(12), calendar.timezone), calendar).end
     with db.session() as session:

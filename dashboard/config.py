@@ -27,7 +27,9 @@ class Config:
     SECRET_KEY: str = ""
     HOST: str = "127.0.0.1"
     PORT: int = 8050
-    DEMO_MODE: bool = True
+    # Demo mode generates a secret key when none is set and leaves the wall open without a
+    # token. Off unless asked for (make run asks for it), so that a forgotten setting fails closed.
+    DEMO_MODE: bool = False
     SCHEDULER_ENABLED: bool = True
     SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
     KPI_TARGETS_FILE: str = str(DATA_DIR / "kpi_targets.toml")

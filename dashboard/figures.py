@@ -120,3 +120,15 @@ def map_figure(load: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figure:
         uirevision="map",
     )
     return figure
+
+
+def empty_figure() -> go.Figure:
+    """A blank chart (for a wall that may no longer show data)."""
+    figure = go.Figure()
+    figure.update_layout(
+        paper_bgcolor=WALL_COLORS["background"],
+        plot_bgcolor=WALL_COLORS["background"],
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
+    return figure

@@ -8,6 +8,7 @@ nothing about the person who reported is ever returned.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -28,6 +29,7 @@ bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 DEFAULT_WINDOW = dt.timedelta(days=90)
 MAX_RESULTS = 1000
 FORMATS = ("json", "xml")
+_REQUEST_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT
 
 
 class Open311Error(Exception):
@@ -96,7 +98,7 @@ def _service(category: Category, lang: str) -> dict:
         "description": label(category, lang),
         "metadata": True,
         "type": "realtime",
-        "keywords": [category.value],
+        "keywords": category.value,
         "group": "community",
     }
 
@@ -245,12 +247,14 @@ def list_requests(fmt: str):
     unknown = [code for code in codes if code not in {c.value for c in Category}]
     if unknown:
         raise Open311Error(400, f"unknown service_code {unknown[0]!r}")
+    if end - start > DEFAULT_WINDOW:
+        raise Open311Error(400, "start_date and end_date may be at most 90 days apart")
     ids = None
     if request.args.get("service_request_id"):
-        try:
-            ids = [int(part) for part in request.args["service_request_id"].split(",") if part]
-        except ValueError:
-            raise Open311Error(400, "service_request_id must be a comma-separated list of ids") from None
+        parts = [part for part in request.args["service_request_id"].split(",") if part]
+        if not all(_REQUEST_ID.fullmatch(part) for part in parts):
+            raise Open311Error(400, "service_request_id must be a comma-separated list of ids")
+        ids = [int(part) for part in parts]
     with_notes = request.args.get("extensions", "").lower() == "true"
     with db.session() as session:
         items = _query_requests(
@@ -264,7 +268,7 @@ def get_request(request_id: str, fmt: str):
     """One request, with its status history in `notes`."""
     fmt = _format(fmt)
     lang = normalise_language(request.args.get("lang"))
-    if not request_id.isdigit():
+    if not _REQUEST_ID.fullmatch(request_id):
         raise Open311Error(404, f"service_request_id {request_id!r} not found")
     with db.session() as session:
         items = _query_requests(session, lang, True, ids=[int(request_id)])
@@ -294,7 +298,9 @@ def _contains(ring: list, x: float, y: float) -> bool:
 def post_request(fmt: str):
     """Create a request (api_key required); it enters the workflow like any other appeal."""
     fmt = _format(fmt)
-    form = request.form if request.form else (request.get_json(silent=True) or {})
+    form = request.form if request.form else request.get_json(silent=True)
+    if not isinstance(form, dict):
+        form = {}
     key = api_key_from(form.get("api_key") or request.args.get("api_key"))
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from dashboard.cache import TTLCache
@@ -48,9 +48,15 @@ class LocalDay:
 _population_cache = TTLCache(seconds=300)
 
 
-def invalidate_population() -> None:
-    """Forget cached population counts (after residents or businesses changed in this process)."""
-    _population_cache.clear()
+def population_changed(session: Session) -> None:
+    """Forget cached population counts once this session's transaction commits."""
+    session.info["population_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_population_after_commit(session: Session) -> None:
+    if session.info.pop("population_changed", False):
+        _population_cache.clear()
 
 
 def population(session: Session, region_code: str) -> dict:
@@ -85,24 +91,6 @@ def _count_population(session: Session, region_code: str) -> dict:
         "groups": {g.value: int(by_group.get(g, 0)) for g in LivelihoodGroup},
         "businesses": int(businesses or 0),
     }
-
-
-def appeal_counts(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
-    """Appeals received and resolved today (local), open now, and open past their deadline now."""
-    today = LocalDay.of(now, calendar)
-    in_region = within(Appeal.region_code, region_code)
-    row = session.execute(
-        select(
-            func.count().filter(and_(Appeal.reported_at >= today.start, Appeal.reported_at < today.end)),
-            func.count().filter(and_(Appeal.resolved_at >= today.start, Appeal.resolved_at < today.end)),
-            func.count().filter(Appeal.is_open),
-            func.count().filter(and_(Appeal.is_open, Appeal.deadline_at < now)),
-        ).where(
-            in_region,
-            or_(Appeal.is_open, Appeal.reported_at >= today.start, Appeal.resolved_at >= today.start),
-        )
-    ).one()
-    return {"received_today": row[0], "resolved_today": row[1], "open": row[2], "overdue_open": row[3]}
 
 
 def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 10) -> list[dict]:

@@ -51,7 +51,6 @@ def snapshot(region_code: str, lang: str, now: dt.datetime) -> dict:
         return {
             "region_name": walldata.region_name(session, region_code, lang),
             "population": walldata.population(session, region_code),
-            "counts": walldata.appeal_counts(session, region_code, now, calendar),
             "kpis": walldata.today_kpis(session, region_code, now, calendar),
             "recent": walldata.recent_appeals(session, region_code, lang, TICKER_LENGTH),
             "sla": walldata.sla_board(session, region_code, lang, SLA_LENGTH),

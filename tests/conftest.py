@@ -99,6 +99,7 @@ def app(database_url, tmp_path):
             "TESTING": True,
             "SECRET_KEY": "test-secret-key",
             "SCHEDULER_ENABLED": False,
+            "DEMO_MODE": True,  # the demo wall is open; tests of tokens turn it off
             "EXPORT_DIR": str(tmp_path / "exports"),
         }
     )

@@ -122,3 +122,9 @@ def test_kpis_for_a_day_and_a_range_match_the_one_implementation(demo_app, clien
     assert client.get("/api/v1/kpis?region=510107999&date=2026-11-19", headers=headers).status_code == 404
     assert client.get("/api/v1/kpis?region=510107&from=2026-11-19&to=2026-11-01", headers=headers).status_code == 400
     assert client.get("/api/v1/kpis?region=510107&date=2026-11-19").status_code == 401
+
+
+def test_kpi_ranges_are_bounded(demo_app, client, api_key):
+    headers = {"X-API-Key": api_key}
+    assert client.get("/api/v1/kpis?region=510107&from=2000-01-01&to=2040-12-31", headers=headers).status_code == 400
+    assert client.get("/api/v1/kpis?region=510107&date=9999-12-31", headers=headers).status_code == 400

@@ -133,3 +133,26 @@ def test_unknown_request_and_format(demo_app, client):
     assert client.get(f"{SERVICE}/requests/999999999.json").status_code == 404
     assert client.get(f"{SERVICE}/requests/abc.xml").status_code == 404
     assert client.get(f"{SERVICE}/services.csv").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/requests/99999999999999999999.json", 404),
+        ("/requests/².json", 404),
+        ("/requests.json?service_request_id=99999999999999999999", 400),
+        ("/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-11-01T00:00:00Z", 400),
+    ],
+)
+def test_hostile_ids_and_ranges_are_errors_not_crashes(demo_app, client, path, status):
+    response = client.get(f"{SERVICE}{path}")
+    assert response.status_code == status and response.get_json()[0]["code"] == status
+
+
+def test_a_json_array_body_is_a_400(demo_app, client, api_key):
+    response = client.post(f"{SERVICE}/requests.json", json=[{"api_key": api_key}])
+    assert response.status_code == 403  # no api_key found in a body that is not an object
+
+
+def test_keywords_are_a_comma_separated_string(demo_app, client):
+    assert all(isinstance(s["keywords"], str) for s in client.get(f"{SERVICE}/services.json").get_json())

@@ -38,11 +38,11 @@ def test_population_counts_match_the_database(demo_app):
     assert len(population["groups"]) == 11 and population["groups"]["disabled"] > 0
 
 
-def test_appeal_counts_match_a_direct_computation(demo_app):
+def test_todays_kpis_match_a_direct_computation(demo_app):
     calendar = demo_app.extensions["work_calendar"]
     now = END
     with db.session() as session:
-        counts = walldata.appeal_counts(session, "510107", now, calendar)
+        kpis = walldata.today_kpis(session, "510107", now, calendar)
         frame = pd.read_sql(
             select(Appeal.reported_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.is_open), session.connection()
         )
@@ -50,10 +50,10 @@ def test_appeal_counts_match_a_direct_computation(demo_app):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     start = pd.Timestamp("2026-11-20", tz="Asia/Shanghai").tz_convert("UTC")
     end = start + pd.Timedelta(days=1)
-    assert counts["received_today"] == ((frame.reported_at >= start) & (frame.reported_at < end)).sum() > 0
-    assert counts["resolved_today"] == ((frame.resolved_at >= start) & (frame.resolved_at < end)).sum()
-    assert counts["open"] == frame.is_open.sum() > 0
-    assert counts["overdue_open"] == (frame.is_open & (frame.deadline_at < pd.Timestamp(now))).sum()
+    until_now = min(end, pd.Timestamp(now))
+    assert kpis["received"] == ((frame.reported_at >= start) & (frame.reported_at < until_now)).sum() > 0
+    assert kpis["resolved"] == ((frame.resolved_at >= start) & (frame.resolved_at < until_now)).sum()
+    assert kpis["overdue_open"] == (frame.is_open & (frame.deadline_at < pd.Timestamp(now))).sum()
 
 
 def test_recent_appeals_are_newest_first_and_masked(demo_app):

@@ -227,10 +227,10 @@ class Ingestor:
                 self._write_appeals(session, [clean for _, clean in batch], regions, report)
             elif kind == "resident":
                 self._write_residents(session, [clean for _, clean in batch], report)
-                walldata.invalidate_population()
+                walldata.population_changed(session)
             else:
                 self._write_businesses(session, [clean for _, clean in batch], report)
-                walldata.invalidate_population()
+                walldata.population_changed(session)
 
     # ---- appeals --------------------------------------------------------------------------------
     def _write_appeals(self, session: Session, records: list[dict], regions: dict, report: IngestReport) -> None:

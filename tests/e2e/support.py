@@ -42,6 +42,7 @@ class LiveServer:
             **os.environ,
             "CC_DATABASE_URL": f"sqlite:///{workdir / 'e2e.db'}",
             "CC_SECRET_KEY": "e2e-secret",
+            "CC_DEMO_MODE": "1",
             "CC_EXPORT_DIR": str(workdir / "exports"),
             "PYTHONUNBUFFERED": "1",
         }
