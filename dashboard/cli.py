@@ -251,28 +251,38 @@ def apikeys_add(name: str, source: str) -> None:
     click.echo(key)
 
 
+def _list_credentials(model, scope) -> None:
+    """Print id, name, scope and state of each API key or wall token (never the secret)."""
+    _app()
+    with db.session() as session:
+        for row in session.scalars(select(model).order_by(model.id)):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.name}\t{scope(row)}\t{state}")
+
+
+def _revoke_credentials(model, name: str) -> None:
+    """Revoke every active API key or wall token with this name."""
+    import datetime as dt
+
+    _app()
+    with db.transaction() as session:
+        rows = session.scalars(select(model).where(model.name == name, model.revoked_at.is_(None))).all()
+        for row in rows:
+            row.revoked_at = dt.datetime.now(dt.UTC)
+    click.echo(f"revoked {len(rows)} {'key' if model is ApiKey else 'token'}(s) named {name}")
+
+
 @apikeys_group.command("list")
 def apikeys_list() -> None:
     """List keys (names and state, never the keys)."""
-    _app()
-    with db.session() as session:
-        for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
-            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            click.echo(f"{key.id}\t{key.name}\t{key.source.value}\t{state}")
+    _list_credentials(ApiKey, lambda key: key.source.value)
 
 
 @apikeys_group.command("revoke")
 @click.argument("name")
 def apikeys_revoke(name: str) -> None:
     """Revoke every active key with this name."""
-    import datetime as dt
-
-    _app()
-    with db.transaction() as session:
-        keys = session.scalars(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))).all()
-        for key in keys:
-            key.revoked_at = dt.datetime.now(dt.UTC)
-    click.echo(f"revoked {len(keys)} key(s) named {name}")
+    _revoke_credentials(ApiKey, name)
 
 
 @cli.group("walltokens")
@@ -300,25 +310,14 @@ def walltokens_add(name: str, region_code: str) -> None:
 @walltokens_group.command("list")
 def walltokens_list() -> None:
     """List wall tokens (names, regions and state; never the tokens)."""
-    _app()
-    with db.session() as session:
-        for row in session.scalars(select(WallToken).order_by(WallToken.id)):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            click.echo(f"{row.id}\t{row.name}\t{row.region_code}\t{state}")
+    _list_credentials(WallToken, lambda token: token.region_code)
 
 
 @walltokens_group.command("revoke")
 @click.argument("name")
 def walltokens_revoke(name: str) -> None:
-    """Revoke every active token with this name: the screen stops at its next reconnect or resync."""
-    import datetime as dt
-
-    _app()
-    with db.transaction() as session:
-        rows = session.scalars(select(WallToken).where(WallToken.name == name, WallToken.revoked_at.is_(None))).all()
-        for row in rows:
-            row.revoked_at = dt.datetime.now(dt.UTC)
-    click.echo(f"revoked {len(rows)} token(s) named {name}")
+    """Revoke every active token with this name: the screen goes blank at its next resync or reconnect."""
+    _revoke_credentials(WallToken, name)
 
 
 @cli.group("quarantine")
