@@ -46,6 +46,18 @@
   }
   setInterval(tickCountdowns, 1000);
 
+  // Dash's renderer keeps an undo history of every browser-side change to a callback input
+  // (each clock tick, each pushed delta). A wall has no undo and runs for weeks: without this,
+  // the page grows by the size of every message it ever received.
+  function forgetUndoHistory() {
+    (window.dash_stores || []).forEach(function (store) {
+      var history = store.getState().history;
+      if (history && history.past && history.past.length) { history.past.length = 0; }
+      if (history && history.future && history.future.length) { history.future.length = 0; }
+    });
+  }
+  setInterval(forgetUndoHistory, 10000);
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: {
       clock: function (_tick, labels) {
