@@ -9,6 +9,7 @@ import secrets
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dashboard.extensions import db
 from dashboard.ingest.readers import RawRecord
@@ -136,10 +137,14 @@ def post_transition(appeal_id: int):
         step = Step(action, actor, at, body.get("note"), body.get("department"), satisfaction, duplicate_of)
         try:
             transition = apply(session, appeal, step)
+            session.commit()
         except TransitionError as exc:
             session.rollback()
             return error(409, str(exc), allowed_actions=exc.allowed, appeal=_appeal_state(appeal))
-        session.commit()
+        except IntegrityError:
+            # Another step on this appeal was committed between our read and our write.
+            session.rollback()
+            return error(409, f"appeal {appeal_id} changed at the same moment; read it again and retry")
         return jsonify({"appeal": _appeal_state(appeal), "transition": {"seq": transition.seq, "action": action.value}})
 
 
