@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from dashboard.extensions import scheduler
+from dashboard.extensions import scheduler, socketio
 from dashboard.ingest import dropfolder
 from dashboard.simulator import Simulator
 from dashboard.workcal import build_calendar
@@ -33,11 +33,23 @@ def simulate(app: Flask, simulator: Simulator, seconds: float) -> None:
     log.debug("simulator: %d new appeals, %d steps", created, steps)
 
 
+def close_revoked_walls(app: Flask) -> None:
+    """Disconnect walls whose token was revoked (they cannot reconnect with it)."""
+    from dashboard.sockets import disconnect_revoked
+
+    closed = disconnect_revoked(socketio)
+    if closed:
+        log.info("closed %d wall connection(s) whose token was revoked", closed)
+
+
 def register(app: Flask) -> None:
     """Add this module's jobs to the scheduler."""
     jobs = scheduler.scheduler
     jobs.add_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar", replace_existing=True)
     jobs.add_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder", replace_existing=True)
+    jobs.add_job(
+        close_revoked_walls, "interval", seconds=30, args=[app], id="close_revoked_walls", replace_existing=True
+    )
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
         jobs.add_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator", replace_existing=True)

@@ -9,9 +9,9 @@ from flask import request
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dashboard.access import AccessDenied, wall_region
+from dashboard.access import AccessDenied, hash_token, wall_region
 from dashboard.extensions import db
-from dashboard.models import Region
+from dashboard.models import Region, WallToken
 from dashboard.push import rooms_for
 
 DELTA_EVENT = "wall_delta"
@@ -22,8 +22,16 @@ def room_for(region_code: str) -> str:
     return f"region:{region_code}"
 
 
+# Socket id → hash of the wall token it connected with (None in demo mode), in this process.
+_walls: dict[str, str | None] = {}
+
+
 def register(socketio: SocketIO) -> None:
-    """Attach the connection handler: a wall names its region (and token) in the handshake."""
+    """Attach the connection handlers: a wall names its region (and token) in the handshake."""
+
+    @socketio.on("disconnect")
+    def on_disconnect(*_args):
+        _walls.pop(request.sid, None)
 
     @socketio.on("connect")
     def on_connect(auth=None):
@@ -38,7 +46,30 @@ def register(socketio: SocketIO) -> None:
         except AccessDenied:
             return False
         join_room(room_for(region_code))
+        _walls[request.sid] = hash_token(token) if token else None
         return True
+
+
+def disconnect_revoked(socketio: SocketIO) -> int:
+    """Close the sockets of walls whose token was revoked since they connected; returns how many."""
+    tokens = {sid: token for sid, token in list(_walls.items()) if token is not None}
+    if not tokens:
+        return 0
+    with db.session() as session:
+        active = set(
+            session.scalars(
+                select(WallToken.token_hash).where(
+                    WallToken.token_hash.in_(set(tokens.values())), WallToken.revoked_at.is_(None)
+                )
+            )
+        )
+    closed = 0
+    for sid, token in tokens.items():
+        if token not in active:
+            socketio.server.disconnect(sid, namespace="/")
+            _walls.pop(sid, None)
+            closed += 1
+    return closed
 
 
 class RegionNames:

@@ -115,3 +115,24 @@ def test_a_bulk_delivery_is_coalesced():
     summary = [d for d in deltas if d["type"] == "bulk"]
     assert len(detailed) == push.DETAILED_LIMIT
     assert sum(d["count"] for d in summary) == 500 and len(summary) == 3
+
+
+def test_revoking_a_token_closes_the_walls_using_it(demo_app):
+    from sqlalchemy import select
+
+    from dashboard.access import hash_token
+    from dashboard.models import WallToken
+    from dashboard.sockets import disconnect_revoked
+
+    demo_app.config["DEMO_MODE"] = False
+    with db.transaction() as session:
+        session.add(WallToken(name="led", token_hash=hash_token("wall_t"), region_code="510107001"))
+    assert not socketio.test_client(demo_app, auth={"region": "510107001"}).is_connected()  # no token
+    wall = socketio.test_client(demo_app, auth={"region": "510107001", "token": "wall_t"})
+    assert wall.is_connected()
+    assert not socketio.test_client(demo_app, auth={"region": "510107", "token": "wall_t"}).is_connected()
+    assert disconnect_revoked(socketio) == 0 and wall.is_connected()
+    with db.transaction() as session:
+        session.scalar(select(WallToken)).revoked_at = dt.datetime.now(dt.UTC)
+    assert disconnect_revoked(socketio) == 1
+    assert not wall.is_connected()
