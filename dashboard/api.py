@@ -47,9 +47,22 @@ def error(status: int, message: str, **extra):
     return jsonify({"error": message, **extra}), status
 
 
+PUBLIC_ENDPOINTS = {"api_v1.openapi_document"}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI document of this API (public: it describes, it holds no data)."""
+    from dashboard.openapi import document
+
+    return jsonify(document())
+
+
 @bp.before_request
 def require_api_key():
-    """Every /api/v1 route needs a valid, unrevoked key in X-API-Key."""
+    """Every /api/v1 route but the document needs a valid, unrevoked key in X-API-Key."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     key = api_key_from(request.headers.get("X-API-Key"))
     if key is None:
         return error(401, "a valid X-API-Key header is required")
@@ -184,7 +197,10 @@ def kpis():
 def list_quarantine():
     """Quarantined records, newest first (pending unless ?status= says otherwise)."""
     status = request.args.get("status", QuarantineStatus.PENDING.value)
-    limit = min(int(request.args.get("limit", 100)), 1000)
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+    except ValueError:
+        return error(400, "limit must be a whole number", field="limit")
     with db.session() as session:
         rows = session.scalars(
             select(QuarantinedRecord)

@@ -128,3 +128,20 @@ def test_kpi_ranges_are_bounded(demo_app, client, api_key):
     headers = {"X-API-Key": api_key}
     assert client.get("/api/v1/kpis?region=510107&from=2000-01-01&to=2040-12-31", headers=headers).status_code == 400
     assert client.get("/api/v1/kpis?region=510107&date=9999-12-31", headers=headers).status_code == 400
+
+
+def test_the_served_openapi_document_is_valid_and_covers_every_route(demo_app, client):
+    from openapi_spec_validator import validate
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate(document)
+    served = {
+        rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+        for rule in demo_app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1") and not rule.rule.endswith("openapi.json")
+    }
+    assert served == set(document["paths"])
+    appeal = document["components"]["schemas"]["Appeal"]
+    assert {"external_id", "source", "reported_at", "category", "priority", "region_code", "description"} == set(
+        appeal["required"]
+    )
