@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import create_app, migrate
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.models import ApiKey, Region, User, WallToken
+from dashboard.models import ApiKey, AuditLog, Region, User, WallToken
 from dashboard.vocab import Channel, Role
 
 log = logging.getLogger("dashboard")
@@ -318,6 +318,24 @@ def walltokens_list() -> None:
 def walltokens_revoke(name: str) -> None:
     """Revoke every active token with this name: the screen goes blank at its next resync or reconnect."""
     _revoke_credentials(WallToken, name)
+
+
+@cli.command("export")
+@click.option("--date", "day", required=True, help="Local day, YYYY-MM-DD.")
+def export_day(day: str) -> None:
+    """Produce (again) the KPI snapshots and files of one local day under CC_EXPORT_DIR."""
+    import datetime as dt
+
+    from dashboard.exports import produce_day
+
+    app = _app()
+    _prepare_database(app)
+    produce_day(
+        db, app.extensions["work_calendar"], dt.date.fromisoformat(day), Path(app.config["EXPORT_DIR"]), force=True
+    )
+    with db.transaction() as session:
+        session.add(AuditLog(actor="cli", action="export", target=f"kpi:{day}"))
+    click.echo(f"exported {day} to {app.config['EXPORT_DIR']}")
 
 
 @cli.group("quarantine")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from dashboard.extensions import scheduler, socketio
+from dashboard.extensions import db, scheduler, socketio
 from dashboard.ingest import dropfolder
 from dashboard.simulator import Simulator
 from dashboard.workcal import build_calendar
@@ -40,6 +40,15 @@ def close_revoked_walls(app: Flask) -> None:
     closed = disconnect_revoked(socketio)
     if closed:
         log.info("closed %d wall connection(s) whose token was revoked", closed)
+
+
+def export_missing_days(app: Flask) -> None:
+    """Produce the KPI export of every local day that has none yet (yesterday, or several after downtime)."""
+    from dashboard.exports import catch_up
+
+    produced = catch_up(db, app.extensions["work_calendar"], Path(app.config["EXPORT_DIR"]))
+    if produced:
+        log.info("KPI exports produced for %s", ", ".join(d.isoformat() for d in produced))
 
 
 def register(app: Flask) -> None:

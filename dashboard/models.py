@@ -337,6 +337,18 @@ class KpiSnapshot(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class DailyExport(Base):
+    """One local day's KPI export: claimed by exactly one process, finished once."""
+
+    __tablename__ = "daily_exports"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    files: Mapped[list | None] = mapped_column(JSON)
+
+
 class User(Base):
     """A person who logs in: a supervisor scoped to a region, or an admin."""
 

@@ -73,3 +73,12 @@ def test_wall_tokens(runner):
     assert "led-1\t510107001\tactive" in runner.invoke("walltokens", "list").output
     assert "revoked 1" in runner.invoke("walltokens", "revoke", "led-1").output
     assert "revoked" in runner.invoke("walltokens", "list").output.split("\t")[-1]
+
+
+def test_export_a_day(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("CC_EXPORT_DIR", str(tmp_path))
+    runner.invoke("demo", "--scale", "tiny", "--end", "2026-11-20T12:00:00+08:00")
+    result = runner.invoke("export", "--date", "2026-11-19")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "kpi_2026-11-19.csv").exists() and (tmp_path / "kpi_2026-11-19.xlsx").exists()
+    assert runner.invoke("export", "--date", "2026-11-19").exit_code == 0  # again, on demand
