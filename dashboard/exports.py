@@ -20,10 +20,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.database import Database
+from dashboard.figures import export_figure
 from dashboard.kpi import KPI_KEYS
 from dashboard.models import DailyExport, KpiSnapshot, Region
-from dashboard.vocab import RegionLevel
-from dashboard.walldata import LocalDay, region_kpis
+from dashboard.vocab import Category, RegionLevel
+from dashboard.walldata import LocalDay, overdue_appeals, region_kpis
 from dashboard.workcal import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,18 @@ def compute_day(database: Database, calendar: WorkCalendar, day: dt.date) -> pd.
     return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
 
 
-def write_files(frame: pd.DataFrame, day: dt.date, folder: Path) -> list[str]:
-    """The day's CSV and XLSX; an empty rate is an empty cell. Returns the file names."""
+def category_kpis(database: Database, calendar: WorkCalendar, day: dt.date, district: str) -> pd.DataFrame:
+    """The district's KPIs of one day, per category."""
+    start, end = day_bounds(day, calendar)
+    with database.session() as session:
+        rows = [{"category": c.value} | region_kpis(session, district, start, end, calendar, c) for c in Category]
+    return pd.DataFrame(rows, columns=["category", *KPI_KEYS])
+
+
+def write_files(
+    frame: pd.DataFrame, day: dt.date, folder: Path, categories: pd.DataFrame, overdue: pd.DataFrame
+) -> list[str]:
+    """The day's CSV, XLSX and PNG; an empty rate is an empty cell. Returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"kpi_{day.isoformat()}.csv"
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
@@ -78,7 +89,16 @@ def write_files(frame: pd.DataFrame, day: dt.date, folder: Path) -> list[str]:
         frame[frame["level"] == RegionLevel.DISTRICT.value].to_excel(excel, sheet_name="summary", index=False)
         frame[frame["level"] == RegionLevel.STREET.value].to_excel(excel, sheet_name="streets", index=False)
         frame[frame["level"] == RegionLevel.COMMUNITY.value].to_excel(excel, sheet_name="communities", index=False)
-    return [csv_path.name, xlsx_path.name]
+        categories.to_excel(excel, sheet_name="categories", index=False)
+        overdue.to_excel(excel, sheet_name="overdue", index=False)
+    files = [csv_path.name, xlsx_path.name]
+    png_path = folder / f"kpi_{day.isoformat()}.png"
+    try:
+        export_figure(frame, day.isoformat()).write_image(png_path, width=1600, height=900)
+        files.append(png_path.name)
+    except Exception:  # no browser for kaleido on this machine: CSV and XLSX still stand
+        log.exception("KPI export for %s: the PNG could not be rendered", day)
+    return files
 
 
 def produce_day(database: Database, calendar: WorkCalendar, day: dt.date, folder: Path, force: bool = False) -> bool:
@@ -92,7 +112,15 @@ def produce_day(database: Database, calendar: WorkCalendar, day: dt.date, folder
         except IntegrityError:
             return False  # claimed by another process (or produced already)
     frame = compute_day(database, calendar, day)
-    files = write_files(frame, day, folder)
+    district = frame.loc[frame["level"] == RegionLevel.DISTRICT.value, "region_code"]
+    if district.empty:
+        categories = pd.DataFrame(columns=["category", *KPI_KEYS])
+        overdue = pd.DataFrame()
+    else:
+        categories = category_kpis(database, calendar, day, district.iloc[0])
+        with database.session() as session:
+            overdue = overdue_appeals(session, district.iloc[0], day_bounds(day, calendar)[1], "zh")
+    files = write_files(frame, day, folder, categories, overdue)
     with database.transaction() as session:
         session.execute(delete(KpiSnapshot).where(KpiSnapshot.day == day))
         session.add_all(

@@ -132,3 +132,51 @@ def empty_figure() -> go.Figure:
         yaxis={"visible": False},
     )
     return figure
+
+
+def export_figure(frame: pd.DataFrame, day_text: str, lang: str = "zh") -> go.Figure:
+    """The key charts of a day's export: received and resolved per street, on-time and satisfaction rates."""
+    from plotly.subplots import make_subplots
+
+    streets = frame[frame["level"] == "street"]
+    district = frame[frame["level"] == "district"]
+    title = f"{district['region_name'].iloc[0] if len(district) else ''} {day_text}"
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(t("kpi.received", lang) + " / " + t("kpi.resolved", lang), t("wall.rates", lang)),
+    )
+    figure.add_bar(
+        x=streets["region_name"],
+        y=streets["received"],
+        name=t("kpi.received", lang),
+        marker_color=WALL_COLORS["received"],
+        row=1,
+        col=1,
+    )
+    figure.add_bar(
+        x=streets["region_name"],
+        y=streets["resolved"],
+        name=t("kpi.resolved", lang),
+        marker_color=WALL_COLORS["resolved"],
+        row=1,
+        col=1,
+    )
+    for key, colour in (("on_time_rate", "#ffb020"), ("satisfaction_rate", "#a77bff")):
+        figure.add_bar(
+            x=streets["region_name"],
+            y=streets[key] * 100,
+            name=t(f"kpi.{key}", lang),
+            marker_color=colour,
+            row=1,
+            col=2,
+        )
+    figure.update_layout(
+        title=title,
+        font={"family": WALL_FONT, "size": 16},
+        barmode="group",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 30, "t": 90, "b": 120},
+    )
+    figure.update_yaxes(range=[0, 100], ticksuffix="%", row=1, col=2)
+    return figure

@@ -209,13 +209,19 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
 
 
 def region_kpis(
-    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, calendar: WorkCalendar
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    category: Category | None = None,
 ) -> dict:
-    """The §5 KPIs of a region over [start, end): only the rows that can count are read."""
+    """The §5 KPIs of a region (optionally one category) over [start, end): only rows that can count are read."""
     columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
     rows = session.execute(
         select(*columns).where(
             within(Appeal.region_code, region_code),
+            Appeal.category == category if category is not None else True,
             or_(
                 and_(Appeal.reported_at >= start, Appeal.reported_at < end),
                 and_(Appeal.resolved_at >= start, Appeal.resolved_at < end),
@@ -288,3 +294,45 @@ def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]
     for kind, status, count in rows:
         counts[getattr(kind, "value", kind)][getattr(status, "value", status)] = count
     return counts
+
+
+def overdue_appeals(session: Session, region_code: str, end: dt.datetime, lang: str) -> pd.DataFrame:
+    """Appeals still open and past their deadline at `end`, masked: what an export lists."""
+    rows = session.execute(
+        select(
+            Appeal.id,
+            Appeal.external_id,
+            Appeal.category,
+            Appeal.priority,
+            Appeal.status,
+            Appeal.reported_at,
+            Appeal.deadline_at,
+            Appeal.description,
+            Region.name,
+        )
+        .join(Region, Region.code == Appeal.region_code)
+        .where(
+            within(Appeal.region_code, region_code),
+            Appeal.reported_at < end,
+            Appeal.deadline_at < end,
+            or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
+        )
+        .order_by(Appeal.deadline_at)
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "id": row.id,
+                "external_id": row.external_id,
+                "category": label(Category(row.category), lang),
+                "priority": label(Priority(row.priority), lang),
+                "status": label(AppealStatus(row.status), lang),
+                "place": row.name,
+                "reported_at": row.reported_at.isoformat(),
+                "deadline_at": row.deadline_at.isoformat(),
+                "text": public_text(row.description, 80),
+            }
+            for row in rows
+        ],
+        columns=["id", "external_id", "category", "priority", "status", "place", "reported_at", "deadline_at", "text"],
+    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import threading
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from dashboard import exports
@@ -27,7 +29,13 @@ def test_a_day_produces_snapshots_csv_and_xlsx(demo_app, tmp_path):
         district = session.get(KpiSnapshot, (day, "510107"))
     assert len(rows) - 1 == regions == snapshots
     assert rows[1][:4] == ["2026-11-19", "510107", "武侯区", "district"] and int(rows[1][4]) == district.received
-    assert (tmp_path / "kpi_2026-11-19.xlsx").stat().st_size > 0
+    sheets = pd.read_excel(tmp_path / "kpi_2026-11-19.xlsx", sheet_name=None)
+    assert list(sheets) == ["summary", "streets", "communities", "categories", "overdue"]
+    assert sheets["categories"]["received"].sum() == district.received
+    overdue_text = sheets["overdue"].to_string()
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", overdue_text)
+    png = tmp_path / "kpi_2026-11-19.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # An empty rate is an empty cell: a community with nothing resolved that day has "" there.
     assert all(cell == "" or 0 <= float(cell) <= 1 for row in rows[1:] for cell in (row[7], row[12]))
 

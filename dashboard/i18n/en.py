@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "wall.denied": "This wall is not authorised: a valid wall token is required",
     "wall.stale": "Disconnected: data may be stale",
     "wall.visits": "Visiting teams' lists",
+    "wall.rates": "On-time and satisfaction rates",
     "health.ok": "OK",
     "RegionLevel.district": "District",
     "RegionLevel.street": "Street",

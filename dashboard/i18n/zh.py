@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "wall.denied": "此大屏未获授权：请使用有效的大屏令牌",
     "wall.stale": "连接中断，数据可能已过期",
     "wall.visits": "三支队伍走访清单",
+    "wall.rates": "按期办结率与满意率",
     "health.ok": "正常",
     "RegionLevel.district": "区",
     "RegionLevel.street": "街道",
