@@ -11,6 +11,7 @@ from flask import current_app
 
 from dashboard import ids
 from dashboard.access import AccessDenied, wall_region
+from dashboard.cache import TTLCache
 from dashboard.extensions import db
 from dashboard.figures import empty_figure, map_figure, trend_figure
 from dashboard.i18n import t
@@ -43,7 +44,15 @@ def refresh(_counter: int, state: dict, scale: float):
             [],
             "",
         )
-    scale = max(min(float(scale or 1.0), 8.0), 0.5)
+    scale = round(max(min(float(scale or 1.0), 8.0), 0.5), 2)
+    # Every wall of a region resyncs after the same burst of deltas: they share one computation.
+    return _resyncs.get((db.engine.url, region_code, lang, scale), lambda: _resync(region_code, lang, scale))
+
+
+_resyncs = TTLCache(seconds=2)
+
+
+def _resync(region_code: str, lang: str, scale: float) -> tuple:
     now = dt.datetime.now(dt.UTC)
     data = snapshot(region_code, lang, now)
     local_now = now.astimezone(current_app.extensions["work_calendar"].timezone)
