@@ -28,11 +28,6 @@ def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
     return column.like(code + "%")
 
 
-def get_region(session: Session, code: str) -> Region | None:
-    """The region with that code, or None."""
-    return session.get(Region, code)
-
-
 def default_region_code(session: Session) -> str | None:
     """The district (the top of the tree), or None in an empty database."""
     return session.scalar(select(Region.code).where(Region.parent_code.is_(None)).order_by(Region.code).limit(1))
