@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from dashboard.bulk import bulk_insert
 from dashboard.config import DATA_DIR
 from dashboard.database import Database
-from dashboard.kpi import compute_kpis
+from dashboard.kpi import compute_kpis, kpi_frame
 from dashboard.models import Appeal, Base, Business, Region, Resident, ResidentGroup, Transition, VisitItem
 from dashboard.pii import PiiVault
 from dashboard.sla import SlaPolicy
@@ -914,9 +914,7 @@ def summarise(database: Database, calendar: WorkCalendar, end: pd.Timestamp, spe
             "reopened_appeals": session.scalar(select(func.count()).select_from(Appeal).where(Appeal.reopen_count > 0)),
         }
         columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
-        frame = pd.DataFrame(session.execute(select(*columns)).all(), columns=[c.key for c in columns])
-    for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame = kpi_frame(session.execute(select(*columns)).all())
     year_start = end - pd.Timedelta(days=365)
     kpis = compute_kpis(frame, year_start, end, calendar)
     street_count = max(levels.get(RegionLevel.STREET, 1), 1)

@@ -28,6 +28,15 @@ KPI_KEYS = (
 KPI_COLUMNS = ("reported_at", "accepted_at", "resolved_at", "deadline_at", "satisfaction")
 
 
+def kpi_frame(rows) -> pd.DataFrame:
+    """Rows of (reported_at, accepted_at, resolved_at, deadline_at, satisfaction) as compute_kpis reads them."""
+    frame = pd.DataFrame(list(rows), columns=list(KPI_COLUMNS))
+    for column in KPI_COLUMNS[:4]:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["satisfaction"] = frame["satisfaction"].map(lambda s: getattr(s, "value", s))  # enum or code
+    return frame
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else numerator / denominator
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.cache import TTLCache
 from dashboard.i18n import label
-from dashboard.kpi import compute_kpis
+from dashboard.kpi import compute_kpis, kpi_frame
 from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
 from dashboard.pii import public_text
 from dashboard.regions import within
@@ -234,11 +234,7 @@ def region_kpis(
             ),
         )
     ).all()
-    frame = pd.DataFrame(rows, columns=[c.key for c in columns])
-    for column in ("reported_at", "accepted_at", "resolved_at", "deadline_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame["satisfaction"] = frame["satisfaction"].map(lambda s: getattr(s, "value", s))
-    return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(end), calendar)
+    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar)
 
 
 def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
