@@ -27,7 +27,10 @@ def healthz():
         "status": status,
         "database": {"status": database, "backend": db.engine.dialect.name},
         "calendar": calendar_status,
+        # running: this process holds the lock and runs the shared jobs; standby: it waits to take
+        # over; disabled: it never schedules (scheduler_lock.holder says who does).
         "scheduler": scheduler.status(),
+        "scheduler_lock": _scheduler_lock(database == "ok"),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if calendar_status["fallback_years"]:
@@ -37,3 +40,14 @@ def healthz():
             for year in calendar_status["fallback_years"]
         ]
     return jsonify(body), 200 if status != "error" else 503
+
+
+def _scheduler_lock(database_up: bool) -> dict:
+    """The scheduler lock as this process sees it; who holds it is only asked while the database answers."""
+    lock = scheduler.lock
+    body = {"kind": lock.kind, "lock": lock.describe(), "held_here": lock.held, "holder": None}
+    if scheduler.since is not None:  # when this process last went running, standby or stopped
+        body["since"] = scheduler.since.isoformat(timespec="seconds")
+    if database_up:
+        body["holder"] = lock.holder()
+    return body

@@ -1,4 +1,7 @@
-"""Scheduled jobs that keep the process's reference data current."""
+"""Scheduled jobs: shared ones run in the one process holding the scheduler lock, local ones in every process.
+
+See dashboard/scheduler.py for the difference and dashboard/leader.py for the lock.
+"""
 
 from __future__ import annotations
 
@@ -51,14 +54,25 @@ def export_missing_days(app: Flask) -> None:
         log.info("KPI exports produced for %s", ", ".join(d.isoformat() for d in produced))
 
 
+EXPORT_TIME = {"hour": 0, "minute": 10}  # local time: the day before is complete and late feeds have landed
+
+
 def register(app: Flask) -> None:
     """Add this module's jobs to the scheduler."""
-    jobs = scheduler.scheduler
-    jobs.add_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar", replace_existing=True)
-    jobs.add_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder", replace_existing=True)
-    jobs.add_job(
-        close_revoked_walls, "interval", seconds=30, args=[app], id="close_revoked_walls", replace_existing=True
+    # Shared: they change the database or the drop folder, so exactly one process runs them.
+    scheduler.add_shared_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder")
+    scheduler.add_shared_job(
+        export_missing_days,
+        "cron",
+        **EXPORT_TIME,
+        args=[app],
+        id="daily_export",
+        misfire_grace_time=3600,  # a busy minute at 00:10 must not skip the day
+        run_on_takeover=True,
     )
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
-        jobs.add_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator", replace_existing=True)
+        scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")
+    # Local: each process keeps its own calendar current and closes its own revoked sockets.
+    scheduler.add_local_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar")
+    scheduler.add_local_job(close_revoked_walls, "interval", seconds=30, args=[app], id="close_revoked_walls")

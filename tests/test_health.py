@@ -32,3 +32,51 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
     assert body["status"] == "error"
     assert body["database"]["status"].startswith("error")
     db.engine.dispose()
+
+
+def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hands(database_url, tmp_path):
+    import time
+
+    from dashboard.extensions import scheduler
+    from dashboard.leader import lock_for, process_name
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "SCHEDULER_ENABLED": True,
+            "SCHEDULER_LOCK_POLL_SECONDS": 0.1,
+            "DROP_DIR": str(tmp_path / "dropbox"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
+        }
+    )
+    scheduler.scheduler.remove_all_jobs()  # the lock is under test here, not the jobs
+    scheduler.local.remove_all_jobs()
+    other_process = lock_for(database_url)  # another holder: a second lock object conflicts like a process
+    client = app.test_client()
+
+    def scheduler_state(expected: str) -> dict:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = client.get("/healthz").get_json()
+            if body["scheduler"] == expected:
+                return body
+            time.sleep(0.05)
+        raise AssertionError(f"the scheduler never reported {expected}: {body}")
+
+    try:
+        assert client.get("/healthz").get_json()["scheduler"] == "stopped"  # enabled, not started
+        assert other_process.acquire()
+        scheduler.start()
+        standby = scheduler_state("standby")
+        assert standby["scheduler_lock"]["held_here"] is False
+        assert standby["scheduler_lock"]["holder"] == process_name()
+        other_process.release()
+        running = scheduler_state("running")
+        assert running["scheduler_lock"]["held_here"] is True
+        assert not other_process.acquire()
+    finally:
+        scheduler.shutdown()
+        other_process.release()
+        db.engine.dispose()

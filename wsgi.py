@@ -1,0 +1,24 @@
+"""WSGI entry point for production servers: one gunicorn process per port, threads for the sockets.
+
+    gunicorn -w 1 --threads 100 -b 127.0.0.1:8051 wsgi:app
+
+One worker per gunicorn (Socket.IO keeps each session in one process); run several on
+separate ports behind nginx, sharing push through CC_REDIS_URL. Migrations are not run here:
+run `python app.py db upgrade` once before starting the web processes. Do not use --preload:
+the scheduler's threads must start in the worker, not in the master. See docs/DEPLOYMENT.md.
+"""
+
+import logging
+
+from dashboard import create_app, migrate
+from dashboard.extensions import db, scheduler
+
+if not logging.getLogger().handlers:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+app = create_app()
+if migrate.current_revision(db.engine) != migrate.head_revision(app.config["DATABASE_URL"]):
+    logging.getLogger("dashboard").error("the database is not at the newest revision: run `python app.py db upgrade`")
+# Local upkeep (calendar, revoked walls); the shared jobs too when CC_SCHEDULER_ENABLED=1 and this
+# process gets the scheduler lock.
+scheduler.start()
