@@ -104,6 +104,13 @@ def document() -> dict:
                         "200": _json({"$ref": "#/components/schemas/IngestReport"}, "what the delivery did"),
                         "400": _json(_ERROR, "the body is not a JSON array or NDJSON"),
                         "401": unauthorised,
+                        "413": _json(_ERROR, "the body is larger than CC_MAX_CONTENT_LENGTH"),
+                        "429": {
+                            **_json(_ERROR, "more than CC_INGEST_RATE_LIMIT requests this minute with this key"),
+                            "headers": {
+                                "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+                            },
+                        },
                     },
                 }
             },
@@ -115,7 +122,7 @@ def document() -> dict:
                             "name": "appeal_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 1},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
                         }
                     ],
                     "requestBody": {
@@ -132,7 +139,7 @@ def document() -> dict:
                                         "note": {"type": "string"},
                                         "department": {"type": "string"},
                                         "satisfaction": _enum(Satisfaction),
-                                        "duplicate_of": {"type": "integer"},
+                                        "duplicate_of": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
                                     },
                                 }
                             }
@@ -179,6 +186,7 @@ def document() -> dict:
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": {"type": "object"}}, "records"),
+                        "400": _json(_ERROR, "unknown status or a limit that is not a whole number"),
                         "401": unauthorised,
                     },
                 }
@@ -191,7 +199,7 @@ def document() -> dict:
                             "name": "record_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 1},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                         }
                     ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},

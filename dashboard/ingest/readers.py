@@ -9,8 +9,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
-import zipfile
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,19 @@ FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".ndjson": "ndjson",
 
 class FileError(Exception):
     """The file cannot be read at all (format, encoding, headers, emptiness)."""
+
+
+# Besides malformed text, json raises ValueError for integers over 4300 digits and
+# RecursionError for arrays or objects nested deeper than the interpreter's stack.
+JSON_ERRORS = (ValueError, RecursionError)
+
+
+def _json_reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string conversion…"
 
 
 @dataclass
@@ -145,18 +159,32 @@ def _lazy_json(headers: list, row: list) -> Callable[[], str]:
 def _read_xlsx(path: Path, kind: str) -> Iterator[RawRecord]:
     from openpyxl import load_workbook
 
+    # openpyxl fails on a damaged workbook in many ways (BadZipFile, zlib.error, XML ParseError,
+    # KeyError, IndexError, TypeError…), at opening or only while rows are read: any of them
+    # means the workbook, or the rest of its sheet, cannot be read.
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:
         raise FileError(f"{path.name}: not a readable XLSX workbook ({exc.__class__.__name__}: {exc})") from None
     try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        headers = next(rows, None)
+        try:
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            headers = next(rows, None)
+        except Exception as exc:
+            raise FileError(f"{path.name}: not a readable XLSX workbook ({exc.__class__.__name__}: {exc})") from None
         if not headers:
             raise FileError(f"{path.name}: the first sheet is empty")
         headers = [str(h) if h is not None else "" for h in headers]
         names = _mapped(kind, headers, path.name)
-        for number, row in enumerate(rows, start=2):
+        for number in itertools.count(2):
+            try:
+                row = next(rows, None)
+            except Exception as exc:
+                reason = f"this row and the rest of the sheet are unreadable ({exc.__class__.__name__}: {exc})"
+                yield RawRecord(f"{path.name} row {number}", None, "", RecordError(None, reason))
+                return
+            if row is None:
+                return
             if not row or all(cell is None or str(cell).strip() == "" for cell in row):
                 continue
             cells = list(row) + [None] * (len(headers) - len(row))
@@ -179,8 +207,8 @@ def read_json_text(text: str, kind: str, name: str) -> Iterator[RawRecord]:
     if text.startswith("{", position):
         try:
             document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FileError(f"{name}: invalid JSON ({exc})") from None
+        except JSON_ERRORS as exc:
+            raise FileError(f"{name}: invalid JSON ({_json_reason(exc)})") from None
         records = document.get("records") if isinstance(document, dict) else None
         if not isinstance(records, list):
             raise FileError(f"{name}: expected a JSON array of records, or an object with a 'records' array")
@@ -196,9 +224,9 @@ def read_json_text(text: str, kind: str, name: str) -> Iterator[RawRecord]:
             return
         try:
             obj, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
+        except JSON_ERRORS as exc:
             remainder = text[position : position + 2000]
-            error = RecordError(None, f"invalid or truncated JSON from record {index + 1} on ({exc.msg})")
+            error = RecordError(None, f"invalid or truncated JSON from record {index + 1} on ({_json_reason(exc)})")
             yield RawRecord(f"{name} record {index + 1}", None, remainder, error)
             return
         location = f"{name} record {index + 1}"
@@ -231,16 +259,21 @@ def _skip_space(text: str, position: int) -> int:
     return position
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def read_ndjson_text(text: str, kind: str, name: str) -> Iterator[RawRecord]:
     """One JSON object per line; a bad line is a bad record, not a bad file."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only CR and LF end a line: JSON strings may hold U+2028, U+0085 and the like raw, which
+    # str.splitlines would also split on.
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
         location = f"{name} line {number}"
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield RawRecord(location, None, line, RecordError(None, f"invalid JSON ({exc.msg})"))
+        except JSON_ERRORS as exc:
+            yield RawRecord(location, None, line, RecordError(None, f"invalid JSON ({_json_reason(exc)})"))
             continue
         if not isinstance(obj, dict):
             yield RawRecord(location, None, line, RecordError(None, "is not a JSON object"))

@@ -37,6 +37,7 @@ from dashboard.vocab import (
 from dashboard.workcal import FIRST_YEAR
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+MAX_EMPLOYEES = 10_000_000  # keeps a typo out of the database's integer column
 
 
 class RecordError(ValueError):
@@ -192,7 +193,10 @@ def parse_instant(field: str, value, timezone, now: dt.datetime, required: bool 
             ) from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=timezone)
-    instant = instant.astimezone(dt.UTC)
+    try:
+        instant = instant.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by the zone offset
+        raise RecordError(field, f"{instant.isoformat()} is outside the supported range of dates") from None
     if instant > now + FUTURE_TOLERANCE:
         raise RecordError(field, f"{instant.isoformat()} is more than 5 minutes in the future")
     if instant.year < FIRST_YEAR:
@@ -236,7 +240,7 @@ def parse_mobile(field: str, value) -> str | None:
     digits = text.replace(" ", "").replace("-", "")
     if digits.startswith("+86"):
         digits = digits[3:]
-    if not is_valid_mobile(digits):
+    if not digits.isascii() or not is_valid_mobile(digits):  # \d would also match full-width and other digits
         raise RecordError(field, "is not an 11-digit mobile number")
     return digits
 
@@ -324,7 +328,7 @@ def validate_appeal(raw: dict, known_regions: dict[str, str], departments: dict[
 def validate_resident(raw: dict, known_regions, timezone, now) -> dict:
     """A clean resident record (with the clear ID number, to be hashed and encrypted), or RecordError."""
     id_number = required_text("id_number", raw.get("id_number"), 18).upper()
-    if not is_valid_id_number(id_number):
+    if not id_number.isascii() or not is_valid_id_number(id_number):
         raise RecordError("id_number", "is not a valid 18-character ID number (GB 11643 check digit)")
     try:
         birth_from_id = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
@@ -372,10 +376,12 @@ def validate_business(raw: dict, known_regions, timezone, now) -> dict:
     employees_text = _text(raw.get("employees"))
     try:
         employees = int(float(employees_text)) if employees_text else 0
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan"; "inf"
         raise RecordError("employees", f"{employees_text!r} is not a whole number") from None
     if employees < 0:
         raise RecordError("employees", "is negative")
+    if employees > MAX_EMPLOYEES:
+        raise RecordError("employees", f"is more than {MAX_EMPLOYEES:,}")
     return {
         "credit_code": credit_code,
         "name": required_text("name", raw.get("name"), 128),
@@ -405,14 +411,14 @@ def masked_raw(kind: str, raw: str) -> str:
     """A raw input record with its personal fields masked, for operators fixing quarantined input."""
     try:
         document = json.loads(raw)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # not JSON, a 5000-digit number, nesting too deep
         return mask_free_text(raw)
     if not isinstance(document, dict):
         return mask_free_text(raw)
     names, _unknown = normalise_headers(kind, [str(key) for key in document])
     masked = {}
     for (key, value), name in zip(document.items(), names, strict=True):
-        text = None if value is None else str(value)
+        text = None if value is None else str(value).strip() or None
         if (name in _PERSONAL_FIELDS and name != "name") or (name == "name" and kind != "business"):
             masked[key] = _PERSONAL_FIELDS[name](text) if name in _PERSONAL_FIELDS else text
         else:
