@@ -39,9 +39,9 @@ def is_valid_mobile(value: str) -> bool:
 
 def mask_name(name: str | None) -> str:
     """张三丰 → 张**; keeps the surname only."""
+    name = (name or "").strip()
     if not name:
         return ""
-    name = name.strip()
     return name[0] + "*" * max(len(name) - 1, 1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.models import Region
@@ -11,7 +11,7 @@ from dashboard.vocab import LEVEL_BY_CODE_LENGTH, RegionLevel
 
 def level_of(code: str) -> RegionLevel:
     """The level a code's length denotes; a malformed code raises ValueError."""
-    if not code.isdigit() or len(code) not in LEVEL_BY_CODE_LENGTH:
+    if not (code.isascii() and code.isdigit()) or len(code) not in LEVEL_BY_CODE_LENGTH:
         raise ValueError(f"region code {code!r} is not 6, 9, 12 or 15 digits")
     return LEVEL_BY_CODE_LENGTH[len(code)]
 
@@ -25,7 +25,10 @@ def ancestors(code: str) -> list[str]:
 def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
     """SQL condition: column holds code or a region below it (codes extend their parent's)."""
     level_of(code)
-    return column.like(code + "%")
+    # Deliberately not index-friendly: the queries that call this also bound a time or state
+    # column, and that index is the selective one. A region range would tempt the planner to
+    # walk a whole district through the region index instead.
+    return func.substr(column, 1, len(code)) == code
 
 
 def default_region_code(session: Session) -> str | None:

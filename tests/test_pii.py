@@ -36,6 +36,7 @@ def test_check_char_matches_the_standard_example():
 def test_masks():
     assert mask_name("张三丰") == "张**"
     assert mask_name("李") == "李*"
+    assert mask_name("  ") == "" and mask_name(None) == ""
     assert mask_phone("13812341234") == "138****1234"
     assert mask_id_number("11010519491231002X") == "*" * 18
     assert mask_address("成都市武侯区簇桥街道锦湖花园5栋") == "成都市武侯区***"

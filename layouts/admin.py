@@ -1,0 +1,475 @@
+"""Administration: users, wall tokens, API keys and the recent audit log (admins only).
+
+The layout builds every section from the database; the callbacks (callbacks/admin.py) rebuild a
+section's table with the same functions after each change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+from dash import dcc, html
+from flask import current_app
+
+from dashboard import admin, ids
+from dashboard.admin import CredentialView, UserView
+from dashboard.auth import current_principal
+from dashboard.extensions import db
+from dashboard.i18n import label, normalise_language, t
+from dashboard.models import AuditLog
+from dashboard.vocab import Channel, Role
+from layouts.console import page
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def layout(lang: str | None = None, **_query) -> html.Div:
+    """The administration page, in lang (zh unless ?lang=en)."""
+    lang = normalise_language(lang)
+    now = dt.datetime.now(dt.UTC)
+    with db.session() as session:
+        users = admin.list_users(session)
+        tokens = admin.list_wall_tokens(session)
+        keys = admin.list_api_keys(session)
+        entries = admin.recent_audit(session)
+        regions = admin.region_choices(session, lang)
+        names = admin.region_names(session, scope_codes(users, tokens), lang)
+    body = [
+        dcc.Store(id=ids.ADMIN_LANG, data=lang),
+        *[dcc.Store(id=ids.ADMIN_CHANGED.format(section)) for section in ("users", "tokens", "keys")],
+        html.H2(t("admin.title", lang), className="admin-title"),
+        _users_section(users, names, regions, lang, now),
+        html.Div(
+            [_tokens_section(tokens, names, regions, lang), _keys_section(keys, lang)],
+            className="console-row",
+        ),
+        _audit_section(entries, lang),
+    ]
+    return page(current_principal(), lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)
+
+
+def scope_codes(users: list[UserView], tokens: list[CredentialView]) -> set[str]:
+    """The region codes users and wall tokens are scoped to (whose names the tables show)."""
+    return {u.region_code for u in users if u.region_code} | {token.scope for token in tokens}
+
+
+# ---------------------------------------------------------------------------- tables (also used by the callbacks)
+
+
+def local_time(instant: dt.datetime | None) -> str:
+    """An instant in the configured local time (Beijing by default), or a dash."""
+    if instant is None:
+        return "—"
+    return instant.astimezone(current_app.extensions["work_calendar"].timezone).strftime(TIME_FORMAT)
+
+
+def _table(headers: list[str], rows: list[html.Tr], lang: str) -> html.Table | html.P:
+    if not rows:
+        return html.P(t("admin.none", lang), className="console-hint")
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in headers])), html.Tbody(rows)], className="console-table admin-table"
+    )
+
+
+def region_label(code: str | None, names: dict[str, str], lang: str) -> str:
+    """A region as "name · code"; no region is the whole database (an admin)."""
+    if code is None:
+        return t("admin.whole_district", lang)
+    return f"{names.get(code, code)} · {code}"
+
+
+def users_table(users: list[UserView], names: dict[str, str], lang: str, now: dt.datetime):
+    """Username, display name, role, region, state, lock-out and failed log-ins of every user."""
+    rows = []
+    for user in users:
+        locked = user.locked(now)
+        classes = [name for name, on in (("admin-row-muted", not user.active), ("admin-row-locked", locked)) if on]
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(user.username, className="admin-mono"),
+                    html.Td(user.display_name),
+                    html.Td(label(user.role, lang)),
+                    html.Td(region_label(user.region_code, names, lang)),
+                    html.Td(t("admin.active", lang) if user.active else t("admin.inactive", lang)),
+                    html.Td(local_time(user.locked_until) if locked else "—"),
+                    html.Td(str(user.failed_logins), className="num"),
+                ],
+                className=" ".join(classes),
+                id=ids.ADMIN_USER_ROW.format(user.username),
+            )
+        )
+    headers = [
+        t(f"admin.col_{key}", lang)
+        for key in ("username", "display_name", "role", "region", "active", "locked_until", "failed_logins")
+    ]
+    return _table(headers, rows, lang)
+
+
+def credentials_table(rows: list[CredentialView], scope_header: str, scope_label, lang: str):
+    """Name, scope (region or channel), created and revoked of every wall token or API key."""
+    body = [
+        html.Tr(
+            [
+                html.Td(row.name, className="admin-mono"),
+                html.Td(scope_label(row.scope)),
+                html.Td(local_time(row.created_at)),
+                html.Td(local_time(row.revoked_at) if row.revoked_at else t("admin.in_force", lang)),
+            ],
+            className="admin-row-muted" if row.revoked_at else "",
+        )
+        for row in rows
+    ]
+    headers = [t("admin.col_name", lang), scope_header, t("admin.col_created", lang), t("admin.col_revoked", lang)]
+    return _table(headers, body, lang)
+
+
+def tokens_table(tokens: list[CredentialView], names: dict[str, str], lang: str):
+    """The wall tokens' table."""
+    scope_label = partial(region_label, names=names, lang=lang)
+    return credentials_table(tokens, t("admin.col_region", lang), scope_label, lang)
+
+
+def keys_table(keys: list[CredentialView], lang: str):
+    """The API keys' table."""
+    return credentials_table(keys, t("admin.col_channel", lang), partial(channel_label, lang=lang), lang)
+
+
+def channel_label(code: str, lang: str) -> str:
+    """A channel code's name."""
+    return label(Channel(code), lang)
+
+
+def audit_table(entries: list[AuditLog], lang: str):
+    """When (local time), who, action, target and purpose of each entry, newest first."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(local_time(entry.at), className="admin-nowrap"),
+                html.Td(entry.actor),
+                html.Td(entry.action, className="admin-mono"),
+                html.Td(entry.target, className="admin-mono"),
+                html.Td(entry.purpose or "—"),
+            ]
+        )
+        for entry in entries
+    ]
+    headers = [t(f"admin.col_{key}", lang) for key in ("when", "actor", "action", "target", "purpose")]
+    return _table(headers, rows, lang)
+
+
+def user_options(users: list[UserView]) -> list[dict]:
+    """The existing users to choose from."""
+    return [
+        {
+            "label": f"{u.username} · {u.display_name}" if u.display_name != u.username else u.username,
+            "value": u.username,
+        }
+        for u in users
+    ]
+
+
+def active_options(rows: list[CredentialView], scope_label) -> list[dict]:
+    """The credentials that can still be revoked."""
+    return [{"label": f"{r.name} · {scope_label(r.scope)}", "value": r.id} for r in rows if r.revoked_at is None]
+
+
+def region_options(regions: list[tuple[str, str]]) -> list[dict]:
+    """Regions to choose from, as "name · code" (the code shows the level: 6, 9 or 12 digits)."""
+    return [{"label": f"{name} · {code}", "value": code} for code, name in regions]
+
+
+def feedback(message: str, ok: bool) -> html.P:
+    """A one-line outcome of an action: good news, or an error that names the field."""
+    return html.P(message, className="console-good" if ok else "console-bad", role="status" if ok else "alert")
+
+
+def secret_panel(done: str, secret: str, secret_id: str, lang: str, wall_url: str | None = None) -> html.Div:
+    """A new token or key, shown this once, with the wall address for a wall token."""
+    parts = [feedback(done, True), html.Code(secret, id=secret_id, className="admin-secret-value")]
+    if wall_url:
+        parts.append(
+            html.P(
+                [
+                    html.Span(t("admin.wall_url", lang) + ": "),
+                    html.A(wall_url, href=wall_url, id=ids.ADMIN_WALL_URL, target="_blank", rel="noopener noreferrer"),
+                ],
+                className="admin-wall-url",
+            )
+        )
+    parts.append(html.P(t("admin.shown_once", lang), className="admin-warning"))
+    return html.Div(parts, className="admin-secret")
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _field(text: str, control, hint: str | None = None) -> html.Div:
+    parts = [html.Label(text, htmlFor=control.id), control]
+    if hint:
+        parts.append(html.Span(hint, className="admin-hint"))
+    return html.Div(parts, className="admin-field")
+
+
+def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.Div:
+    new_user = html.Div(
+        [
+            html.H3(t("admin.new_user", lang)),
+            html.Div(
+                [
+                    _field(
+                        t("admin.field_username", lang),
+                        dcc.Input(id=ids.ADMIN_USER_USERNAME, maxLength=64, autoComplete="off"),
+                        t("admin.username_hint", lang),
+                    ),
+                    _field(
+                        t("admin.field_display_name", lang),
+                        dcc.Input(id=ids.ADMIN_USER_DISPLAY_NAME, maxLength=64, autoComplete="off"),
+                        t("admin.display_name_hint", lang),
+                    ),
+                    _field(
+                        t("admin.field_role", lang),
+                        dcc.RadioItems(
+                            id=ids.ADMIN_USER_ROLE,
+                            options=[{"label": label(role, lang), "value": role.value} for role in admin.MANAGED_ROLES],
+                            value=Role.SUPERVISOR.value,
+                            inline=True,
+                            className="admin-radio",
+                        ),
+                    ),
+                    _field(
+                        t("admin.field_region", lang),
+                        dcc.Dropdown(
+                            id=ids.ADMIN_USER_REGION,
+                            options=region_options(regions),
+                            placeholder=t("admin.choose", lang),
+                            className="admin-dropdown",
+                        ),
+                        t("admin.region_hint", lang),
+                    ),
+                    _field(
+                        t("admin.field_password", lang),
+                        dcc.Input(id=ids.ADMIN_USER_PASSWORD, type="password", autoComplete="new-password"),
+                        t("admin.password_hint", lang, min=admin.MIN_PASSWORD_LENGTH),
+                    ),
+                ],
+                className="admin-form",
+            ),
+            html.Button(t("admin.create", lang), id=ids.ADMIN_USER_CREATE, n_clicks=0, className="admin-button"),
+        ],
+        className="admin-panel",
+    )
+    manage = html.Div(
+        [
+            html.H3(t("admin.manage_user", lang)),
+            html.Div(
+                [
+                    _field(
+                        t("admin.field_user", lang),
+                        dcc.Dropdown(
+                            id=ids.ADMIN_USER_SELECT,
+                            options=user_options(users),
+                            placeholder=t("admin.choose", lang),
+                            className="admin-dropdown",
+                        ),
+                    ),
+                    html.Div(
+                        [
+                            html.Button(
+                                t("admin.deactivate", lang),
+                                id=ids.ADMIN_USER_DEACTIVATE,
+                                n_clicks=0,
+                                className="admin-button admin-danger",
+                            ),
+                            html.Button(
+                                t("admin.reactivate", lang),
+                                id=ids.ADMIN_USER_REACTIVATE,
+                                n_clicks=0,
+                                className="admin-button admin-secondary",
+                            ),
+                            html.Button(
+                                t("admin.unlock", lang),
+                                id=ids.ADMIN_USER_UNLOCK,
+                                n_clicks=0,
+                                className="admin-button admin-secondary",
+                            ),
+                        ],
+                        className="admin-actions",
+                    ),
+                    _field(
+                        t("admin.field_new_password", lang),
+                        dcc.Input(id=ids.ADMIN_USER_NEW_PASSWORD, type="password", autoComplete="new-password"),
+                        t("admin.password_hint", lang, min=admin.MIN_PASSWORD_LENGTH),
+                    ),
+                    html.Div(
+                        html.Button(
+                            t("admin.reset_password", lang),
+                            id=ids.ADMIN_USER_RESET_PASSWORD,
+                            n_clicks=0,
+                            className="admin-button admin-secondary",
+                        ),
+                        className="admin-actions",
+                    ),
+                ],
+                className="admin-form admin-form-narrow",
+            ),
+        ],
+        className="admin-panel",
+    )
+    return html.Section(
+        [
+            html.H3(t("admin.users", lang)),
+            html.P(t("admin.users_help", lang), className="console-hint"),
+            html.Div(users_table(users, names, lang, now), id=ids.ADMIN_USERS_TABLE, className="admin-scroll"),
+            html.Div(id=ids.ADMIN_USER_FEEDBACK, className="admin-feedback"),
+            html.Div([new_user, manage], className="admin-panels"),
+        ],
+        className="console-card admin-section",
+        id="admin-users",
+    )
+
+
+def _credential_forms(
+    lang: str,
+    name_id: str,
+    name_hint: str,
+    scope_field,
+    create_id: str,
+    select_id: str,
+    options: list[dict],
+    revoke_id: str,
+    revoke_title: str,
+    confirm: str,
+) -> html.Div:
+    create = html.Div(
+        [
+            html.Div(
+                [
+                    _field(
+                        t("admin.field_name", lang), dcc.Input(id=name_id, maxLength=64, autoComplete="off"), name_hint
+                    ),
+                    scope_field,
+                ],
+                className="admin-form",
+            ),
+            html.Button(t("admin.create", lang), id=create_id, n_clicks=0, className="admin-button"),
+        ],
+        className="admin-panel",
+    )
+    revoke = html.Div(
+        [
+            html.H3(revoke_title),
+            html.Div(
+                [
+                    html.Div(
+                        dcc.Dropdown(
+                            id=select_id,
+                            options=options,
+                            placeholder=t("admin.choose", lang),
+                            className="admin-dropdown",
+                        ),
+                        className="admin-field admin-grow",
+                    ),
+                    dcc.ConfirmDialogProvider(
+                        html.Button(t("admin.revoke", lang), className="admin-button admin-danger"),
+                        id=revoke_id,
+                        message=confirm,
+                    ),
+                ],
+                className="admin-inline",
+            ),
+        ],
+        className="admin-panel",
+    )
+    return html.Div([create, revoke], className="admin-panels admin-panels-stacked")
+
+
+def _tokens_section(tokens, names, regions, lang: str) -> html.Section:
+    region = _field(
+        t("admin.field_region", lang),
+        dcc.Dropdown(
+            id=ids.ADMIN_TOKEN_REGION,
+            options=region_options(regions),
+            placeholder=t("admin.choose", lang),
+            className="admin-dropdown",
+        ),
+    )
+    return html.Section(
+        [
+            html.H3(t("admin.wall_tokens", lang)),
+            html.P(t("admin.wall_tokens_help", lang), className="console-hint"),
+            html.Div(tokens_table(tokens, names, lang), id=ids.ADMIN_TOKENS_TABLE, className="admin-scroll"),
+            html.Div(id=ids.ADMIN_TOKEN_FEEDBACK, className="admin-feedback"),
+            _credential_forms(
+                lang,
+                ids.ADMIN_TOKEN_NAME,
+                t("admin.token_name_hint", lang),
+                region,
+                ids.ADMIN_TOKEN_CREATE,
+                ids.ADMIN_TOKEN_SELECT,
+                active_options(tokens, partial(region_label, names=names, lang=lang)),
+                ids.ADMIN_TOKEN_REVOKE,
+                t("admin.revoke_token", lang),
+                t("admin.revoke_token_confirm", lang),
+            ),
+        ],
+        className="console-card console-half admin-section",
+        id="admin-tokens",
+    )
+
+
+def _keys_section(keys, lang: str) -> html.Section:
+    channel = _field(
+        t("admin.field_channel", lang),
+        dcc.Dropdown(
+            id=ids.ADMIN_KEY_CHANNEL,
+            options=[{"label": label(c, lang), "value": c.value} for c in Channel],
+            placeholder=t("admin.choose", lang),
+            className="admin-dropdown",
+        ),
+    )
+    return html.Section(
+        [
+            html.H3(t("admin.api_keys", lang)),
+            html.P(t("admin.api_keys_help", lang), className="console-hint"),
+            html.Div(keys_table(keys, lang), id=ids.ADMIN_KEYS_TABLE, className="admin-scroll"),
+            html.Div(id=ids.ADMIN_KEY_FEEDBACK, className="admin-feedback"),
+            _credential_forms(
+                lang,
+                ids.ADMIN_KEY_NAME,
+                t("admin.key_name_hint", lang),
+                channel,
+                ids.ADMIN_KEY_CREATE,
+                ids.ADMIN_KEY_SELECT,
+                active_options(keys, partial(channel_label, lang=lang)),
+                ids.ADMIN_KEY_REVOKE,
+                t("admin.revoke_key", lang),
+                t("admin.revoke_key_confirm", lang),
+            ),
+        ],
+        className="console-card console-half admin-section",
+        id="admin-keys",
+    )
+
+
+def _audit_section(entries: list[AuditLog], lang: str) -> html.Section:
+    return html.Section(
+        [
+            html.Div(
+                [
+                    html.H3(t("admin.audit", lang, count=admin.RECENT_AUDIT_ENTRIES)),
+                    html.Button(
+                        t("admin.refresh", lang),
+                        id=ids.ADMIN_AUDIT_REFRESH,
+                        n_clicks=0,
+                        className="admin-button admin-secondary",
+                    ),
+                ],
+                className="admin-inline",
+            ),
+            html.Div(audit_table(entries, lang), id=ids.ADMIN_AUDIT_TABLE, className="admin-scroll admin-audit"),
+        ],
+        className="console-card admin-section",
+        id="admin-audit",
+    )

@@ -1,0 +1,110 @@
+"""The supervisors' console frame: header with navigation, user and log-out, and refusal panels."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard import security
+from dashboard.auth import Permission, Principal
+from dashboard.i18n import normalise_language, t
+from dashboard.kpi import KPI_KEYS, assess, format_kpi
+
+
+def with_lang(href: str, lang: str) -> str:
+    """href with ?lang=en added when the page is in English."""
+    if lang != "en" or "lang=" in href:
+        return href
+    return href + ("&" if "?" in href else "?") + "lang=en"
+
+
+def header(principal: Principal, lang: str, active: str, other_lang_href: str) -> html.Header:
+    """Title, navigation (by permission), language switch, the user and a log-out form."""
+    links = [("drill", "/drill", Permission.CONSOLE), ("exports", "/exports", Permission.EXPORT)]
+    links.append(("admin", "/admin", Permission.ADMIN))
+    nav = [
+        html.A(
+            t(f"console.nav_{name}", lang),
+            href=with_lang(href, lang),
+            className="console-nav-active" if name == active else "",
+            id=f"nav-{name}",
+        )
+        for name, href, permission in links
+        if principal.can(permission)
+    ]
+    role = t(f"Role.{principal.role.value}", lang) if principal.role else ""
+    return html.Header(
+        [
+            html.Div([html.Span(t("app.title", lang), className="console-title")], className="console-brand"),
+            html.Nav(nav, className="console-nav"),
+            html.Div(
+                [
+                    html.A(t("login.other_language", lang), href=other_lang_href, className="console-lang"),
+                    html.Span(f"{principal.display_name} · {role}", className="console-user", id="console-user"),
+                    html.Form(
+                        [
+                            dcc.Input(type="hidden", name="csrf_token", value=security.csrf_token()),
+                            html.Button(t("console.logout", lang), type="submit", id="console-logout"),
+                        ],
+                        method="POST",
+                        action=f"/logout?lang={lang}",
+                        className="console-logout",
+                    ),
+                ],
+                className="console-session",
+            ),
+        ],
+        className="console-header",
+    )
+
+
+def page(principal: Principal, lang: str, active: str, other_lang_href: str, body: list) -> html.Div:
+    """A whole console page: the header above the body."""
+    return html.Div(
+        [header(principal, lang, active, other_lang_href), html.Main(body, className="console-main")],
+        className="console-root",
+    )
+
+
+def denied(principal: Principal, lang: str | None, message: str | None = None) -> html.Div:
+    """What a page shows to someone without the permission: a log-in link, or a refusal."""
+    lang = normalise_language(lang)
+    if not principal.authenticated:
+        return html.Div(
+            html.Div(
+                [
+                    html.H2(t("console.login_needed", lang)),
+                    html.A(t("login.submit", lang), href=with_lang("/login", lang), id="console-login-link"),
+                ],
+                className="console-card console-denied",
+            ),
+            className="console-root",
+        )
+    return html.Div(
+        html.Div(
+            [html.H2(t("console.forbidden", lang)), html.P(message or "")],
+            className="console-card console-denied",
+        ),
+        className="console-root",
+    )
+
+
+def kpi_cards(kpis: dict, targets: dict, lang: str) -> html.Div:
+    """The ten §5 KPIs as cards, each marked good or bad against its target where one is set."""
+    cards = []
+    for key in KPI_KEYS:
+        verdict = assess(key, kpis.get(key), targets)
+        target = targets.get(key, {}).get("target")
+        cards.append(
+            html.Div(
+                [
+                    html.Div(t(f"kpi.{key}", lang), className="console-kpi-label"),
+                    html.Div(format_kpi(key, kpis.get(key)), className="console-kpi-value", id=f"kpi-{key}"),
+                    html.Div(
+                        f"{t('wall.target', lang)} {format_kpi(key, target)}" if target is not None else "",
+                        className="console-kpi-target",
+                    ),
+                ],
+                className=f"console-kpi console-kpi-{verdict or 'none'}",
+            )
+        )
+    return html.Div(cards, className="console-kpis")
