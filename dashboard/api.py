@@ -16,12 +16,16 @@ from dashboard.ingest.readers import RawRecord
 from dashboard.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.models import ApiKey, Appeal, QuarantinedRecord, Region
 from dashboard.regions import level_of
+from dashboard.security import ingest_rate
 from dashboard.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.walldata import LocalDay, region_kpis
 from dashboard.workcal import FIRST_YEAR, LAST_YEAR
 from dashboard.workflow import Step, TransitionError, allowed_actions, apply
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+# Ids beyond their column's range would reach the database as an error: they are a 404.
+MAX_BIGINT = 2**63 - 1  # appeals
+MAX_INTEGER = 2**31 - 1  # quarantined records
 
 
 def hash_api_key(key: str) -> str:
@@ -58,6 +62,16 @@ def openapi_document():
     return jsonify(document())
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _no_such_route(exc):
+    # Under /api/v1 an unknown path, or a method no API route takes, is a JSON 404 (not the HTML
+    # 405 that the Dash page route, which takes GET on every path, would otherwise answer).
+    if request.path.startswith(bp.url_prefix + "/"):
+        return error(404, f"no such API route: {request.method} {request.path}")
+    return exc
+
+
 @bp.before_request
 def require_api_key():
     """Every /api/v1 route but the document needs a valid, unrevoked key in X-API-Key."""
@@ -84,6 +98,8 @@ def _records_from_body() -> list[RawRecord]:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
         raise RecordError(None, f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except (ValueError, RecursionError):  # a number of over 4300 digits; nesting deeper than the stack
+        raise RecordError(None, "the body is not JSON this service accepts (too long a number or too deep)") from None
     if isinstance(document, dict) and isinstance(document.get("records"), list):
         document = document["records"]
     if not isinstance(document, list):
@@ -103,6 +119,10 @@ def _records_from_body() -> list[RawRecord]:
 @bp.post("/appeals")
 def ingest_appeals():
     """Bulk ingest: each appeal lands once; invalid ones are quarantined and explained."""
+    rate = ingest_rate(g.api_key.id)
+    if not rate.allowed:
+        body, status = error(429, rate.message, retry_after=rate.retry_after)
+        return body, status, {"Retry-After": str(rate.retry_after)}
     try:
         records = _records_from_body()
     except RecordError as exc:
@@ -125,6 +145,8 @@ def _appeal_state(appeal: Appeal) -> dict:
 @bp.post("/appeals/<int:appeal_id>/transitions")
 def post_transition(appeal_id: int):
     """Apply a workflow step; 409 with the allowed steps when it is not allowed now."""
+    if appeal_id > MAX_BIGINT:
+        return error(404, f"appeal {appeal_id} does not exist")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "expected a JSON object with at least 'action'")
@@ -137,7 +159,9 @@ def post_transition(appeal_id: int):
         at = parse_instant("at", body.get("at"), timezone, now) or now
         satisfaction = parse_enum("satisfaction", body.get("satisfaction"), Satisfaction, required=False)
         duplicate_of = body.get("duplicate_of")
-        if duplicate_of is not None and not isinstance(duplicate_of, int):
+        if duplicate_of is not None and (
+            isinstance(duplicate_of, bool) or not isinstance(duplicate_of, int) or not 1 <= duplicate_of <= MAX_BIGINT
+        ):
             raise RecordError("duplicate_of", "must be an appeal id (integer)")
     except RecordError as exc:
         return error(400, str(exc), field=exc.field)
@@ -197,6 +221,8 @@ def kpis():
 def list_quarantine():
     """Quarantined records, newest first (pending unless ?status= says otherwise)."""
     status = request.args.get("status", QuarantineStatus.PENDING.value)
+    if status not in set(QuarantineStatus):
+        return error(400, f"status must be one of: {', '.join(QuarantineStatus)}", field="status")
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError:
@@ -230,6 +256,8 @@ def quarantine_view(row: QuarantinedRecord) -> dict:
 @bp.post("/quarantine/<int:record_id>/replay")
 def replay_quarantined(record_id: int):
     """Ingest a corrected version of a quarantined record; mark it replayed when it lands."""
+    if record_id > MAX_INTEGER:
+        return error(404, f"quarantined record {record_id} does not exist")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "expected the corrected record as a JSON object")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select, text
 
+from dashboard import aggregates
 from dashboard.bulk import bulk_insert
 from dashboard.config import DATA_DIR
 from dashboard.database import Database
@@ -887,6 +888,7 @@ def generate(
         bulk_insert(connection, "resident_groups", groups)
         bulk_insert(connection, "businesses", businesses)
         bulk_insert(connection, "appeals", appeals)
+        aggregates.build_from_frame(connection, appeals, calendar)
         bulk_insert(connection, "transitions", transitions)
         bulk_insert(connection, "visit_items", visit_items)
         if connection.dialect.name == "postgresql":

@@ -24,7 +24,7 @@ from dashboard.figures import export_figure
 from dashboard.kpi import KPI_KEYS
 from dashboard.models import DailyExport, KpiSnapshot, Region
 from dashboard.vocab import Category, RegionLevel
-from dashboard.walldata import LocalDay, overdue_appeals, region_kpis
+from dashboard.walldata import LocalDay, child_region_kpis, overdue_appeals, region_kpis
 from dashboard.workcal import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,15 @@ def compute_day(database: Database, calendar: WorkCalendar, day: dt.date) -> pd.
         regions = session.execute(
             select(Region.code, Region.name, Region.level).where(Region.level.in_(EXPORT_LEVELS)).order_by(Region.code)
         ).all()
+        # From the stored counters: each district, then each district's and street's children in one pass.
+        kpis_by_code: dict[str, dict] = {}
         for region in regions:
-            kpis = region_kpis(session, region.code, start, end, calendar)
+            if region.level == RegionLevel.DISTRICT:
+                kpis_by_code[region.code] = region_kpis(session, region.code, start, end, calendar)
+            if region.level in (RegionLevel.DISTRICT, RegionLevel.STREET):
+                kpis_by_code.update(child_region_kpis(session, region.code, start, end, calendar))
+        for region in regions:
+            kpis = kpis_by_code.get(region.code) or region_kpis(session, region.code, start, end, calendar)
             rows.append(
                 {
                     "date": day.isoformat(),

@@ -232,6 +232,9 @@ class Appeal(Base):
         Index("ix_appeals_resolved_at", "resolved_at"),
         Index("ix_appeals_region_reported", "region_code", "reported_at"),
         Index("ix_appeals_open_deadline", "is_open", "deadline_at"),
+        # The drill-down counts a period's appeals from this index alone (migration 0004).
+        Index("ix_appeals_reported_cover", "reported_at", "region_code", "category", "priority", "source", "status"),
+        Index("ix_appeals_resolved_reported", "resolved_at", "reported_at"),
         CheckConstraint("length(description) > 0", name="description_not_empty"),
         CheckConstraint("reopen_count >= 0", name="reopen_count_non_negative"),
         CheckConstraint("accepted_at IS NULL OR accepted_at >= reported_at", name="accepted_after_reported"),
@@ -337,6 +340,41 @@ class KpiSnapshot(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class KpiDay(Base):
+    """Additive KPI counters of one region (everything at or below it), local day and category.
+
+    Maintained with every change to appeals (see dashboard/aggregates.py): `received` under the
+    day an appeal was reported, the others under the day it was resolved.
+    """
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (Index("ix_kpi_daily_day_region", "day", "region_code"),)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "kpi_daily_category"), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    # Whole working seconds, summed exactly (a float sum kept by deltas would drift).
+    handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiAggregateState(Base):
+    """What kpi_daily was computed with (one row): the time zone and the working-day calendar."""
+
+    __tablename__ = "kpi_aggregate_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # '1' (working) or '0' per local day from workcal.FIRST_YEAR-01-01, and its SHA-256 with the zone.
+    working_days: Mapped[str] = mapped_column(Text)
+    calendar_digest: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class DailyExport(Base):
     """One local day's KPI export: claimed by exactly one process, finished once."""
 
@@ -428,3 +466,8 @@ class QuarantinedRecord(Base):
         enum_column(QuarantineStatus, "quarantine_status"), default=QuarantineStatus.PENDING
     )
     resolved_at: Mapped[dt.datetime | None]
+
+
+# Registers the flush hook that keeps kpi_daily in step with every ORM change to an appeal
+# (imported last: it needs the classes above).
+from dashboard import aggregates as _aggregates  # noqa: E402, F401

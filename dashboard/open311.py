@@ -23,6 +23,7 @@ from dashboard.ingest.records import RecordError, parse_instant
 from dashboard.ingest.service import raw_json
 from dashboard.models import Appeal, Department, Region, Transition
 from dashboard.pii import mask_address, mask_free_text
+from dashboard.security import ingest_rate
 from dashboard.vocab import OPEN_STATUSES, AppealStatus, Category, Channel, Priority, RegionLevel
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -35,10 +36,11 @@ _REQUEST_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT
 class Open311Error(Exception):
     """An error answered as the spec says: a list of {code, description} with an HTTP status."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.headers = headers or {}
 
 
 def _format(fmt: str) -> str:
@@ -88,7 +90,9 @@ def respond(fmt: str, root: str, item: str, items: list[dict], status: int = 200
 @bp.errorhandler(Open311Error)
 def _open311_error(exc: Open311Error):
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    return respond(fmt, "errors", "error", [{"code": exc.status, "description": exc.description}], exc.status)
+    response = respond(fmt, "errors", "error", [{"code": exc.status, "description": exc.description}], exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _service(category: Category, lang: str) -> dict:
@@ -304,6 +308,9 @@ def post_request(fmt: str):
     key = api_key_from(form.get("api_key") or request.args.get("api_key"))
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
+    rate = ingest_rate(key.id)
+    if not rate.allowed:
+        raise Open311Error(429, rate.message, {"Retry-After": str(rate.retry_after)})
     code = form.get("service_code")
     if not code:
         raise Open311Error(400, "service_code is required")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
+from dashboard import aggregates
+from dashboard.aggregates import LocalDay  # re-exported: callers cut days here
 from dashboard.cache import TTLCache
 from dashboard.i18n import label
-from dashboard.kpi import compute_kpis, kpi_frame
 from dashboard.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
 from dashboard.pii import public_text
 from dashboard.regions import within
@@ -27,23 +27,6 @@ from dashboard.vocab import (
     VisitListKind,
 )
 from dashboard.workcal import WorkCalendar
-
-
-@dataclass(frozen=True)
-class LocalDay:
-    """A local calendar day as a half-open UTC interval."""
-
-    day: dt.date
-    start: dt.datetime
-    end: dt.datetime
-
-    @classmethod
-    def of(cls, instant: dt.datetime, calendar: WorkCalendar) -> LocalDay:
-        """The local day containing a UTC instant."""
-        day = instant.astimezone(calendar.timezone).date()
-        start = dt.datetime.combine(day, dt.time(), calendar.timezone)
-        return cls(day, start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
-
 
 _population_cache = TTLCache(seconds=300)
 
@@ -216,30 +199,26 @@ def region_kpis(
     calendar: WorkCalendar,
     category: Category | None = None,
 ) -> dict:
-    """The §5 KPIs of a region (optionally one category) over [start, end): only rows that can count are read."""
-    columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
-    rows = session.execute(
-        select(*columns).where(
-            within(Appeal.region_code, region_code),
-            Appeal.category == category if category is not None else True,
-            or_(
-                and_(Appeal.reported_at >= start, Appeal.reported_at < end),
-                and_(Appeal.resolved_at >= start, Appeal.resolved_at < end),
-                # candidates for "overdue and still open at the end"
-                and_(
-                    Appeal.deadline_at < end,
-                    Appeal.reported_at < end,
-                    or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
-                ),
-            ),
-        )
-    ).all()
-    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar)
+    """The §5 KPIs of a region (optionally one category) over [start, end), from the stored counters."""
+    return aggregates.region_kpis(session, region_code, start, end, calendar, category)
 
 
 def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
     """The §5 KPIs of today so far (local day start → now) for a region."""
     return region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
+
+
+def child_region_kpis(
+    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, calendar: WorkCalendar
+) -> dict[str, dict]:
+    """The §5 KPIs of each region one level below region_code (the streets of a district…) over [start, end)."""
+    children = list(session.scalars(select(Region.code).where(Region.parent_code == region_code).order_by(Region.code)))
+    return aggregates.child_kpis(session, region_code, start, end, calendar, children)
+
+
+def today_child_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict[str, dict]:
+    """Today's KPIs so far for each region one level below region_code (the map's streets)."""
+    return child_region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
 
 
 def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dashboard import walldata
+from dashboard import aggregates, walldata
 from dashboard.bulk import insert_rows
 from dashboard.database import Database
 from dashboard.ingest.readers import RawRecord
@@ -256,7 +256,7 @@ class Ingestor:
                     Appeal.source_version,
                     Appeal.status,
                     Appeal.level,
-                    Appeal.satisfaction,
+                    *aggregates.ROW_COLUMNS,
                 ).where(Appeal.source == source, Appeal.external_id.in_(external_id_chunk))
             )
             for row in rows:
@@ -294,6 +294,7 @@ class Ingestor:
                 row["id"] = appeal_id
                 steps.extend(self._steps(row["id"], record, None, 0, regions))
             insert_rows(connection, "transitions", list(steps[0]), [tuple(step.values()) for step in steps], ("at",))
+            aggregates.record_new(connection, [tuple(row[name] for name in aggregates.ROW_NAMES) for row in rows])
             report.created += len(fresh)
             deltas.extend(appeal_deltas(rows, "created"))
         if changed:
@@ -323,6 +324,14 @@ class Ingestor:
             session.execute(update(Appeal), updates)
             if steps:
                 session.execute(insert(Transition), steps)
+            # The KPI counters move from what was stored to what is stored now (read back, so
+            # that whatever the update kept or replaced is counted as it is).
+            connection = session.connection()
+            aggregates.record_changes(
+                connection,
+                [tuple(getattr(stored, name) for name in aggregates.ROW_NAMES) for stored, _ in changed],
+                aggregates.read_rows(connection, [stored.id for stored, _ in changed]),
+            )
             report.updated += len(changed)
             deltas.extend(appeal_deltas(updates, "updated"))
         queue_deltas(session, deltas)
