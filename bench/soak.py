@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
         server = LiveServer(Path(workdir))
+        server.env["CC_INGEST_RATE_LIMIT"] = "0"  # one API key sends 10 events a second here
         server.cli("demo", "--scale", "street")
         key = server.cli("apikeys", "add", "--name", "soak", "--source", "wechat").strip()
         server.start()

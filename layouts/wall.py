@@ -1,13 +1,15 @@
 """The LED wall (/wall): dark, readable from across the room, aggregates and masked text only.
 
 The page is rendered once from a server snapshot; afterwards Socket.IO deltas update the
-ticker and the deadline board in place, and a coalesced resync (at most every few seconds,
+ticker, the deadline board and the "received today" counter in place, straight from the
+socket event to the DOM (assets/wall.js), and a coalesced resync (at most every few seconds,
 and after a reconnect) refreshes the aggregates and charts. See callbacks/wall.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from dash import dcc, html
 from dash_socketio import DashSocketIO
@@ -60,8 +62,13 @@ def snapshot(region_code: str, lang: str, now: dt.datetime) -> dict:
         }
 
 
-def kpi_tiles(kpis: dict, lang: str) -> list:
-    """Today's KPIs, each against its target where it has one."""
+def kpi_tiles(kpis: dict, lang: str, as_of: dt.datetime | None = None) -> list:
+    """Today's KPIs, each against its target where it has one.
+
+    Each number also carries its raw value and the snapshot's instant (as_of, in ms), so the
+    browser can add the appeals pushed since that snapshot to the count it shows.
+    """
+    as_of_ms = "" if as_of is None else str(epoch_ms(as_of))
     targets = current_app.extensions["kpi_targets"]
     tiles = []
     for key, label_key, unit_key in KPI_TILES:
@@ -78,7 +85,11 @@ def kpi_tiles(kpis: dict, lang: str) -> list:
                     html.Div(t(label_key, lang), className="wall-tile-label"),
                     html.Div(
                         [
-                            html.Span(format_kpi(key, value), className="wall-number"),
+                            html.Span(
+                                format_kpi(key, value),
+                                className="wall-number",
+                                **{"data-value": "" if value is None else str(value), "data-as-of": as_of_ms},
+                            ),
                             html.Span(t(unit_key, lang) if unit_key else "", className="wall-unit"),
                         ],
                         className="wall-tile-value",
@@ -160,6 +171,36 @@ def visits_panel(visits: dict, lang: str) -> html.Table:
     return html.Table([html.Thead(header), html.Tbody(rows)], className="wall-visits")
 
 
+def epoch_ms(instant: dt.datetime) -> float:
+    """An instant as the browser's clock counts it: milliseconds since the epoch."""
+    return instant.timestamp() * 1000
+
+
+def snapshot_stores(data: dict, now: dt.datetime) -> tuple[dict, dict]:
+    """The ticker's and the deadline board's store data: items and the instant they were read."""
+    as_of = epoch_ms(now)
+    return (
+        {"items": data["recent"], "as_of": as_of},
+        {"items": data["sla"], "as_of": as_of, "server_now": as_of},
+    )
+
+
+def browser_ids() -> str:
+    """The ids assets/wall.js watches, as JSON for the root's data-wall attribute (ids live in ids.py)."""
+    return json.dumps(
+        {
+            "socket": ids.WALL_SOCKET,
+            "event": DELTA_EVENT,
+            "labels": ids.WALL_LABELS,
+            "ticker_data": ids.WALL_TICKER_DATA,
+            "sla_data": ids.WALL_SLA_DATA,
+            "kpis": ids.WALL_KPIS,
+            "ticker": ids.WALL_TICKER,
+            "sla": ids.WALL_SLA,
+        }
+    )
+
+
 def _panel(title: str, body, class_name: str = "", **kwargs) -> html.Section:
     return html.Section(
         [html.H2(title, className="wall-panel-title"), body], className=f"wall-panel {class_name}".strip(), **kwargs
@@ -208,20 +249,21 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
     data = snapshot(region_code, lang, now)
     timezone = current_app.extensions["work_calendar"].timezone
     local_now = now.astimezone(timezone)
+    ticker_store, sla_store = snapshot_stores(data, now)
     return html.Div(
         [
             DashSocketIO(
                 id=ids.WALL_SOCKET,
                 eventNames=[DELTA_EVENT],
-                options={"auth": {"region": region_code, "token": token or ""}},
+                # WebSocket only (no long-polling): any web process can take the connection, no sticky sessions.
+                options={"auth": {"region": region_code, "token": token or ""}, "transports": ["websocket"]},
             ),
             dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
             dcc.Store(id=ids.WALL_STATE, data={"region": region_code, "lang": lang, "token": token or ""}),
             dcc.Store(id=ids.WALL_LABELS, data=client_labels(lang)),
-            dcc.Store(id=ids.WALL_TICKER_DATA, data=data["recent"]),
-            dcc.Store(id=ids.WALL_SLA_DATA, data={"items": data["sla"], "server_now": now.timestamp() * 1000}),
+            dcc.Store(id=ids.WALL_TICKER_DATA, data=ticker_store),
+            dcc.Store(id=ids.WALL_SLA_DATA, data=sla_store),
             dcc.Store(id=ids.WALL_SYNC, data={"last": 0}),
-            dcc.Store(id=ids.WALL_DIRTY, data=0),
             dcc.Store(id=ids.WALL_REFRESH, data=0),
             dcc.Store(id=ids.WALL_VIEWPORT, data=1.0),
             html.Header(
@@ -257,7 +299,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                 ],
                 className="wall-header",
             ),
-            html.Div(kpi_tiles(data["kpis"], lang), id=ids.WALL_KPIS, className="wall-tiles"),
+            html.Div(kpi_tiles(data["kpis"], lang, now), id=ids.WALL_KPIS, className="wall-tiles"),
             html.Main(
                 [
                     html.Div(
@@ -294,6 +336,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                     ),
                     html.Div(
                         [
+                            # Both lists are filled by assets/wall.js, never by Dash (no children here).
                             _panel(t("wall.sla_board", lang), html.Ul(id=ids.WALL_SLA, className="wall-sla"), "sla"),
                             _panel(
                                 t("wall.recent_appeals", lang),
@@ -315,4 +358,5 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
         id=ids.WALL_ROOT,
         className="wall-root",
         lang="zh-CN" if lang == "zh" else "en",
+        **{"data-wall": browser_ids()},
     )

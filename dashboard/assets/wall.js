@@ -1,6 +1,15 @@
 /* The wall's browser side: clock, connection state, pushed deltas, deadline countdowns.
-   Everything here runs without a server round trip; the server is asked only for a
-   coalesced resync (schedule). Lists are capped, so a wall left for weeks does not grow. */
+
+   A pushed delta goes straight from the Socket.IO event to the DOM: this script watches
+   Dash's store (the DashSocketIO component writes each event into its props synchronously)
+   and updates the ticker, the deadline board and the "received today" counter itself, with
+   no Dash callback or React render in between. The ticker and the board are this script's
+   own DOM (their <ul>s have no Dash children); Dash only delivers the server's snapshots
+   (the stores wall-ticker-data and wall-sla-data, at page load and at each coalesced
+   resync), and the heavy charts and aggregates are redrawn only by that resync: at most
+   every 3 s while deltas arrive, every 30 s regardless, and at once after a reconnect.
+   Lists are capped and the log of recent deltas is bounded, so a wall left for weeks does
+   not grow. */
 (function () {
   "use strict";
   var TICKER_LENGTH = 5; // as layouts/wall.py
@@ -8,18 +17,34 @@
   var RESYNC_AFTER_DELTA_MS = 3000; // at most one heavy redraw every 3 s while deltas arrive
   var RESYNC_EVERY_MS = 30000; // deadlines pass and days turn without any delta
   var NEAR_MS = 2 * 3600 * 1000; // amber within two hours of the deadline
+  // A delta published this close before a snapshot was read may or may not be in it: replay it
+  // (replaying is idempotent for the lists; the counter counts only deltas after the snapshot).
+  var SNAPSHOT_OVERLAP_MS = 1000;
+  var LOG_LIMIT = 5000; // deltas kept for replay; pruned as snapshots cover them
   var clock = { offset: 0 }; // server time − browser time, in ms
   window.wallClock = clock;
 
+  var wall = null; // set once the wall's root is on the page (see bind)
+
   function now() { return Date.now() + clock.offset; }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function h(type, props) {
-    return { type: type, namespace: "dash_html_components", props: props };
+
+  // Intl formatters are costly to build and the wall formats every second: build each once.
+  var formatters = {};
+  function formatter(key, options) {
+    if (!formatters[key]) { formatters[key] = new Intl.DateTimeFormat(options.locale || "zh-CN", options); }
+    return formatters[key];
   }
   function localTime(iso, timezone) {
-    return new Intl.DateTimeFormat("zh-CN", { timeZone: timezone, hour: "2-digit", minute: "2-digit", hour12: false })
+    return formatter("time " + timezone, { timeZone: timezone, hour: "2-digit", minute: "2-digit", hour12: false })
       .format(new Date(iso));
   }
+  function localDay(ms, timezone) { // YYYY-MM-DD in the wall's time zone
+    return formatter("day " + timezone, { locale: "en-CA", timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit" })
+      .format(new Date(ms));
+  }
+  var numberFormat = new Intl.NumberFormat("en-US"); // as kpi.format_kpi: 1,234
+
   function countdown(deadlineMs, labels) {
     var left = deadlineMs - now();
     var overdue = left < 0;
@@ -33,22 +58,275 @@
     };
   }
 
-  function tickCountdowns() {
-    var nodes = document.querySelectorAll(".sla-countdown[data-deadline]");
+  // ---- Building the ticker and the deadline board (this script's own DOM) ----
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    node.className = className;
+    if (text !== undefined) { node.textContent = text; } // text, never HTML
+    return node;
+  }
+
+  function tickerRow(a, labels) {
+    var row = element("li", "wall-ticker-item");
+    row.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
+    row.appendChild(element("span", "wall-ticker-time", localTime(a.time, labels.timezone)));
+    row.appendChild(element("span", "wall-ticker-category", a.category));
+    row.appendChild(element("span", "wall-ticker-place", a.place));
+    row.appendChild(element("div", "wall-ticker-text", a.text));
+    return row;
+  }
+
+  function slaRow(a, labels) {
+    var deadline = new Date(a.deadline).getTime();
+    var c = countdown(deadline, labels);
+    var row = element("li", "wall-sla-item");
+    row.setAttribute("data-tone", c.tone);
+    row.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
+    row.appendChild(element("span", "wall-sla-category", a.category));
+    row.appendChild(element("span", "wall-sla-place", a.place));
+    var left = element("span", "sla-countdown", c.text);
+    left.setAttribute("data-deadline", String(deadline));
+    row.appendChild(left);
+    return row;
+  }
+
+  // Rows are kept per appeal and rebuilt only when what they show changes; the list is
+  // rearranged only when its order changes, so a delta touches a handful of nodes.
+  function renderList(listId, items, rows, build, signature) {
+    var list = document.getElementById(listId);
+    if (!list || !wall.labels) { return; }
+    var wanted = items.map(function (a) {
+      var key = String(a.id);
+      var sign = signature(a);
+      var known = rows.get(key);
+      if (!known || known.sign !== sign) {
+        known = { node: build(a, wall.labels), sign: sign };
+        rows.set(key, known);
+      }
+      return known.node;
+    });
+    var keep = new Set(items.map(function (a) { return String(a.id); }));
+    rows.forEach(function (_row, key) { if (!keep.has(key)) { rows.delete(key); } });
+    var current = list.children;
+    var same = current.length === wanted.length && wanted.every(function (node, i) { return current[i] === node; });
+    if (!same) { list.replaceChildren.apply(list, wanted); }
+  }
+
+  function renderTicker() {
+    renderList(wall.ids.ticker, wall.ticker, wall.tickerRows, tickerRow, function (a) {
+      return [a.priority, a.priority_label, a.time, a.category, a.place, a.text].join("\u0001");
+    });
+  }
+
+  function renderSla() {
+    renderList(wall.ids.sla, wall.sla, wall.slaRows, slaRow, function (a) {
+      return [a.priority, a.priority_label, a.deadline, a.category, a.place].join("\u0001");
+    });
+  }
+
+  // ---- "Received today": the server's count plus the appeals pushed since its snapshot ----
+
+  function receivedSince(asOf) {
+    var today = localDay(now(), wall.labels.timezone);
+    var count = 0;
+    wall.log.forEach(function (entry) {
+      if (entry.sentAt <= asOf) { return; }
+      entry.deltas.forEach(function (d) {
+        if (d.type === "appeal" && d.change === "created" && d.reported_at &&
+            localDay(Date.parse(d.reported_at), wall.labels.timezone) === today) { count += 1; }
+      });
+    });
+    return count;
+  }
+
+  // The number's text belongs to React too: the server's value and snapshot time are read
+  // from attributes React keeps current, and the text is rewritten from them (never
+  // accumulated), so a resync that React renders, or leaves alone, always ends right. The
+  // text node is edited in place, never replaced, so React's own later writes still land.
+  function setText(node, text) {
+    var only = node.firstChild;
+    if (only && only === node.lastChild && only.nodeType === 3) {
+      if (only.nodeValue !== text) { only.nodeValue = text; }
+    } else if (node.textContent !== text) {
+      node.textContent = text;
+    }
+  }
+
+  function renderReceived() {
+    if (!wall || !wall.labels) { return; }
+    var number = document.querySelector(".wall-tile[data-kpi=received] .wall-number[data-value]");
+    if (!number) { return; }
+    var value = number.getAttribute("data-value");
+    var asOf = number.getAttribute("data-as-of");
+    if (!value || !asOf) { return; }
+    setText(number, numberFormat.format(Number(value) + receivedSince(Number(asOf))));
+  }
+
+  // ---- Deltas and snapshots ----
+
+  function entryOf(d, labels) {
+    return {
+      id: d.id, time: d.reported_at, deadline: d.deadline_at, priority: d.priority,
+      priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
+      status: labels.status[d.status] || d.status, place: d.place || "", text: d.text || "",
+    };
+  }
+
+  function byNewest(a, b) { return (Date.parse(b.time) - Date.parse(a.time)) || (b.id - a.id); }
+  function byDeadline(a, b) { return (Date.parse(a.deadline) - Date.parse(b.deadline)) || (a.id - b.id); }
+
+  function apply(deltas) {
+    deltas.forEach(function (d) {
+      if (d.type !== "appeal") { return; }
+      var entry = entryOf(d, wall.labels);
+      if (d.change === "created") {
+        wall.ticker = wall.ticker.filter(function (x) { return x.id !== d.id; });
+        wall.ticker.unshift(entry);
+      }
+      wall.sla = wall.sla.filter(function (x) { return x.id !== d.id; });
+      if (d.is_open) { wall.sla.push(entry); }
+    });
+    wall.ticker = wall.ticker.sort(byNewest).slice(0, TICKER_LENGTH);
+    wall.sla = wall.sla.sort(byDeadline).slice(0, SLA_LENGTH);
+  }
+
+  function replaySince(asOf) {
+    wall.log.forEach(function (entry) {
+      if (entry.sentAt >= asOf - SNAPSHOT_OVERLAP_MS) { apply(entry.deltas); }
+    });
+  }
+
+  function receive(message) {
+    if (!message || !message.deltas) { return; }
+    if (message.sent_at) { clock.offset = 0.8 * clock.offset + 0.2 * (message.sent_at - Date.now()); }
+    wall.lastDeltaAt = Date.now();
+    wall.log.push({ sentAt: message.sent_at || now(), deltas: message.deltas });
+    if (wall.log.length > LOG_LIMIT) { wall.log.splice(0, wall.log.length - LOG_LIMIT); }
+    apply(message.deltas);
+    renderTicker();
+    renderSla();
+    renderReceived();
+  }
+
+  // Forget deltas that every snapshot on screen already covers.
+  function pruneLog() {
+    var covered = Math.min(wall.tickerAsOf, wall.slaAsOf) - 2 * SNAPSHOT_OVERLAP_MS;
+    var keep = 0;
+    while (keep < wall.log.length && wall.log[keep].sentAt < covered) { keep += 1; }
+    if (keep) { wall.log.splice(0, keep); }
+  }
+
+  function tickerSnapshot(data) {
+    wall.ticker = ((data && data.items) || []).slice();
+    wall.tickerAsOf = (data && data.as_of) || now();
+    replaySince(wall.tickerAsOf);
+    pruneLog();
+    renderTicker();
+  }
+
+  function slaSnapshot(data) {
+    if (data && data.server_now) { clock.offset = data.server_now - Date.now(); }
+    wall.sla = ((data && data.items) || []).slice();
+    wall.slaAsOf = (data && data.as_of) || now();
+    replaySince(wall.slaAsOf);
+    pruneLog();
+    renderSla();
+  }
+
+  // ---- Watching Dash's store ----
+
+  function propsOf(state, id) {
+    var path = state.paths && state.paths.strs && state.paths.strs[id];
+    var node = state.layout;
+    if (!path) { return undefined; }
+    for (var i = 0; i < path.length && node; i++) { node = node[path[i]]; }
+    return node && node.props;
+  }
+
+  // Runs synchronously on every Dash store change; does work only when one of the wall's
+  // props changed (Dash replaces the objects it changes, so identity is enough).
+  function onStoreChange(store) {
+    var state = store.getState();
+    if (state.layout === wall.layout) { return; }
+    wall.layout = state.layout;
+    var ids = wall.ids;
+    var labels = propsOf(state, ids.labels);
+    if (labels && labels.data && labels.data !== wall.labels) {
+      wall.labels = labels.data;
+      window.wallLabels = labels.data;
+      wall.tickerRows.clear();
+      wall.slaRows.clear();
+      renderTicker();
+      renderSla();
+    }
+    if (!wall.labels) { return; }
+    var ticker = propsOf(state, ids.ticker_data);
+    if (ticker && ticker.data !== wall.tickerData) {
+      wall.tickerData = ticker.data;
+      tickerSnapshot(ticker.data);
+    }
+    var sla = propsOf(state, ids.sla_data);
+    if (sla && sla.data !== wall.slaData) {
+      wall.slaData = sla.data;
+      slaSnapshot(sla.data);
+    }
+    var socket = propsOf(state, ids.socket);
+    var message = socket && socket["data-" + ids.event];
+    if (message && message !== wall.message) {
+      wall.message = message;
+      receive(message);
+    }
+  }
+
+  // The wall page carries the ids this script needs on its root (data-wall, from dashboard/ids.py).
+  function bind() {
+    var root = document.querySelector(".wall-root[data-wall]");
+    var stores = window.dash_stores || [];
+    if (!root || !stores.length) { return false; }
+    wall = {
+      ids: JSON.parse(root.getAttribute("data-wall")),
+      labels: null, ticker: [], sla: [], tickerAsOf: 0, slaAsOf: 0, log: [], lastDeltaAt: 0,
+      tickerRows: new Map(), slaRows: new Map(),
+    };
+    stores.forEach(function (store) {
+      store.subscribe(function () { onStoreChange(store); });
+      wall.layout = null;
+      onStoreChange(store);
+    });
+    // React renders a resync's KPI tiles some time after the store changes: recount when it
+    // has written their attributes (or replaced them).
+    var kpis = document.getElementById(wall.ids.kpis);
+    if (kpis) {
+      new MutationObserver(renderReceived).observe(kpis, {
+        subtree: true, childList: true, attributes: true, attributeFilter: ["data-value", "data-as-of"],
+      });
+    }
+    renderReceived();
+    return true;
+  }
+  if (!bind()) {
+    var binder = new MutationObserver(function () { if (bind()) { binder.disconnect(); } });
+    binder.observe(document.body || document.documentElement, { childList: true, subtree: true });
+  }
+
+  function tick() {
     var labels = window.wallLabels;
     if (!labels) { return; }
+    var nodes = document.querySelectorAll(".sla-countdown[data-deadline]");
     for (var i = 0; i < nodes.length; i++) {
       var c = countdown(Number(nodes[i].getAttribute("data-deadline")), labels);
       if (nodes[i].textContent !== c.text) { nodes[i].textContent = c.text; }
       var item = nodes[i].parentNode;
       if (item && item.getAttribute("data-tone") !== c.tone) { item.setAttribute("data-tone", c.tone); }
     }
+    renderReceived(); // the day may have turned: a backstop for the observer above
   }
-  setInterval(tickCountdowns, 1000);
+  setInterval(tick, 1000);
 
   // Dash's renderer keeps an undo history of every browser-side change to a callback input
-  // (each clock tick, each pushed delta). A wall has no undo and runs for weeks: without this,
-  // the page grows by the size of every message it ever received.
+  // (each clock tick, each connection change). A wall has no undo and runs for weeks: without
+  // this, the page grows by the size of every change it ever saw.
   function forgetUndoHistory() {
     (window.dash_stores || []).forEach(function (store) {
       var history = store.getState().history;
@@ -61,7 +339,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: {
       clock: function (_tick, labels) {
-        var parts = new Intl.DateTimeFormat("zh-CN", {
+        var parts = formatter("clock " + ((labels && labels.timezone) || "Asia/Shanghai"), {
           timeZone: (labels && labels.timezone) || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
           hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
         }).formatToParts(new Date(now()));
@@ -73,73 +351,19 @@
         return [connected ? "wall-connection" : "wall-connection offline", connected ? labels.connected : labels.disconnected];
       },
 
-      schedule: function (_tick, connected, dirty, sync, refresh, viewport) {
+      schedule: function (_tick, connected, sync, refresh, viewport) {
         var scale = Math.max(Math.min(window.innerWidth / 1920, window.innerHeight / 1080), 0.5);
         var ctx = window.dash_clientside.callback_context;
         var byConnect = ctx.triggered.some(function (t) { return t.prop_id.indexOf(".connected") > 0; });
         var t = Date.now();
         var last = (sync && sync.last) || 0;
+        var lastDelta = (wall && wall.lastDeltaAt) || 0;
         var due = (byConnect && connected) ||
-          (connected && dirty > last && t - last >= RESYNC_AFTER_DELTA_MS) ||
+          (connected && lastDelta > last && t - last >= RESYNC_AFTER_DELTA_MS) ||
           (connected && t - last >= RESYNC_EVERY_MS) ||
           (connected && Math.abs(scale - (viewport || 1)) > 0.01);
         if (!due) { return [window.dash_clientside.no_update, window.dash_clientside.no_update, window.dash_clientside.no_update]; }
         return [(refresh || 0) + 1, { last: t }, scale];
-      },
-
-      applyDeltas: function (message, ticker, sla, labels) {
-        if (!message || !message.deltas) { return window.dash_clientside.no_update; }
-        if (message.sent_at) { clock.offset = 0.8 * clock.offset + 0.2 * (message.sent_at - Date.now()); }
-        ticker = (ticker || []).slice();
-        var items = ((sla && sla.items) || []).slice();
-        message.deltas.forEach(function (d) {
-          if (d.type !== "appeal") { return; }
-          var entry = {
-            id: d.id, time: d.reported_at, deadline: d.deadline_at, priority: d.priority,
-            priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
-            status: labels.status[d.status] || d.status, place: d.place || "", text: d.text || "",
-          };
-          if (d.change === "created") {
-            ticker = ticker.filter(function (x) { return x.id !== d.id; });
-            ticker.unshift(entry);
-          }
-          items = items.filter(function (x) { return x.id !== d.id; });
-          if (d.is_open) { items.push(entry); }
-        });
-        ticker.sort(function (a, b) { return a.time < b.time ? 1 : (a.time > b.time ? -1 : b.id - a.id); });
-        items.sort(function (a, b) { return a.deadline < b.deadline ? -1 : (a.deadline > b.deadline ? 1 : a.id - b.id); });
-        return [ticker.slice(0, TICKER_LENGTH), { items: items.slice(0, SLA_LENGTH), server_now: null }, Date.now()];
-      },
-
-      renderTicker: function (ticker, labels) {
-        return (ticker || []).map(function (a) {
-          return h("Li", {
-            key: String(a.id), className: "wall-ticker-item", children: [
-              h("Span", { className: "wall-priority " + a.priority, children: a.priority_label }),
-              h("Span", { className: "wall-ticker-time", children: localTime(a.time, labels.timezone) }),
-              h("Span", { className: "wall-ticker-category", children: a.category }),
-              h("Span", { className: "wall-ticker-place", children: a.place }),
-              h("Div", { className: "wall-ticker-text", children: a.text }),
-            ],
-          });
-        });
-      },
-
-      renderSla: function (sla, labels) {
-        window.wallLabels = labels;
-        if (sla && sla.server_now) { clock.offset = sla.server_now - Date.now(); }
-        return ((sla && sla.items) || []).map(function (a) {
-          var deadline = new Date(a.deadline).getTime();
-          var c = countdown(deadline, labels);
-          return h("Li", {
-            key: String(a.id), className: "wall-sla-item", "data-tone": c.tone, children: [
-              h("Span", { className: "wall-priority " + a.priority, children: a.priority_label }),
-              h("Span", { className: "wall-sla-category", children: a.category }),
-              h("Span", { className: "wall-sla-place", children: a.place }),
-              h("Span", { className: "sla-countdown", "data-deadline": String(deadline), children: c.text }),
-            ],
-          });
-        });
       },
     },
   });

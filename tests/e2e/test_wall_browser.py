@@ -168,3 +168,51 @@ def test_wall_reconnects_after_a_server_restart_and_shows_what_it_missed(page, l
         timeout=15_000,
     )
     assert page.evaluate("() => window.__sameDocument === true")
+
+
+def _received_today(live_server) -> int:
+    """Appeals reported since local midnight (Asia/Shanghai), counted in the database."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    midnight = dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with _database(live_server) as connection:
+        return connection.execute("SELECT count(*) FROM appeals WHERE reported_at >= ?", (start,)).fetchone()[0]
+
+
+RECEIVED = "() => document.querySelector('.wall-tile[data-kpi=received] .wall-number').textContent"
+
+
+def test_a_pushed_appeal_updates_ticker_and_count_by_itself_and_a_resync_does_not_count_it_twice(page, live_server):
+    # Hold back every resync: whatever changes on the wall now came through the pushed delta alone.
+    def hold_resyncs(route):
+        if "wall-refresh" in (route.request.post_data or ""):
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/_dash-update-component", hold_resyncs)
+    page.goto(f"{live_server.url}/wall")
+    page.wait_for_selector(".wall-connection:not(.offline)", timeout=15_000)
+    freshness = page.locator(".wall-freshness").inner_text()
+    before = _received_today(live_server)
+    assert int(page.evaluate(RECEIVED).replace(",", "")) == before
+    _post_appeal(live_server, "E2E-COUNT-1", "小区门口积水无法通行")
+    page.wait_for_function(f"() => ({RECEIVED})() === '{before + 1:,}'", timeout=5_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.wall-ticker-text')].some(n => n.textContent.includes('小区门口积水'))",
+        timeout=5_000,
+    )
+    assert page.locator(".wall-freshness").inner_text() == freshness  # no resync has landed
+    # Let resyncs through: the next one includes the appeal, which must still be counted once and listed.
+    page.unroute("**/_dash-update-component", hold_resyncs)
+    page.wait_for_function(
+        "(previous) => document.querySelector('.wall-freshness').innerText !== previous", arg=freshness, timeout=15_000
+    )
+    expected = _received_today(live_server)
+    assert expected == before + 1
+    page.wait_for_function(f"() => ({RECEIVED})() === '{expected:,}'", timeout=3_000)
+    page.wait_for_timeout(1_500)  # one more countdown tick recounts from the snapshot: still once
+    assert page.evaluate(RECEIVED) == f"{expected:,}"
+    assert "小区门口积水" in page.locator(".wall-ticker").inner_text()
