@@ -40,19 +40,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
     scheduler.init_app(server)
 
-    from dashboard import api, health, jobs, open311, push, sockets
+    from dashboard import api, auth, console, health, jobs, login, open311, push, sockets
     from dashboard.ingest.service import Ingestor
 
     server.extensions["ingestor"] = Ingestor(
         db, lambda: server.extensions["work_calendar"], server.extensions["sla_policy"], config.SECRET_KEY
     )
+    # Each blueprint declares who may use it; a view without a declaration is refused (auth.enforce).
+    auth.declare_blueprint(health.bp, auth.Permission.PUBLIC)
+    auth.declare_blueprint(api.bp, auth.Permission.API_KEY)  # its before_request checks X-API-Key
+    auth.declare_blueprint(open311.bp, auth.Permission.PUBLIC)  # open data, masked; POST checks api_key
     server.register_blueprint(health.bp)
     server.register_blueprint(api.bp)
     server.register_blueprint(open311.bp)
+    server.register_blueprint(login.bp)
+    server.register_blueprint(console.bp)
     sockets.register(socketio)
     push.set_publisher(sockets.make_publisher(socketio))
     jobs.register(server)
     _create_dash(server)
+    from dashboard import security
+
+    security.init_app(server)
+    auth.init_app(server)
     return server
 
 
@@ -69,13 +79,38 @@ def _create_dash(server: Flask) -> dash.Dash:
         update_title=None,
         suppress_callback_exceptions=True,
     )
+    from callbacks import admin as admin_callbacks
+    from callbacks import appeal as appeal_callbacks
+    from callbacks import drill as drill_callbacks
     from callbacks import wall as wall_callbacks
+    from dashboard.auth import Permission, declare_callback, guarded_layout
+    from layouts import admin as admin_layout
+    from layouts import appeal as appeal_layout
+    from layouts import drill as drill_layout
+    from layouts import exports as exports_layout
     from layouts import home as home_layout
     from layouts import wall as wall_layout
 
-    dash.register_page("home", path="/", layout=home_layout.layout, title=t("app.title"))
-    dash.register_page("wall", path="/wall", layout=wall_layout.layout, title=t("app.title"))
+    # Every page names the permission its layout needs (the wall checks its device token itself).
+    pages = [
+        ("home", "/", None, home_layout.layout, Permission.PUBLIC),
+        ("wall", "/wall", None, wall_layout.layout, Permission.WALL),
+        ("drill", "/drill", None, drill_layout.layout, Permission.CONSOLE),
+        ("appeal", None, "/appeal/<appeal_id>", appeal_layout.layout, Permission.CONSOLE),
+        ("exports", "/exports", None, exports_layout.layout, Permission.EXPORT),
+        ("admin", "/admin", None, admin_layout.layout, Permission.ADMIN),
+    ]
+    for name, path, template, layout, permission in pages:
+        dash.register_page(
+            name, path=path, path_template=template, layout=guarded_layout(permission, layout), title=t("app.title")
+        )
     app.layout = dash.html.Div(dash.page_container)
+    known = set(app.callback_map)
     wall_callbacks.register(app)
+    for output in set(app.callback_map) - known:
+        declare_callback(output, Permission.WALL)  # the wall's resync checks the device token itself
+    drill_callbacks.register(app)
+    appeal_callbacks.register(app)
+    admin_callbacks.register(app)
     server.extensions["dash"] = app
     return app

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
-from dashboard import create_app, migrate
+from dashboard import admin, create_app, migrate
+from dashboard.admin import AdminError
+from dashboard.config import INSTANCE_DIR
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.models import ApiKey, AuditLog, Region, User, WallToken
+from dashboard.models import AuditLog, Region
 from dashboard.vocab import Channel, Role
 
 log = logging.getLogger("dashboard")
@@ -52,11 +53,26 @@ def serve(host: str | None, port: int | None, no_scheduler: bool) -> None:
     with db.session() as session:
         if not session.scalar(select(func.count()).select_from(Region)):
             log.warning("the database is empty: run `python app.py demo` for demo data")
+    # Local upkeep always; the shared jobs only if this process gets the scheduler lock (it
+    # waits in the background otherwise, and takes over when the holder dies).
     scheduler.start()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     log.info("serving on http://%s:%s/wall (health: /healthz)", host, port)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+
+
+@cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduled jobs without the web server; a second instance stands by and takes over."""
+    app = _app(SCHEDULER_ENABLED=True)
+    _prepare_database(app)
+    if not app.config["REDIS_URL"]:
+        log.warning(
+            "CC_REDIS_URL is empty: appeals from the drop folder or the simulator will not be pushed "
+            "to walls served by other processes"
+        )
+    scheduler.run_until_stopped()
 
 
 @cli.command()
@@ -79,6 +95,8 @@ def demo(scale: str, seed: int, end: str | None, reset: bool, if_empty: bool) ->
         has_data = bool(session.scalar(select(func.count()).select_from(Region)))
     if has_data and if_empty and not reset:
         click.echo("demo: the database already holds data; nothing to do")
+        if DEMO_USERS_FILE.exists():
+            click.echo(f"demo log-ins for /login: {DEMO_USERS_FILE}")
         return
     if reset:
         demo_data.reset(db)
@@ -102,6 +120,37 @@ def demo(scale: str, seed: int, end: str | None, reset: bool, if_empty: bool) ->
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_summary(summary))
+    if app.config["DEMO_MODE"]:
+        click.echo(_demo_users())
+
+
+DEMO_USERS_FILE = INSTANCE_DIR / "demo_users.txt"
+
+
+def _demo_users() -> str:
+    """In demo mode: an admin and the first street's supervisor, with random passwords kept in a 0600 file."""
+    import secrets
+
+    from dashboard.auth import hash_password
+    from dashboard.models import User
+    from dashboard.vocab import RegionLevel
+
+    lines = []
+    with db.transaction() as session:
+        street = session.scalar(select(Region.code).where(Region.level == RegionLevel.STREET).order_by(Region.code))
+        for username, role, region in (("admin", Role.ADMIN, None), ("street", Role.SUPERVISOR, street)):
+            password = secrets.token_urlsafe(9)
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                user = User(username=username, display_name=username, role=role, region_code=region)
+                session.add(user)
+            user.password_hash = hash_password(password)
+            user.failed_logins, user.locked_until = 0, None
+            lines.append(f"{username}\t{password}\t{role.value}\t{region or ''}")
+    DEMO_USERS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_USERS_FILE.write_text("username\tpassword\trole\tregion\n" + "\n".join(lines) + "\n")
+    DEMO_USERS_FILE.chmod(0o600)
+    return "demo log-ins for /login (also in " + str(DEMO_USERS_FILE) + "):\n  " + "\n  ".join(lines)
 
 
 def format_summary(summary: dict) -> str:
@@ -163,6 +212,29 @@ def db_current() -> None:
     )
 
 
+# How the CLI names the inputs that dashboard.admin's errors refer to.
+CLI_FIELDS = {
+    "username": "--username",
+    "display_name": "--name",
+    "role": "--role",
+    "region": "--region",
+    "password": "--password",
+    "new_password": "--password",
+    "user": "USERNAME",
+    "name": "--name",
+    "channel": "--source",
+}
+
+
+def _admin(change, *args, fields: dict[str, str] | None = None, **kwargs):
+    """Make a change through dashboard.admin as the CLI (audited as "cli"); a refused input is a usage error."""
+    try:
+        return change("cli", *args, **kwargs)
+    except AdminError as error:
+        field = {**CLI_FIELDS, **(fields or {})}.get(error.field, error.field)
+        raise click.UsageError(error.message("en", field)) from None
+
+
 @cli.group("users")
 def users_group() -> None:
     """Supervisors and admins."""
@@ -175,38 +247,63 @@ def users_group() -> None:
 @click.option("--region", "region_code", default=None, help="Region a supervisor is scoped to.")
 @click.password_option(help="Prompted for when not given.")
 def users_add(username: str, display_name: str | None, role: str, region_code: str | None, password: str) -> None:
-    """Create a user with a hashed password."""
+    """Create a user with a hashed password (an admin's --region is ignored: admins see everything)."""
     app = _app()
     _prepare_database(app)
-    if role == Role.SUPERVISOR and not region_code:
-        raise click.UsageError("a supervisor needs --region (the street or community they oversee)")
-    if len(password) < 10:
-        raise click.UsageError("the password must have at least 10 characters")
-    with db.transaction() as session:
-        if region_code and session.get(Region, region_code) is None:
-            raise click.UsageError(f"no region with code {region_code}")
-        if session.scalar(select(User).where(User.username == username)):
-            raise click.UsageError(f"user {username} exists already")
-        session.add(
-            User(
-                username=username,
-                display_name=display_name or username,
-                password_hash=generate_password_hash(password),
-                role=Role(role),
-                region_code=region_code,
-            )
-        )
-    click.echo(f"user {username} created ({role}{', ' + region_code if region_code else ''})")
+    user = _admin(admin.create_user, username, display_name, role, region_code, password)
+    click.echo(f"user {user.username} created ({role}{', ' + user.region_code if user.region_code else ''})")
 
 
 @users_group.command("list")
 def users_list() -> None:
-    """List users, their roles and scopes."""
+    """List users, their roles and scopes, and whether they are active or locked out."""
+    import datetime as dt
+
     _app()
+    now = dt.datetime.now(dt.UTC)
     with db.session() as session:
-        for user in session.scalars(select(User).order_by(User.username)):
+        for user in admin.list_users(session):
             state = "active" if user.active else "disabled"
+            if user.locked(now):
+                state += f", locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
             click.echo(f"{user.username}\t{user.role.value}\t{user.region_code or '-'}\t{state}")
+
+
+@users_group.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """Deactivate a user: they are logged out at their next request and cannot log in."""
+    _app()
+    _admin(admin.set_user_active, username, active=False)
+    click.echo(f"user {username} deactivated")
+
+
+@users_group.command("reactivate")
+@click.argument("username")
+def users_reactivate(username: str) -> None:
+    """Let a deactivated user log in again."""
+    _app()
+    _admin(admin.set_user_active, username, active=True)
+    click.echo(f"user {username} reactivated")
+
+
+@users_group.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """Lift a lock-out after too many wrong passwords."""
+    _app()
+    _admin(admin.unlock_user, username)
+    click.echo(f"user {username} unlocked")
+
+
+@users_group.command("password")
+@click.argument("username")
+@click.password_option(help="Prompted for when not given.")
+def users_password(username: str, password: str) -> None:
+    """Set a new password for a user (hashed; also lifts a lock-out)."""
+    _app()
+    _admin(admin.reset_password, username, password)
+    click.echo(f"password of {username} reset")
 
 
 def main() -> None:
@@ -241,48 +338,39 @@ def apikeys_group() -> None:
 @click.option("--source", type=click.Choice([c.value for c in Channel]), required=True, help="The feed's channel.")
 def apikeys_add(name: str, source: str) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    from dashboard.api import hash_api_key, new_api_key
-
     app = _app()
     _prepare_database(app)
-    key = new_api_key()
-    with db.transaction() as session:
-        session.add(ApiKey(name=name, key_hash=hash_api_key(key), source=Channel(source)))
+    _view, key = _admin(admin.create_api_key, name, source)
     click.echo(key)
 
 
-def _list_credentials(model, scope) -> None:
-    """Print id, name, scope and state of each API key or wall token (never the secret)."""
+def _list_credentials(listing) -> None:
+    """Print id, name, scope and state of each API key or wall token (never the secret), oldest first."""
     _app()
     with db.session() as session:
-        for row in session.scalars(select(model).order_by(model.id)):
+        for row in reversed(listing(session)):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            click.echo(f"{row.id}\t{row.name}\t{scope(row)}\t{state}")
+            click.echo(f"{row.id}\t{row.name}\t{row.scope}\t{state}")
 
 
-def _revoke_credentials(model, name: str) -> None:
+def _revoke_credentials(revoke, name: str, what: str) -> None:
     """Revoke every active API key or wall token with this name."""
-    import datetime as dt
-
     _app()
-    with db.transaction() as session:
-        rows = session.scalars(select(model).where(model.name == name, model.revoked_at.is_(None))).all()
-        for row in rows:
-            row.revoked_at = dt.datetime.now(dt.UTC)
-    click.echo(f"revoked {len(rows)} {'key' if model is ApiKey else 'token'}(s) named {name}")
+    revoked = _admin(revoke, name=name, fields={"name": "NAME"})
+    click.echo(f"revoked {len(revoked)} {what}(s) named {name}")
 
 
 @apikeys_group.command("list")
 def apikeys_list() -> None:
     """List keys (names and state, never the keys)."""
-    _list_credentials(ApiKey, lambda key: key.source.value)
+    _list_credentials(admin.list_api_keys)
 
 
 @apikeys_group.command("revoke")
 @click.argument("name")
 def apikeys_revoke(name: str) -> None:
     """Revoke every active key with this name."""
-    _revoke_credentials(ApiKey, name)
+    _revoke_credentials(admin.revoke_api_keys, name, "key")
 
 
 @cli.group("walltokens")
@@ -295,29 +383,23 @@ def walltokens_group() -> None:
 @click.option("--region", "region_code", required=True, help="The region the wall may show (and everything below it).")
 def walltokens_add(name: str, region_code: str) -> None:
     """Create a token; open /wall?token=TOKEN on the screen. Printed once, stored hashed."""
-    from dashboard.access import hash_token, new_wall_token
-
     app = _app()
     _prepare_database(app)
-    token = new_wall_token()
-    with db.transaction() as session:
-        if session.get(Region, region_code) is None:
-            raise click.UsageError(f"no region with code {region_code}")
-        session.add(WallToken(name=name, token_hash=hash_token(token), region_code=region_code))
+    _view, token = _admin(admin.create_wall_token, name, region_code)
     click.echo(token)
 
 
 @walltokens_group.command("list")
 def walltokens_list() -> None:
     """List wall tokens (names, regions and state; never the tokens)."""
-    _list_credentials(WallToken, lambda token: token.region_code)
+    _list_credentials(admin.list_wall_tokens)
 
 
 @walltokens_group.command("revoke")
 @click.argument("name")
 def walltokens_revoke(name: str) -> None:
     """Revoke every active token with this name: the screen goes blank at its next resync or reconnect."""
-    _revoke_credentials(WallToken, name)
+    _revoke_credentials(admin.revoke_wall_tokens, name, "token")
 
 
 @cli.command("export")
@@ -396,3 +478,23 @@ def simulate(rate: float, burst: int, seconds: float) -> None:
         if created or steps:
             click.echo(f"{created} new, {steps} steps")
         time.sleep(1.0)
+
+
+@cli.group("kpi")
+def kpi_group() -> None:
+    """The stored KPI counters behind the wall, the API and the exports."""
+
+
+@kpi_group.command("rebuild")
+def kpi_rebuild() -> None:
+    """Recompute the KPI counters from every appeal (after a restore, or ahead of the first read)."""
+    import time
+
+    from dashboard import aggregates
+
+    app = _app()
+    _prepare_database(app)
+    started = time.perf_counter()
+    with db.engine.begin() as connection:
+        rows = aggregates.rebuild(connection, app.extensions["work_calendar"])
+    click.echo(f"KPI counters rebuilt: {rows:,} rows in {time.perf_counter() - started:.1f} s")

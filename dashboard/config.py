@@ -31,6 +31,8 @@ class Config:
     # token. Off unless asked for (make run asks for it), so that a forgotten setting fails closed.
     DEMO_MODE: bool = False
     SCHEDULER_ENABLED: bool = True
+    # How often a standby process retries the scheduler lock, and the holder checks it still holds it.
+    SCHEDULER_LOCK_POLL_SECONDS: float = 5.0
     SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
     KPI_TARGETS_FILE: str = str(DATA_DIR / "kpi_targets.toml")
     CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
@@ -38,7 +40,15 @@ class Config:
     DROP_DIR: str = str(INSTANCE_DIR / "dropbox")
     SIMULATOR_RATE: float = 0.0  # appeals per minute created by the live demo simulator; 0 is off
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024  # largest request body accepted (bulk ingest)
+    # Session cookies are Secure (HTTPS only) unless this is on, or in demo mode over plain HTTP.
+    INSECURE_COOKIES: bool = False
+    INGEST_RATE_LIMIT: int = 120  # ingest requests per API key per minute (bulk POSTs and Open311); 0 is off
+    # Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.
+    TRUSTED_PROXIES: int = 0
     LANGUAGE: str = "zh"
+    LOGIN_MAX_FAILURES: int = 5  # failed log-ins in a row before the account is locked
+    LOGIN_LOCK_MINUTES: int = 15
+    SESSION_HOURS: int = 8  # a supervisor's session ends after this long
     TESTING: bool = False
 
     @classmethod
