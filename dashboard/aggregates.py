@@ -557,8 +557,11 @@ def _response_minutes(session, region_code, start, end, category, by_length=None
     )
     if category is not None:
         query = query.where(APPEALS.c.category == category.value)
-    # Plain tuples: a DataFrame built from SQLAlchemy rows probes each row's attributes, slowly.
-    rows = [tuple(row) for row in session.execute(query)]
+    # The driver's own tuples: a DataFrame built from SQLAlchemy rows probes each row, slowly,
+    # and a district month holds some 60,000 of them.
+    result = session.connection().execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
     frame = pd.DataFrame(rows, columns=["region_code", "reported_at", "accepted_at"])
     if frame.empty:
         return {}
