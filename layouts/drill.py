@@ -124,11 +124,14 @@ def _graph(component_id: str, figure, width: str) -> html.Div:
 
 
 def _breadcrumb(crumbs: list[tuple[str, str]], filters: DrillFilters) -> html.Nav:
+    principal = current_principal()
     items = []
     for position, (code, name) in enumerate(crumbs):
         if position:
             items.append(html.Span("›", className="console-crumb-sep"))
-        if position == len(crumbs) - 1:
+        if not principal.covers(code):  # above the user's scope: shown for orientation, not a link
+            items.append(html.Span(name, className="console-crumb-above", id=f"crumb-{code}"))
+        elif position == len(crumbs) - 1:
             items.append(html.Span(name, className="console-crumb-current", id=f"crumb-{code}"))
         else:
             items.append(
