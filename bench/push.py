@@ -1,10 +1,10 @@
 """Push latency: commit → wall, with 100 connected walls, against a naive 1-second polling wall.
 
-    python -m bench.push [--clients 100] [--naive-clients N] [--seconds 20] [--rates 10,50]
-                         [--modes baseline,push,naive] [--batch 1 | --batch 1,5]
+    python -m bench.push [--clients 100] [--naive-clients 100,30] [--seconds 20] [--rates 10,50]
+                         [--batch 1,5] [--modes baseline,push,naive] [--processes 4]
 
 A real server on tiny demo data. Appeals are posted through the API at each rate, --batch per
-request (one value, or one per rate), by four senders sharing one schedule ("posted" is the
+request (one value, or one per rate in order), by four senders sharing one schedule ("posted" is the
 rate reached). Commit time is the `sent_at` of the delta the server publishes right after
 the commit.
 
@@ -44,6 +44,7 @@ import requests
 import socketio
 from playwright.sync_api import sync_playwright
 
+from bench.report import figure
 from tests.e2e.support import LiveServer, launch_chromium
 
 REGION = "510107"
@@ -381,6 +382,36 @@ def _share(value: float | None) -> str:
     return f"{value * 100:5.0f}%" if value is not None else f"{'—':>6}"
 
 
+def cpu_per_wall(row: dict, baseline_cpu: dict[float, float]) -> float | None:
+    """Server CPU in ms per second per wall, net of the posts' own CPU (the baseline)."""
+    if not row["clients"]:
+        return None
+    return (row["cpu_share"] - baseline_cpu.get(row["rate"], 0.0)) / row["clients"] * 1000
+
+
+def p95(values: np.ndarray) -> float | None:
+    """The 95th percentile, or None without values."""
+    return float(np.percentile(values, 95)) if len(values) else None
+
+
+def report_figures(rows: list[dict], baseline_cpu: dict[float, float], walls: int) -> None:
+    """The headline figures for `python -m bench`: push p95 beside naive polling at the same rate."""
+    for push in (r for r in rows if r["mode"] == "push"):
+        naive = [r for r in rows if r["mode"] == "naive" and r["rate"] == push["rate"]]
+        naive = next((r for r in naive if r["clients"] == walls), naive[0] if naive else None)
+        naive_p95 = p95(naive["client_latency"]) if naive else None
+        rate = f"{push['rate']:.0f} appeals/s, {push['clients']} walls"
+        for what, values in (("Chromium wall", push["browser_latency"]), ("socket walls", push["client_latency"])):
+            value = p95(values)
+            if value is not None:
+                figure(
+                    4, f"push commit → {what} p95, {rate}", "SQLite", value, "ms", naive_p95, "≤ 300 ms", value <= 300
+                )
+        push_cpu = cpu_per_wall(push, baseline_cpu) * 1000
+        naive_cpu = cpu_per_wall(naive, baseline_cpu) * 1000 if naive else None
+        figure(4, f"push server CPU per wall, {rate}", "SQLite", push_cpu, "µs/s", naive_cpu)
+
+
 def print_row(row: dict, baseline_cpu: dict[float, float]) -> None:
     """One line of the table: latencies, seen shares, CPU per client net of the baseline."""
     net = row["cpu_share"] - baseline_cpu.get(row["rate"], 0.0)
@@ -399,23 +430,21 @@ def main(argv: list[str] | None = None) -> None:
     """Print one row per (mode, rate)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=100, help="push walls (Socket.IO clients)")
-    parser.add_argument(
-        "--naive-clients", default=None, help="polling walls, one count or several (100,30); default: --clients"
-    )
+    parser.add_argument("--naive-clients", default="100,30", help="polling walls, one count or several (100,30)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rates", default="10,50")
     parser.add_argument("--modes", default="baseline,push,naive")
     parser.add_argument("--processes", type=int, default=4, help="processes the simulated walls are spread over")
-    parser.add_argument("--batch", default="1", help="appeals per POST, one value or one per rate (≤ 5: the ticker)")
+    parser.add_argument("--batch", default="1,5", help="appeals per POST, one value or one per rate (≤ 5: the ticker)")
     args = parser.parse_args(argv)
     counts = {
         "baseline": [0],
         "push": [args.clients],
-        "naive": [int(n) for n in (args.naive_clients or str(args.clients)).split(",")],
+        "naive": [int(n) for n in args.naive_clients.split(",")],
     }
     rates = [float(r) for r in args.rates.split(",")]
     batches = [int(b) for b in args.batch.split(",")]
-    args.batches = dict(zip(rates, batches * len(rates) if len(batches) == 1 else batches, strict=True))
+    args.batches = {rate: batches[min(i, len(batches) - 1)] for i, rate in enumerate(rates)}
     modes = args.modes.split(",")
     with tempfile.TemporaryDirectory() as workdir:
         server = LiveServer(Path(workdir))
@@ -433,6 +462,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{'dom p50':>7} {'p95':>7} {'seen':>6}  {'CPU':>7} {'ms/cl/s':>9} {'polls':>6}  load"
         )
         baseline_cpu: dict[float, float] = {}
+        rows: list[dict] = []
         try:
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
@@ -443,7 +473,9 @@ def main(argv: list[str] | None = None) -> None:
                             if mode == "baseline":
                                 baseline_cpu[rate] = row["cpu_share"]
                             print_row(row, baseline_cpu)
+                            rows.append(row)
                 browser.close()
+            report_figures(rows, baseline_cpu, args.clients)
         finally:
             server.stop()
 

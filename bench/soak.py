@@ -23,6 +23,7 @@ import numpy as np
 import requests
 from playwright.sync_api import sync_playwright
 
+from bench.report import figure
 from tests.e2e.support import LiveServer, launch_chromium
 
 NEXT = {"reported": "accept", "accepted": "dispatch", "dispatched": "start", "in_progress": "resolve"}
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
         slope = np.polyfit(minutes[half], values[half], 1)[0] * 60 if half.sum() > 1 else float("nan")
         summary = f"first {values[0]:.2f}, last {values[-1]:.2f}, max {values.max():.2f}"
         print(f"{key}: {summary}, second-half slope {slope:+.3f} per hour")
+        # For `python -m bench`'s table; whether a slope is a trend is read from the samples.
+        scale, unit = (1000, "KB/hour") if key == "heap_mb" else (1, "per hour")
+        figure(4, f"soak {minutes[-1]:.0f} min: {key} second-half slope", "SQLite", slope * scale, unit)
     print(f"events sent: {counters['events']} ({counters['errors']} errors) over {minutes[-1]:.1f} minutes")
 
 
