@@ -21,7 +21,6 @@ WALL_STATE = "wall-state"  # region, language, token
 WALL_LABELS = "wall-labels"  # words for codes in pushed deltas
 WALL_TICKER_DATA = "wall-ticker-data"
 WALL_SLA_DATA = "wall-sla-data"
-WALL_DIRTY = "wall-dirty"  # when the last delta arrived
 WALL_SYNC = "wall-sync"  # when the last resync was asked for
 WALL_REFRESH = "wall-refresh"  # resync counter: the server callback's trigger
 WALL_VIEWPORT = "wall-viewport"  # the screen's scale against the 1920×1080 design
