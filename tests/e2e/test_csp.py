@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +16,15 @@ document.addEventListener('securitypolicyviolation', (e) => {
   window.__cspViolations.push({directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample});
 });
 """
+
+
+def _wait_until(page, expression: str, timeout: float = 20.0) -> None:
+    """Poll a page expression from Python. Playwright's wait_for_function evaluates its predicate
+    with eval() inside the page when it has to poll, which this very CSP forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
 
 
 def _open_wall(page, live_server, path: str):
@@ -37,7 +47,7 @@ def test_wall_renders_under_the_csp_without_violations(page, live_server):
     policy = response.headers["content-security-policy"]
     assert "'unsafe-eval'" not in policy and "script-src 'self' 'sha256-" in policy
     # Both charts are drawn by Plotly, and the resync callback (a JSON POST) came back.
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=20_000)
+    _wait_until(page, "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
     assert page.locator(".js-plotly-plot .plot-container").count() == 2
     assert callback.request.method == "POST"
     page.wait_for_timeout(1_000)  # let late chart and socket work report anything it tripped on
@@ -55,6 +65,6 @@ def test_the_policy_is_enforced(page, live_server):
           document.body.appendChild(s);
         }"""
     )
-    page.wait_for_function("window.__cspViolations.length > 0", timeout=5_000)
+    _wait_until(page, "window.__cspViolations.length > 0", timeout=5.0)
     assert page.evaluate("window.__injected === undefined")
     assert page.evaluate("window.__cspViolations[0].directive").startswith("script-src")
