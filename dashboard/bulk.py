@@ -54,6 +54,23 @@ def bulk_insert(connection: Connection, table: str, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+def driver_rows(
+    dialect: str, columns: Sequence[str], rows: list[tuple], time_columns: Sequence[str] = ()
+) -> list[tuple]:
+    """Rows in the form insert_rows writes fastest: on SQLite, instants in time_columns become text."""
+    if dialect != "sqlite" or not time_columns or not rows:
+        return rows
+    positions = [list(columns).index(name) for name in time_columns]
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position in positions:
+            if row[position] is not None:
+                row[position] = sqlite_datetime(row[position])
+        converted.append(tuple(row))
+    return converted
+
+
 def insert_rows(
     connection: Connection,
     table: str,
@@ -64,7 +81,8 @@ def insert_rows(
 ) -> list[int]:
     """Insert rows of Python values (aware datetimes in time_columns; enum members are str).
 
-    With assign_ids, the table's id column is filled here and the new ids are returned in row
+    Rows already in driver form (driver_rows) are passed with no time_columns. With
+    assign_ids, the table's id column is filled here and the new ids are returned in row
     order: from the sequence on PostgreSQL; on SQLite rowids follow max(id) while this
     transaction holds the write lock, so they are read back from last_insert_rowid().
     """
@@ -72,16 +90,7 @@ def insert_rows(
         return []
     columns = list(columns)
     dialect = connection.dialect.name
-    if dialect == "sqlite" and time_columns:
-        positions = [columns.index(name) for name in time_columns]
-        converted = []
-        for row in rows:
-            row = list(row)
-            for position in positions:
-                if row[position] is not None:
-                    row[position] = sqlite_datetime(row[position])
-            converted.append(row)
-        rows = converted
+    rows = driver_rows(dialect, columns, rows, time_columns)
     if assign_ids and dialect == "postgresql":
         ids = list(
             connection.execute(

@@ -313,7 +313,12 @@ def main() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def ingest(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--pipeline/--no-pipeline",
+    default=None,
+    help="Read and validate in a second process while this one writes (default: for files of 16 MB or more).",
+)
+def ingest(files: tuple[Path, ...], pipeline: bool | None) -> None:
     """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports."""
     from dashboard.ingest.dropfolder import ingest_file
 
@@ -321,7 +326,7 @@ def ingest(files: tuple[Path, ...]) -> None:
     _prepare_database(app)
     failed = False
     for path in files:
-        report = ingest_file(app.extensions["ingestor"], path)
+        report = ingest_file(app.extensions["ingestor"], path, pipelined=pipeline)
         failed = failed or "file_error" in report
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     if failed:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, func, or_, select, type_coerce
+from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from dashboard.i18n import label
@@ -148,14 +148,14 @@ def value_conditions(filters: DrillFilters, now: dt.datetime, skip: str | None =
 
 
 # Columns read into frames: only what the KPIs and daily series need (the value filters are
-# applied in SQL). Timestamps are fetched as stored (text on SQLite) and parsed by pandas in
-# one vectorised pass: far cheaper than a Python datetime per value.
+# applied in SQL). Timestamps are fetched as text (as stored on SQLite, cast on PostgreSQL)
+# and parsed by pandas in one vectorised pass: far cheaper than a Python datetime per value.
 _FRAME_COLUMNS = {
     "id": Appeal.id,
-    "reported_at": type_coerce(Appeal.reported_at, String),
-    "accepted_at": type_coerce(Appeal.accepted_at, String),
-    "resolved_at": type_coerce(Appeal.resolved_at, String),
-    "deadline_at": type_coerce(Appeal.deadline_at, String),
+    "reported_at": cast(Appeal.reported_at, String),
+    "accepted_at": cast(Appeal.accepted_at, String),
+    "resolved_at": cast(Appeal.resolved_at, String),
+    "deadline_at": cast(Appeal.deadline_at, String),
     "satisfaction": type_coerce(Appeal.satisfaction, String),
 }
 _TIME_COLUMNS = ("reported_at", "accepted_at", "resolved_at", "deadline_at")
@@ -409,7 +409,7 @@ def _grid_conditions(filters: DrillFilters, now: dt.datetime, calendar: WorkCale
     return [*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end]
 
 
-def _grid_statement(filters, now, calendar, sort_model):
+def _grid_order(sort_model) -> list:
     order = []
     for sort in sort_model or []:
         column = _SORTABLE.get(sort.get("colId"))
@@ -417,23 +417,30 @@ def _grid_statement(filters, now, calendar, sort_model):
             order.append(column.desc() if sort.get("sort") == "desc" else column.asc())
     order = order or [Appeal.reported_at.desc()]
     order.append(Appeal.id.desc())
+    return order
+
+
+_GRID_COLUMNS = (
+    Appeal.id,
+    Appeal.reported_at,
+    Appeal.deadline_at,
+    Appeal.category,
+    Appeal.priority,
+    Appeal.source,
+    Appeal.status,
+    Appeal.is_open,
+    Appeal.description,
+    Region.name,
+    Region.name_en,
+)
+
+
+def _grid_statement(filters, now, calendar, sort_model):
     return (
-        select(
-            Appeal.id,
-            Appeal.reported_at,
-            Appeal.deadline_at,
-            Appeal.category,
-            Appeal.priority,
-            Appeal.source,
-            Appeal.status,
-            Appeal.is_open,
-            Appeal.description,
-            Region.name,
-            Region.name_en,
-        )
+        select(*_GRID_COLUMNS)
         .join(Region, Region.code == Appeal.region_code)
         .where(*_grid_conditions(filters, now, calendar))
-        .order_by(*order)
+        .order_by(*_grid_order(sort_model))
     )
 
 
@@ -449,10 +456,26 @@ def grid_page(
     """One page of the appeals grid (masked rows) and the number of matching appeals."""
     start_row = max(int(start_row), 0)
     end_row = min(max(int(end_row), start_row), start_row + MAX_PAGE_ROWS)
-    statement = _grid_statement(filters, now, calendar, sort_model)
-    rows = session.execute(statement.offset(start_row).limit(end_row - start_row)).all()
-    total = session.scalar(select(func.count()).select_from(Appeal).where(*_grid_conditions(filters, now, calendar)))
-    return [_grid_row(row, filters.lang, now, calendar) for row in rows], int(total or 0)
+    conditions = _grid_conditions(filters, now, calendar)
+    # The page's ids first, sorting narrow rows of one table; then only those rows in full
+    # (a deep page sorted by deadline otherwise carries every match's text and place through the sort).
+    ids = list(
+        session.scalars(
+            select(Appeal.id)
+            .where(*conditions)
+            .order_by(*_grid_order(sort_model))
+            .offset(start_row)
+            .limit(end_row - start_row)
+        )
+    )
+    by_id = {
+        row.id: row
+        for row in session.execute(
+            select(*_GRID_COLUMNS).join(Region, Region.code == Appeal.region_code).where(Appeal.id.in_(ids))
+        )
+    }
+    total = session.scalar(select(func.count()).select_from(Appeal).where(*conditions))
+    return [_grid_row(by_id[i], filters.lang, now, calendar) for i in ids if i in by_id], int(total or 0)
 
 
 def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:

@@ -104,9 +104,10 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0) -> dict:
                 "hoverinfo": "skip",
             }
         )
+    names = load["name_en"] if lang == "en" and "name_en" in load else load["name"]
     labels = [
         f"{n}<br>{o} · <b>{d}</b>" if d else f"{n}<br>{o}"
-        for n, o, d in zip(load["name"], load["open"], load["overdue"], strict=True)
+        for n, o, d in zip(names, load["open"], load["overdue"], strict=True)
     ]
     traces.append(
         {

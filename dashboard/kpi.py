@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Float, cast, func
 
 from dashboard.vocab import SATISFIED_RATINGS
 from dashboard.workcal import DAY, WorkCalendar
@@ -73,6 +74,13 @@ def response_minutes(reported_at: pd.Series, accepted_at: pd.Series) -> np.ndarr
     """Minutes from report to acceptance, for appeals that were accepted (others dropped)."""
     accepted = accepted_at.notna()
     return ((accepted_at[accepted] - reported_at[accepted]).dt.total_seconds() / 60).to_numpy()
+
+
+def response_minutes_sql(reported_at, accepted_at, dialect: str):
+    """response_minutes as a SQL expression, so that a period's many appeals send one number each."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", accepted_at - reported_at), Float) / 60.0
+    return (func.julianday(accepted_at) - func.julianday(reported_at)) * 1440.0
 
 
 def kpis_from_counters(

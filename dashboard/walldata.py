@@ -237,7 +237,7 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
         )
     }
     regions = session.execute(
-        select(Region.code, Region.name, Region.boundary, Region.center_lat, Region.center_lon).where(
+        select(Region.code, Region.name, Region.name_en, Region.boundary, Region.center_lat, Region.center_lon).where(
             Region.level == RegionLevel.COMMUNITY, within(Region.code, region_code[:12])
         )
     ).all()
@@ -246,6 +246,7 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
             {
                 "code": r.code,
                 "name": r.name,
+                "name_en": r.name_en or r.name,
                 "boundary": r.boundary,
                 "lat": r.center_lat,
                 "lon": r.center_lon,
@@ -254,7 +255,7 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
             }
             for r in regions
         ],
-        columns=["code", "name", "boundary", "lat", "lon", "open", "overdue"],
+        columns=["code", "name", "name_en", "boundary", "lat", "lon", "open", "overdue"],
     )
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from bench.feedfiles import write_appeals_csv
@@ -84,14 +85,21 @@ def _databases(empty_database_url: str, tmp_path: Path):
             yield empty_database_url, clean
 
 
-def test_sigkill_mid_import_then_restart_equals_a_clean_import(empty_database_url, tmp_path):
+def _live_readers() -> list[str]:
+    """Reader processes (dashboard.ingest.pipeline) still alive: none may outlive a killed import."""
+    found = subprocess.run(["pgrep", "-f", "dashboard.ingest.pipeline"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+@pytest.mark.parametrize("pipeline", ["--no-pipeline", "--pipeline"])
+def test_sigkill_mid_import_then_restart_equals_a_clean_import(empty_database_url, tmp_path, pipeline):
     feed = _feed(tmp_path)
     with _databases(empty_database_url, tmp_path) as (crashed, clean):
         for url in (crashed, clean):
             _run(url, "demo", "--scale", "tiny", "--end", "2026-11-20T12:00:00+08:00")
-        _run(clean, "ingest", str(feed))
+        _run(clean, "ingest", "--no-pipeline", str(feed))
 
-        process = _cli(crashed, "ingest", str(feed))
+        process = _cli(crashed, "ingest", pipeline, str(feed))
         deadline = time.monotonic() + 300
         landed = 0
         while time.monotonic() < deadline:
@@ -102,10 +110,14 @@ def test_sigkill_mid_import_then_restart_equals_a_clean_import(empty_database_ur
         assert process.poll() is None, "the import finished before it could be killed; make the file larger"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
+        give_up = time.monotonic() + 10
+        while _live_readers() and time.monotonic() < give_up:
+            time.sleep(0.1)
+        assert not _live_readers(), "the reader process outlived the killed import"
         assert 0 < landed < ROWS
         partial = _count(crashed, "SELECT count(*) FROM appeals WHERE external_id LIKE 'K%'")
         assert partial < ROWS - ROWS // 997, "the kill came after the import was complete"
 
-        _run(crashed, "ingest", str(feed))
+        _run(crashed, "ingest", pipeline, str(feed))
         assert _content(crashed) == _content(clean)
         assert _count(crashed, "SELECT count(*) FROM quarantined_records") == (ROWS) // 997

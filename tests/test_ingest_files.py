@@ -309,3 +309,57 @@ def test_records_the_calendar_cannot_place_are_quarantined_not_crashing(demo_app
     )
     report = _ingest(demo_app, _write(tmp_path, "residents_bad_date.csv", content))
     assert report["quarantined"] == 1 and "birth date" in report["errors"][0]["reason"]
+
+
+def test_a_file_read_in_a_second_process_lands_as_read_in_one(demo_app, tmp_path):
+    lines = [_row(i) for i in range(1, 40)]
+    lines[5] = _row(6, region="510107001001999")
+    lines[9] = _row(10, priority="whenever")
+    lines.append(_row(3))  # a duplicate row
+    content = HEADER + "".join(lines)
+    path = _write(tmp_path, "appeals_pipe.csv", content[: content.rindex(",") - 3])  # and a truncated last row
+    ingestor = demo_app.extensions["ingestor"]
+    before = _count(Appeal)
+    piped = ingest_file(ingestor, path, pipelined=True)
+    assert piped["created"] == 37 and piped["quarantined"] == 3 and piped["stale"] == 0
+    assert _count(Appeal) == before + 37 and _count(QuarantinedRecord) == 3
+    # The same file in one process finds exactly what the reader process stored: nothing new, nothing lost.
+    alone = ingest_file(ingestor, path, pipelined=False)
+    assert alone["created"] == 0 and alone["unchanged"] == 37 and alone["errors"] == piped["errors"]
+    assert _count(Appeal) == before + 37 and _count(QuarantinedRecord) == 3
+    with db.session() as session:
+        steps = session.scalar(
+            select(func.count()).select_from(Transition).join(Appeal).where(Appeal.external_id.like("T%"))
+        )
+        assert steps == 37
+
+
+def test_a_file_the_reader_process_cannot_read_is_refused_the_same_way(demo_app, tmp_path):
+    path = _write(tmp_path, "appeals_latin.csv", b"external_id,source\n\xff\xfe\xfa\n")
+    piped = ingest_file(demo_app.extensions["ingestor"], path, pipelined=True)
+    alone = ingest_file(demo_app.extensions["ingestor"], path, pipelined=False)
+    assert piped["file_error"] == alone["file_error"] and "decode" in piped["file_error"]
+
+
+def test_an_update_that_would_move_the_report_after_its_history_is_quarantined(demo_app, tmp_path):
+    from dashboard.vocab import TransitionAction
+    from dashboard.workflow import Step, apply
+
+    _ingest(demo_app, _write(tmp_path, "appeals_first.csv", HEADER + _row(1) + _row(2)))
+    with db.transaction() as session:
+        appeal = session.scalar(select(Appeal).where(Appeal.external_id == "T0001"))
+        apply(session, appeal, Step(TransitionAction.ACCEPT, "operator", dt.datetime(2026, 11, 19, 2, 30, tzinfo=UTC)))
+    # The feed now says T0001 was reported at 12:00 local (04:00 UTC), after it was accepted.
+    later = _row(1, reported_at="2026-11-19 12:00:00") + _row(2, reported_at="2026-11-19 12:00:00")
+    report = _ingest(demo_app, _write(tmp_path, "appeals_second.csv", HEADER + later))
+    assert report["updated"] == 1 and report["quarantined"] == 1
+    (error,) = report["errors"]
+    assert error["record"] == "appeals_second.csv line 2" and error["field"] == "reported_at"
+    assert "accepted_at" in error["reason"]
+    with db.session() as session:
+        appeal = session.scalar(select(Appeal).where(Appeal.external_id == "T0001"))
+        assert appeal.reported_at == dt.datetime(2026, 11, 19, 2, 0, tzinfo=UTC)  # unchanged
+        assert appeal.status == AppealStatus.ACCEPTED
+        stored = session.scalar(select(QuarantinedRecord).where(QuarantinedRecord.location.like("appeals_second%")))
+        vault = demo_app.extensions["ingestor"].vault
+        assert json.loads(vault.decrypt_text(stored.raw))["external_id"] == "T0001"

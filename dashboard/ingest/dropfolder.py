@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+from dashboard.ingest import pipeline
 from dashboard.ingest.readers import FileError, format_of, kind_of, read_records
 from dashboard.ingest.service import Ingestor
 
@@ -36,19 +37,28 @@ def ready_files(incoming: Path, now: float | None = None) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def ingest_file(ingestor: Ingestor, path: Path, source: str | None = None) -> dict:
-    """Ingest one file; returns its report (with 'file_error' when the file could not be read)."""
+def ingest_file(ingestor: Ingestor, path: Path, source: str | None = None, pipelined: bool | None = None) -> dict:
+    """Ingest one file; returns its report (with 'file_error' when the file could not be read).
+
+    A large file is read in a second process while this one writes (pipelined=None decides by
+    size; True or False forces it).
+    """
     started = time.perf_counter()
+    source = source or f"file:{path.name}"
     try:
         kind = kind_of(path)
         format_of(path)
-        report = ingestor.ingest(read_records(path, kind), kind, source=source or f"file:{path.name}").as_dict()
+        if pipelined if pipelined is not None else pipeline.worth_pipelining(path):
+            context = ingestor.context(kind)
+            report = ingestor.write_batches(pipeline.prepared_batches(path, context), context, source).as_dict()
+        else:
+            report = ingestor.ingest(read_records(path, kind), kind, source=source).as_dict()
     except FileError as exc:
-        report = {"source": source or f"file:{path.name}", "file_error": str(exc)}
+        report = {"source": source, "file_error": str(exc)}
     except Exception as exc:  # a bug must not jam the drop folder: the file goes to failed/ with the reason
         log.exception("ingesting %s failed", path.name)
         report = {
-            "source": source or f"file:{path.name}",
+            "source": source,
             "file_error": f"internal error: {exc.__class__.__name__}: {exc}",
         }
     report["file"] = path.name

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,14 +22,19 @@ from sqlalchemy.orm import Session
 from dashboard import aggregates, walldata
 from dashboard.bulk import insert_rows
 from dashboard.database import Database
-from dashboard.ingest.readers import RawRecord
-from dashboard.ingest.records import (
-    RecordError,
-    normalise_headers,
-    validate_appeal,
-    validate_business,
-    validate_resident,
+from dashboard.ingest.prepare import (
+    BATCH_SIZE,
+    STATUS_RANK,
+    STEP_COLUMNS,
+    Context,
+    PreparedBatch,
+    Rejected,
+    appeal_row,
+    appeal_steps,
+    prepare_batches,
 )
+from dashboard.ingest.readers import RawRecord
+from dashboard.ingest.records import RecordError, normalise_headers
 from dashboard.models import (
     Appeal,
     AuditLog,
@@ -45,32 +49,22 @@ from dashboard.models import (
 from dashboard.pii import PiiVault
 from dashboard.push import appeal_deltas, queue_deltas
 from dashboard.sla import SlaPolicy
-from dashboard.vocab import OPEN_STATUSES, AppealStatus, QuarantineStatus, RegionLevel, TransitionAction
+from dashboard.vocab import AppealStatus, QuarantineStatus
 from dashboard.workcal import WorkCalendar
 
-BATCH_SIZE = 5_000
-APPEAL_TIMES = (
-    "reported_at",
-    "accepted_at",
-    "dispatched_at",
-    "resolved_at",
-    "closed_at",
-    "deadline_at",
-    "rated_at",
-    "source_version",
-    "updated_at",
-    "created_at",
-)
 MAX_ERRORS_IN_REPORT = 1_000
-STATUS_RANK = {s: i for i, s in enumerate(AppealStatus)}
-# The workflow step that reaches each status, when a feed reports the status directly.
-STEP_TO = {
-    AppealStatus.ACCEPTED: TransitionAction.ACCEPT,
-    AppealStatus.DISPATCHED: TransitionAction.DISPATCH,
-    AppealStatus.IN_PROGRESS: TransitionAction.START,
-    AppealStatus.RESOLVED: TransitionAction.RESOLVE,
-    AppealStatus.CLOSED: TransitionAction.CLOSE,
-}
+# What the writer reads of a stored appeal to decide what a newer feed version changes.
+STORED_COLUMNS = (
+    Appeal.id,
+    Appeal.source,
+    Appeal.external_id,
+    Appeal.source_version,
+    Appeal.status,
+    Appeal.level,
+    Appeal.accepted_at,
+    Appeal.dispatched_at,
+    Appeal.closed_at,
+)
 
 
 @dataclass
@@ -142,7 +136,7 @@ class Ingestor:
         self.policy = policy
         self.vault = PiiVault(secret_key)
 
-    # ---- entry point ----------------------------------------------------------------------------
+    # ---- entry points ---------------------------------------------------------------------------
     def ingest(
         self,
         records: Iterable[RawRecord],
@@ -156,28 +150,32 @@ class Ingestor:
 
         Rejected records are quarantined (unless quarantine=False, for replays) and explained in the report.
         """
-        now = now or dt.datetime.now(dt.UTC)
-        report = IngestReport(source=source, kind=kind)
+        context = self.context(kind, now)
+        return self.write_batches(prepare_batches(records, context, batch_size), context, source, quarantine)
+
+    def context(self, kind: str, now: dt.datetime | None = None) -> Context:
+        """What preparing a delivery of this kind needs: known regions and departments, calendar, clock."""
         with self.database.session() as session:
             regions = dict(session.execute(select(Region.code, Region.level)).all())
             departments = dict(session.execute(select(Department.code, Department.id)).all())
-        batch: list[tuple[RawRecord, dict]] = []
-        rejected: list[tuple[RawRecord, RecordError]] = []
-        for record in records:
-            report.read += 1
-            if record.error is None:
-                try:
-                    clean = self._validate(kind, record.fields or {}, regions, departments, now)
-                    batch.append((record, clean))
-                except RecordError as error:
-                    rejected.append((record, error))
-            else:
-                rejected.append((record, record.error))
-            if len(batch) + len(rejected) >= batch_size:
-                self._write(kind, source, batch, rejected, regions, report, quarantine)
-                batch, rejected = [], []
-        if batch or rejected:
-            self._write(kind, source, batch, rejected, regions, report, quarantine)
+        return Context(
+            kind=kind,
+            regions=regions,
+            departments=departments,
+            calendar=self.calendar,
+            policy=self.policy,
+            now=now or dt.datetime.now(dt.UTC),
+            dialect=self.database.engine.dialect.name,
+        )
+
+    def write_batches(
+        self, batches: Iterable[PreparedBatch], context: Context, source: str, quarantine: bool = True
+    ) -> IngestReport:
+        """Store prepared batches, each in one transaction; returns what the delivery did."""
+        report = IngestReport(source=source, kind=context.kind)
+        for batch in batches:
+            report.read += batch.read
+            self._write(batch, context, source, report, quarantine)
         return report
 
     @property
@@ -185,28 +183,33 @@ class Ingestor:
         """The working-day calendar in force now."""
         return self._calendar()
 
-    def _validate(self, kind, fields, regions, departments, now) -> dict:
-        if kind == "appeal":
-            return validate_appeal(fields, regions, departments, self.calendar.timezone, now)
-        if kind == "resident":
-            return validate_resident(fields, regions, self.calendar.timezone, now)
-        return validate_business(fields, regions, self.calendar.timezone, now)
-
-    def _write(self, kind, source, batch, rejected, regions, report: IngestReport, quarantine: bool) -> None:
+    def _write(self, batch: PreparedBatch, context: Context, source: str, report: IngestReport, quarantine) -> None:
         try:
-            self._write_once(kind, source, batch, rejected, regions, report, quarantine)
+            self._write_once(batch, context, source, report, quarantine)
         except IntegrityError:
             # Another writer stored some of these keys between our look-up and our insert:
             # do the batch again, now seeing them as existing (the failed attempt wrote nothing).
             report.restore()
-            self._write_once(kind, source, batch, rejected, regions, report, quarantine)
+            self._write_once(batch, context, source, report, quarantine)
 
-    def _write_once(self, kind, source, batch, rejected, regions, report: IngestReport, quarantine: bool) -> None:
+    def _write_once(
+        self, batch: PreparedBatch, context: Context, source: str, report: IngestReport, quarantine
+    ) -> None:
         report.checkpoint()
+        kind = context.kind
         with self.database.transaction() as session:
+            rejected = list(batch.rejected)
+            if kind == "appeal":
+                rejected += self._write_appeals(session, batch, context.regions, report)
+            elif kind == "resident":
+                self._write_residents(session, batch.clean, report)
+                walldata.population_changed(session)
+            else:
+                self._write_businesses(session, batch.clean, report)
+                walldata.population_changed(session)
             quarantined = []
-            for record, error in rejected:
-                report.add_error(record.location, error)
+            for record in rejected:
+                report.add_error(record.location, record.error)
                 quarantined.append(
                     {
                         # Keyed, so the digest of a record with a phone number cannot be tested against guesses.
@@ -215,90 +218,75 @@ class Ingestor:
                         "kind": kind,
                         "location": record.location[:255],
                         "raw": self.vault.encrypt_text(record.raw),  # raw input holds personal data
-                        "field": error.field,
-                        "reason": error.message,
+                        "field": record.field,
+                        "reason": record.message,
                         "status": "pending",
                         "received_at": dt.datetime.now(dt.UTC),
                     }
                 )
             if quarantine:
                 _insert_ignoring_duplicates(session, QuarantinedRecord, quarantined)
-            if kind == "appeal":
-                self._write_appeals(session, [clean for _, clean in batch], regions, report)
-            elif kind == "resident":
-                self._write_residents(session, [clean for _, clean in batch], report)
-                walldata.population_changed(session)
-            else:
-                self._write_businesses(session, [clean for _, clean in batch], report)
-                walldata.population_changed(session)
 
     # ---- appeals --------------------------------------------------------------------------------
-    def _write_appeals(self, session: Session, records: list[dict], regions: dict, report: IngestReport) -> None:
-        if not records:
-            return
+    def _write_appeals(self, session: Session, batch: PreparedBatch, regions: dict, report: IngestReport) -> list:
+        """Store a batch's appeals; returns the records that conflict with what is stored (to quarantine)."""
+        if not batch.clean:
+            return []
         # Within one batch the newest version of a key wins (ties: the later record).
-        newest: dict[tuple, dict] = {}
-        for record in records:
+        newest: dict[tuple, int] = {}
+        for index, record in enumerate(batch.clean):
             key = (record["source"].value, record["external_id"])
-            if key in newest and newest[key]["version"] > record["version"]:
-                report.stale += 1
-                continue
             if key in newest:
                 report.stale += 1
-            newest[key] = record
+                if batch.clean[newest[key]]["version"] > record["version"]:
+                    continue
+            newest[key] = index
         existing = {}
         for source, external_id_chunk in _keys_by_source(list(newest)):
             rows = session.execute(
-                select(
-                    Appeal.id,
-                    Appeal.source,
-                    Appeal.external_id,
-                    Appeal.source_version,
-                    Appeal.status,
-                    Appeal.level,
-                    *aggregates.ROW_COLUMNS,
-                ).where(Appeal.source == source, Appeal.external_id.in_(external_id_chunk))
+                select(*STORED_COLUMNS, *aggregates.ROW_COLUMNS).where(
+                    Appeal.source == source, Appeal.external_id.in_(external_id_chunk)
+                )
             )
             for row in rows:
                 existing[(_value(row.source), row.external_id)] = row
-        fresh = [r for k, r in newest.items() if k not in existing]
+        fresh = [index for key, index in newest.items() if key not in existing]
         changed = []
-        for key, record in newest.items():
+        conflicts = []
+        for key, index in newest.items():
             if key not in existing:
                 continue
-            stored = existing[key]
+            stored, record = existing[key], batch.clean[index]
             if stored.source_version is not None and record["version"] < stored.source_version:
                 report.stale += 1
             elif stored.source_version is not None and record["version"] == stored.source_version:
                 report.unchanged += 1
+            elif (conflict := _conflict(record, stored)) is not None:
+                conflicts.append(
+                    Rejected(batch.locations[index], raw_json(_replayable_fields(record)), "reported_at", conflict)
+                )
             else:
-                changed.append((stored, record))
+                changed.append((stored, index))
         deltas = []
         if fresh:
-            deadlines = self._deadlines(fresh)
-            rows = [self._appeal_row(r, deadline, regions) for r, deadline in zip(fresh, deadlines, strict=True)]
-            created_at = dt.datetime.now(dt.UTC)
-            for row in rows:
-                row.update(reopen_count=0, created_at=created_at)
             connection = session.connection()
+            rows = [batch.new_rows[index] for index in fresh]
             ids = insert_rows(
                 connection,
                 "appeals",
-                list(rows[0]),
-                [tuple(row.values()) for row in rows],
-                APPEAL_TIMES,
+                batch.appeal_columns,
+                [batch.new_values[index] for index in fresh],
                 assign_ids=True,
             )
             steps = []
-            for row, record, appeal_id in zip(rows, fresh, ids, strict=True):
+            for row, index, appeal_id in zip(rows, fresh, ids, strict=True):
                 row["id"] = appeal_id
-                steps.extend(self._steps(row["id"], record, None, 0, regions))
-            insert_rows(connection, "transitions", list(steps[0]), [tuple(step.values()) for step in steps], ("at",))
+                steps.extend((appeal_id, *step[1:]) for step in batch.new_steps[index])
+            insert_rows(connection, "transitions", STEP_COLUMNS, steps)
             aggregates.record_new(connection, [tuple(row[name] for name in aggregates.ROW_NAMES) for row in rows])
             report.created += len(fresh)
             deltas.extend(appeal_deltas(rows, "created"))
         if changed:
-            deadlines = self._deadlines([record for _, record in changed])
             updates = []
             last_seq = dict(
                 session.execute(
@@ -308,9 +296,9 @@ class Ingestor:
                 ).all()
             )
             steps = []
-            for (stored, record), deadline in zip(changed, deadlines, strict=True):
-                record = _never_backwards(record, stored)
-                row = self._appeal_row(record, deadline, regions)
+            for stored, index in changed:
+                record = _never_backwards(batch.clean[index], stored)
+                row = appeal_row(record, batch.deadlines[index], regions)
                 row["id"] = stored.id
                 # What the workflow owns stays as it is: the level an appeal was escalated to,
                 # when it was dispatched, and any time or department the feed does not give.
@@ -320,10 +308,10 @@ class Ingestor:
                     if row[key] is None:
                         del row[key]
                 updates.append(row)
-                steps.extend(self._steps(stored.id, record, stored, last_seq.get(stored.id, 0), regions))
+                steps.extend(appeal_steps(stored.id, record, stored, last_seq.get(stored.id, 0), regions))
             session.execute(update(Appeal), updates)
             if steps:
-                session.execute(insert(Transition), steps)
+                session.execute(insert(Transition), [dict(zip(STEP_COLUMNS, step, strict=True)) for step in steps])
             # The KPI counters move from what was stored to what is stored now (read back, so
             # that whatever the update kept or replaced is counted as it is).
             connection = session.connection()
@@ -335,103 +323,7 @@ class Ingestor:
             report.updated += len(changed)
             deltas.extend(appeal_deltas(updates, "updated"))
         queue_deltas(session, deltas)
-
-    def _deadlines(self, records: list[dict]) -> list[dt.datetime]:
-        frame = pd.DataFrame(
-            {
-                "reported_at": [r["reported_at"] for r in records],
-                "priority": [r["priority"].value for r in records],
-                "category": [r["category"].value for r in records],
-            }
-        )
-        return [d.to_pydatetime() for d in self.policy.deadlines(self.calendar, frame)]
-
-    @staticmethod
-    def _level(region_code: str, regions: dict) -> RegionLevel:
-        level = RegionLevel(regions[region_code])
-        return RegionLevel.COMMUNITY if level == RegionLevel.COMPOUND else level
-
-    def _appeal_row(self, record: dict, deadline: dt.datetime, regions: dict) -> dict:
-        status = record["status"]
-        return {
-            "source": record["source"],
-            "external_id": record["external_id"],
-            "category": record["category"],
-            "priority": record["priority"],
-            "status": status,
-            "is_open": status in OPEN_STATUSES,
-            "region_code": record["region_code"],
-            "level": self._level(record["region_code"], regions),
-            "department_id": record["department_id"],
-            "description": record["description"],
-            "address": record["address"],
-            "lat": record["lat"],
-            "lon": record["lon"],
-            "reporter_name": record["reporter_name"],
-            "reporter_phone": record["reporter_phone"],
-            "reported_at": record["reported_at"],
-            "accepted_at": record["accepted_at"],
-            "dispatched_at": None,
-            "resolved_at": record["resolved_at"],
-            "closed_at": record["closed_at"],
-            "deadline_at": deadline,
-            "satisfaction": record["satisfaction"],
-            "rated_at": (record["closed_at"] or record["resolved_at"]) if record["satisfaction"] else None,
-            "source_version": record["version"],
-            "updated_at": dt.datetime.now(dt.UTC),
-        }
-
-    def _steps(self, appeal_id: int, record: dict, stored, last_seq: int, regions) -> list[dict]:
-        """The history a feed record implies beyond what is recorded: only forward, never invented.
-
-        stored is the appeal as it is (None for a new one). Steps without a time in the feed
-        are left out unless they reach the record's own status.
-        """
-        old_status = AppealStatus(stored.status) if stored is not None else None
-        level = self._level(record["region_code"], regions)
-        actor = f"feed:{record['source'].value}"
-        status = record["status"]
-        times = {
-            AppealStatus.ACCEPTED: record["accepted_at"],
-            AppealStatus.RESOLVED: record["resolved_at"],
-            AppealStatus.CLOSED: record["closed_at"],
-        }
-        planned: list[tuple[TransitionAction, AppealStatus, dt.datetime]] = []
-        if old_status is None:
-            planned.append((TransitionAction.REPORT, AppealStatus.REPORTED, record["reported_at"]))
-            current_rank = 0
-        else:
-            current_rank = STATUS_RANK[old_status]
-        for target in list(AppealStatus)[current_rank + 1 : STATUS_RANK[status] + 1]:
-            at = times.get(target)
-            if at is None and target != status:
-                continue  # the feed gives no time for this intermediate step: invent none
-            planned.append((STEP_TO[target], target, at or record["version"]))
-        stored_rating = getattr(stored, "satisfaction", None)
-        if record["satisfaction"] is not None and _value(record["satisfaction"]) != _value(stored_rating):
-            rated_at = record["version"] if stored is not None else record["closed_at"] or record["resolved_at"]
-            planned.append((TransitionAction.RATE, status, rated_at))
-        rows = []
-        previous = old_status
-        for offset, (action, to_status, at) in enumerate(planned, start=1):
-            rows.append(
-                {
-                    "appeal_id": appeal_id,
-                    "seq": last_seq + offset,
-                    "action": action,
-                    "from_status": previous,
-                    "to_status": to_status,
-                    "at": at,
-                    "actor": actor,
-                    "level": level,
-                    "department_id": record["department_id"],
-                    "note": f"satisfaction: {record['satisfaction'].value}"
-                    if action == TransitionAction.RATE
-                    else None,
-                }
-            )
-            previous = to_status
-        return rows
+        return conflicts
 
     # ---- residents and businesses ---------------------------------------------------------------
     def _write_residents(self, session: Session, records: list[dict], report: IngestReport) -> None:
@@ -507,6 +399,28 @@ def replay(ingestor: Ingestor, record_id: int, corrected: dict, actor: str) -> d
             row.resolved_at = dt.datetime.now(dt.UTC)
             session.add(AuditLog(actor=actor[:64], action="quarantine_replay", target=f"quarantine:{record_id}"))
     return {"replayed": landed, "report": report.as_dict()}
+
+
+def _conflict(record: dict, stored) -> str | None:
+    """Why a newer feed version cannot update the stored appeal, or None.
+
+    The workflow may have accepted, dispatched, resolved or closed the appeal at times the feed
+    does not know; a feed that moves reported_at after one of them would break the history.
+    """
+    for name in ("accepted_at", "dispatched_at", "resolved_at", "closed_at"):
+        stored_at = getattr(stored, name, None)
+        if stored_at is not None and record["reported_at"] > stored_at and record.get(name) is None:
+            return (
+                f"{record['reported_at'].isoformat()} is after the stored appeal's {name} "
+                f"({stored_at.isoformat()}); an update may not move reported_at past its history"
+            )
+    return None
+
+
+def _replayable_fields(record: dict) -> dict:
+    """A clean record as input fields, for quarantine (encrypted there like any raw record)."""
+    fields = {key: _value(value) for key, value in record.items() if key not in ("version", "department_id")}
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _never_backwards(record: dict, stored) -> dict:

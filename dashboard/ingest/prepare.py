@@ -1,0 +1,259 @@
+"""Raw records to batches ready to write: validation, deadlines, and the rows of new appeals.
+
+Nothing here touches the database, so a batch can be prepared in another process (see
+pipeline.py) while the writer stores the one before it. The writer (service.py) looks up which
+records exist; for those that do not, it stores the rows prepared here as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import pandas as pd
+
+from dashboard.bulk import driver_rows
+from dashboard.ingest.readers import RawRecord
+from dashboard.ingest.records import RecordError, validate_appeal, validate_business, validate_resident
+from dashboard.sla import SlaPolicy
+from dashboard.vocab import OPEN_STATUSES, AppealStatus, RegionLevel, TransitionAction
+from dashboard.workcal import WorkCalendar
+
+BATCH_SIZE = 5_000
+# Appeal columns holding instants (converted to the driver's form for SQLite).
+APPEAL_TIMES = (
+    "reported_at",
+    "accepted_at",
+    "dispatched_at",
+    "resolved_at",
+    "closed_at",
+    "deadline_at",
+    "rated_at",
+    "source_version",
+    "updated_at",
+    "created_at",
+)
+STEP_COLUMNS = (
+    "appeal_id",
+    "seq",
+    "action",
+    "from_status",
+    "to_status",
+    "at",
+    "actor",
+    "level",
+    "department_id",
+    "note",
+)
+STATUS_RANK = {s: i for i, s in enumerate(AppealStatus)}
+# The workflow step that reaches each status, when a feed reports the status directly.
+STEP_TO = {
+    AppealStatus.ACCEPTED: TransitionAction.ACCEPT,
+    AppealStatus.DISPATCHED: TransitionAction.DISPATCH,
+    AppealStatus.IN_PROGRESS: TransitionAction.START,
+    AppealStatus.RESOLVED: TransitionAction.RESOLVE,
+    AppealStatus.CLOSED: TransitionAction.CLOSE,
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validating and preparing a delivery needs to know, fixed for the whole delivery."""
+
+    kind: str  # 'appeal', 'resident' or 'business'
+    regions: dict[str, str]  # code → level
+    departments: dict[str, int]  # code → id
+    calendar: WorkCalendar
+    policy: SlaPolicy
+    now: dt.datetime
+    dialect: str  # 'sqlite' or 'postgresql': the form of prepared driver rows
+
+
+@dataclass
+class Rejected:
+    """A record that failed validation: where it was, its raw text and why (plain data, picklable)."""
+
+    location: str
+    raw: str
+    field: str | None
+    message: str
+
+    @property
+    def error(self) -> RecordError:
+        """The validation error."""
+        return RecordError(self.field, self.message)
+
+
+@dataclass
+class PreparedBatch:
+    """One batch of a delivery: its valid records in order, and its rejected ones.
+
+    For appeals, each valid record also comes with its deadline and with the appeal row and
+    history rows it makes when it is new (new_values and new_steps in the driver's form, the
+    steps' appeal_id still empty), so the writer only has to store them.
+    """
+
+    read: int
+    locations: list[str] = field(default_factory=list)
+    clean: list[dict] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    deadlines: list[dt.datetime] = field(default_factory=list)
+    new_rows: list[dict] = field(default_factory=list)
+    new_values: list[tuple] = field(default_factory=list)
+    new_steps: list[list[tuple]] = field(default_factory=list)
+
+    @property
+    def appeal_columns(self) -> list[str]:
+        """Column names of new_values."""
+        return list(self.new_rows[0]) if self.new_rows else []
+
+
+def validate(context: Context, fields: dict) -> dict:
+    """One clean record of the context's kind, or RecordError."""
+    timezone = context.calendar.timezone
+    if context.kind == "appeal":
+        return validate_appeal(fields, context.regions, context.departments, timezone, context.now)
+    if context.kind == "resident":
+        return validate_resident(fields, context.regions, timezone, context.now)
+    return validate_business(fields, context.regions, timezone, context.now)
+
+
+def prepare_batches(
+    records: Iterable[RawRecord], context: Context, batch_size: int = BATCH_SIZE
+) -> Iterator[PreparedBatch]:
+    """Validate records and group them into prepared batches of at most batch_size records."""
+    batch = PreparedBatch(read=0)
+    for record in records:
+        batch.read += 1
+        if record.error is None:
+            try:
+                batch.clean.append(validate(context, record.fields or {}))
+                batch.locations.append(record.location)
+            except RecordError as error:
+                batch.rejected.append(Rejected(record.location, record.raw, error.field, error.message))
+        else:
+            batch.rejected.append(Rejected(record.location, record.raw, record.error.field, record.error.message))
+        if batch.read >= batch_size:
+            yield _finish(batch, context)
+            batch = PreparedBatch(read=0)
+    if batch.read:
+        yield _finish(batch, context)
+
+
+def _finish(batch: PreparedBatch, context: Context) -> PreparedBatch:
+    if context.kind != "appeal" or not batch.clean:
+        return batch
+    batch.deadlines = deadlines(context.calendar, context.policy, batch.clean)
+    created_at = dt.datetime.now(dt.UTC)
+    for record, deadline in zip(batch.clean, batch.deadlines, strict=True):
+        row = appeal_row(record, deadline, context.regions)
+        row.update(reopen_count=0, created_at=created_at)
+        batch.new_rows.append(row)
+        steps = [_plain(step) for step in appeal_steps(None, record, None, 0, context.regions)]
+        batch.new_steps.append(driver_rows(context.dialect, STEP_COLUMNS, steps, ("at",)))
+    columns = batch.appeal_columns
+    values = [_plain(row.values()) for row in batch.new_rows]
+    batch.new_values = driver_rows(context.dialect, columns, values, APPEAL_TIMES)
+    return batch
+
+
+def _plain(values) -> tuple:
+    # Codes as plain strings: cheaper to send between processes and to bind than enum members.
+    return tuple(value.value if isinstance(value, Enum) else value for value in values)
+
+
+def deadlines(calendar: WorkCalendar, policy: SlaPolicy, records: list[dict]) -> list[dt.datetime]:
+    """The deadline of each clean appeal record (BRIEF §4), computed for all at once."""
+    frame = pd.DataFrame(
+        {
+            "reported_at": [r["reported_at"] for r in records],
+            "priority": [r["priority"].value for r in records],
+            "category": [r["category"].value for r in records],
+        }
+    )
+    return [d.to_pydatetime() for d in policy.deadlines(calendar, frame)]
+
+
+def handling_level(region_code: str, regions: dict) -> RegionLevel:
+    """The level that handles an appeal placed in a region: a compound's appeals go to its community."""
+    level = RegionLevel(regions[region_code])
+    return RegionLevel.COMMUNITY if level == RegionLevel.COMPOUND else level
+
+
+def appeal_row(record: dict, deadline: dt.datetime, regions: dict) -> dict:
+    """The appeals-table row of a clean record (without id, reopen_count and created_at)."""
+    status = record["status"]
+    return {
+        "source": record["source"],
+        "external_id": record["external_id"],
+        "category": record["category"],
+        "priority": record["priority"],
+        "status": status,
+        "is_open": status in OPEN_STATUSES,
+        "region_code": record["region_code"],
+        "level": handling_level(record["region_code"], regions),
+        "department_id": record["department_id"],
+        "description": record["description"],
+        "address": record["address"],
+        "lat": record["lat"],
+        "lon": record["lon"],
+        "reporter_name": record["reporter_name"],
+        "reporter_phone": record["reporter_phone"],
+        "reported_at": record["reported_at"],
+        "accepted_at": record["accepted_at"],
+        "dispatched_at": None,
+        "resolved_at": record["resolved_at"],
+        "closed_at": record["closed_at"],
+        "deadline_at": deadline,
+        "satisfaction": record["satisfaction"],
+        "rated_at": (record["closed_at"] or record["resolved_at"]) if record["satisfaction"] else None,
+        "source_version": record["version"],
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
+
+
+def appeal_steps(appeal_id: int | None, record: dict, stored, last_seq: int, regions: dict) -> list[tuple]:
+    """The history (STEP_COLUMNS tuples) a feed record implies beyond what is recorded: only forward, never invented.
+
+    stored is the appeal as it is (None for a new one). Steps without a time in the feed
+    are left out unless they reach the record's own status.
+    """
+    old_status = AppealStatus(stored.status) if stored is not None else None
+    level = handling_level(record["region_code"], regions)
+    actor = f"feed:{record['source'].value}"
+    status = record["status"]
+    times = {
+        AppealStatus.ACCEPTED: record["accepted_at"],
+        AppealStatus.RESOLVED: record["resolved_at"],
+        AppealStatus.CLOSED: record["closed_at"],
+    }
+    planned: list[tuple[TransitionAction, AppealStatus, dt.datetime]] = []
+    if old_status is None:
+        planned.append((TransitionAction.REPORT, AppealStatus.REPORTED, record["reported_at"]))
+        current_rank = 0
+    else:
+        current_rank = STATUS_RANK[old_status]
+    for target in list(AppealStatus)[current_rank + 1 : STATUS_RANK[status] + 1]:
+        at = times.get(target)
+        if at is None and target != status:
+            continue  # the feed gives no time for this intermediate step: invent none
+        planned.append((STEP_TO[target], target, at or record["version"]))
+    stored_rating = getattr(stored, "satisfaction", None)
+    if record["satisfaction"] is not None and _value(record["satisfaction"]) != _value(stored_rating):
+        rated_at = record["version"] if stored is not None else record["closed_at"] or record["resolved_at"]
+        planned.append((TransitionAction.RATE, status, rated_at))
+    rows = []
+    previous = old_status
+    for offset, (action, to_status, at) in enumerate(planned, start=1):
+        note = f"satisfaction: {record['satisfaction'].value}" if action == TransitionAction.RATE else None
+        rows.append(
+            (appeal_id, last_seq + offset, action, previous, to_status, at, actor, level, record["department_id"], note)
+        )
+        previous = to_status
+    return rows
+
+
+def _value(member) -> str:
+    return getattr(member, "value", member)
