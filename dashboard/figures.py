@@ -104,7 +104,11 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0) -> dict:
                 "hoverinfo": "skip",
             }
         )
-    names = load["name_en"] if lang == "en" and "name_en" in load else load["name"]
+    if lang == "en" and "name_en" in load:
+        # The panel's title says they are communities; the bare names fit the map's small shapes.
+        names = [name.removesuffix(" Community") for name in load["name_en"]]
+    else:
+        names = load["name"]
     labels = [
         f"{n}<br>{o} · <b>{d}</b>" if d else f"{n}<br>{o}"
         for n, o, d in zip(names, load["open"], load["overdue"], strict=True)

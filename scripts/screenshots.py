@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard.config import ROOT
 from tests.e2e.support import LiveServer, launch_chromium
 
-SIZES = [(1920, 1080), (3840, 2160), (7680, 2160)]
+SIZES = [(1920, 1080, "zh"), (3840, 2160, "zh"), (7680, 2160, "zh"), (1920, 1080, "en")]
 OUT = ROOT / "docs" / "screenshots"
 
 
@@ -27,12 +27,12 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
-                for width, height in SIZES:
+                for width, height, lang in SIZES:
                     page = browser.new_page(viewport={"width": width, "height": height})
-                    page.goto(f"{server.url}/wall")
+                    page.goto(f"{server.url}/wall" + ("?lang=en" if lang == "en" else ""))
                     page.wait_for_selector(".wall-connection:not(.offline)", timeout=20_000)
                     page.wait_for_timeout(1500)
-                    path = OUT / f"wall-{width}x{height}.png"
+                    path = OUT / f"wall-{width}x{height}{'' if lang == 'zh' else '-' + lang}.png"
                     page.screenshot(path=str(path))
                     print(f"wrote {path.relative_to(ROOT)}")
                     page.close()
