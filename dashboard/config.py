@@ -38,6 +38,9 @@ class Config:
     CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
     GEOJSON_FILE: str = str(DATA_DIR / "geo" / "wuhou_regions.geojson")
     DROP_DIR: str = str(INSTANCE_DIR / "dropbox")
+    # A wall page starts afresh after this many hours (when the server answers), so that nothing
+    # a browser keeps can grow for weeks; 0 never reloads.
+    WALL_RELOAD_HOURS: float = 24.0
     SIMULATOR_RATE: float = 0.0  # appeals per minute created by the live demo simulator; 0 is off
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024  # largest request body accepted (bulk ingest)
     # Session cookies are Secure (HTTPS only) unless this is on, or in demo mode over plain HTTP.

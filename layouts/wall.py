@@ -358,5 +358,8 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
         id=ids.WALL_ROOT,
         className="wall-root",
         lang="zh-CN" if lang == "zh" else "en",
-        **{"data-wall": browser_ids()},
+        **{
+            "data-wall": browser_ids(),
+            "data-reload-after-ms": str(round(current_app.config["WALL_RELOAD_HOURS"] * 3_600_000)),
+        },
     )

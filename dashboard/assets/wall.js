@@ -324,6 +324,25 @@
   }
   setInterval(tick, 1000);
 
+  // A wall runs for weeks: after data-reload-after-ms (CC_WALL_RELOAD_HOURS) the page starts
+  // afresh, so that nothing the browser keeps can grow without bound and new assets are picked
+  // up. Only once the server serves this very page again: reloading while the server is down
+  // or refusing would replace stale data with an error page.
+  var loadedAt = Date.now();
+  var nextReloadTry = 0;
+  var RELOAD_RETRY_MS = 10000;
+  function maybeReload() {
+    var root = document.querySelector(".wall-root[data-reload-after-ms]");
+    var after = root ? Number(root.getAttribute("data-reload-after-ms")) : 0;
+    var t = Date.now();
+    if (!after || t - loadedAt < after || t < nextReloadTry) { return; }
+    nextReloadTry = t + RELOAD_RETRY_MS;
+    fetch(window.location.href, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) { if (response.ok) { window.location.reload(); } })
+      .catch(function () { /* the server is away: try again later */ });
+  }
+  setInterval(maybeReload, 1000);
+
   // Dash's renderer keeps an undo history of every browser-side change to a callback input
   // (each clock tick, each connection change). A wall has no undo and runs for weeks: without
   // this, the page grows by the size of every change it ever saw.

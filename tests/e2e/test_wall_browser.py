@@ -220,3 +220,22 @@ def test_a_pushed_appeal_updates_ticker_and_count_by_itself_and_a_resync_does_no
     page.wait_for_timeout(1_500)  # one more countdown tick recounts from the snapshot: still once
     assert page.evaluate(RECEIVED) == f"{expected:,}"
     assert "小区门口积水" in page.locator(".wall-ticker").inner_text()
+
+
+def test_the_wall_starts_afresh_after_a_day_but_only_when_the_server_serves_it(page, live_server):
+    page.goto(f"{live_server.url}/wall")
+    page.wait_for_selector(".wall-connection:not(.offline)")
+    root = page.locator(".wall-root")
+    assert root.get_attribute("data-reload-after-ms") == str(24 * 3_600_000)  # CC_WALL_RELOAD_HOURS
+    page.evaluate("() => { window.beforeReload = true; }")
+    # The server refuses the page: the wall keeps what it shows rather than reload into an error.
+    page.route("**/wall*", lambda route: route.fulfill(status=503, body="maintenance"))
+    root.evaluate("node => node.setAttribute('data-reload-after-ms', '1000')")
+    page.wait_for_timeout(4_000)
+    assert page.evaluate("() => window.beforeReload === true")
+    # Served again: at its next try (at most 10 s later) the page reloads itself and goes live.
+    page.unroute("**/wall*")
+    with page.expect_navigation(timeout=20_000):
+        pass
+    page.wait_for_selector(".wall-connection:not(.offline)")
+    assert page.evaluate("() => window.beforeReload === undefined")
