@@ -363,3 +363,32 @@ def test_an_update_that_would_move_the_report_after_its_history_is_quarantined(d
         stored = session.scalar(select(QuarantinedRecord).where(QuarantinedRecord.location.like("appeals_second%")))
         vault = demo_app.extensions["ingestor"].vault
         assert json.loads(vault.decrypt_text(stored.raw))["external_id"] == "T0001"
+
+
+def test_a_batch_retried_after_a_conflict_is_written_as_prepared(demo_app, tmp_path, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from dashboard.ingest import service
+
+    real_insert_rows = service.insert_rows
+    calls = []
+
+    def conflict_once(connection, table, *args, **kwargs):
+        # As if another writer had stored one of these keys: the history insert fails once,
+        # after the appeals of the batch were written in the same (rolled back) transaction.
+        calls.append(table)
+        if table == "transitions" and calls.count("transitions") == 1:
+            raise IntegrityError("INSERT INTO transitions", {}, Exception("UNIQUE constraint failed"))
+        return real_insert_rows(connection, table, *args, **kwargs)
+
+    monkeypatch.setattr(service, "insert_rows", conflict_once)
+    before = _count(Appeal)
+    report = _ingest(demo_app, _write(tmp_path, "appeals_retry.csv", HEADER + _row(1) + _row(2) + _row(3)))
+    assert calls == ["appeals", "transitions", "appeals", "transitions"]
+    assert report["created"] == 3 and report["quarantined"] == 0
+    assert _count(Appeal) == before + 3
+    with db.session() as session:
+        steps = session.scalar(
+            select(func.count()).select_from(Transition).join(Appeal).where(Appeal.external_id.like("T%"))
+        )
+        assert steps == 3

@@ -103,11 +103,7 @@ class PreparedBatch:
     new_rows: list[dict] = field(default_factory=list)
     new_values: list[tuple] = field(default_factory=list)
     new_steps: list[list[tuple]] = field(default_factory=list)
-
-    @property
-    def appeal_columns(self) -> list[str]:
-        """Column names of new_values."""
-        return list(self.new_rows[0]) if self.new_rows else []
+    appeal_columns: list[str] = field(default_factory=list)  # the columns of new_values
 
 
 def validate(context: Context, fields: dict) -> dict:
@@ -153,9 +149,9 @@ def _finish(batch: PreparedBatch, context: Context) -> PreparedBatch:
         batch.new_rows.append(row)
         steps = [_plain(step) for step in appeal_steps(None, record, None, 0, context.regions)]
         batch.new_steps.append(driver_rows(context.dialect, STEP_COLUMNS, steps, ("at",)))
-    columns = batch.appeal_columns
+    batch.appeal_columns = list(batch.new_rows[0])
     values = [_plain(row.values()) for row in batch.new_rows]
-    batch.new_values = driver_rows(context.dialect, columns, values, APPEAL_TIMES)
+    batch.new_values = driver_rows(context.dialect, batch.appeal_columns, values, APPEAL_TIMES)
     return batch
 
 

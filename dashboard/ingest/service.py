@@ -270,17 +270,12 @@ class Ingestor:
         deltas = []
         if fresh:
             connection = session.connection()
-            rows = [batch.new_rows[index] for index in fresh]
-            ids = insert_rows(
-                connection,
-                "appeals",
-                batch.appeal_columns,
-                [batch.new_values[index] for index in fresh],
-                assign_ids=True,
-            )
+            values = [batch.new_values[index] for index in fresh]
+            ids = insert_rows(connection, "appeals", batch.appeal_columns, values, assign_ids=True)
+            # New dicts, not the batch's: a batch retried after a conflict is written again as prepared.
+            rows = [{**batch.new_rows[index], "id": appeal_id} for index, appeal_id in zip(fresh, ids, strict=True)]
             steps = []
-            for row, index, appeal_id in zip(rows, fresh, ids, strict=True):
-                row["id"] = appeal_id
+            for index, appeal_id in zip(fresh, ids, strict=True):
                 steps.extend((appeal_id, *step[1:]) for step in batch.new_steps[index])
             insert_rows(connection, "transitions", STEP_COLUMNS, steps)
             aggregates.record_new(connection, [tuple(row[name] for name in aggregates.ROW_NAMES) for row in rows])
