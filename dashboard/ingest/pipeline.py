@@ -5,9 +5,9 @@ looking up, inserting and counting them (service.py); running them side by side 
 the time of a large import. Small deliveries stay in one process: starting the reader costs
 about a second.
 
-The reader sends prepared batches through a bounded queue, so it runs at most a few batches
-ahead. It stops by itself when the writer's process dies (even by SIGKILL), so a crashed import
-leaves no orphan behind; restarting the import completes it (service.py's idempotency).
+The reader writes prepared batches to a pipe, whose small buffer keeps it one batch ahead. It
+stops by itself when the writer's process dies (even by SIGKILL): its next write fails. So a
+crashed import leaves no orphan behind, and restarting it completes it (service.py's idempotency).
 """
 
 from __future__ import annotations

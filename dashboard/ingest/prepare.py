@@ -157,7 +157,12 @@ def _finish(batch: PreparedBatch, context: Context) -> PreparedBatch:
 
 def _plain(values) -> tuple:
     # Codes as plain strings: cheaper to send between processes and to bind than enum members.
-    return tuple(value.value if isinstance(value, Enum) else value for value in values)
+    return tuple(code_of(value) for value in values)
+
+
+def code_of(value):
+    """An enum member's code; any other value as it is (stored rows hold codes already)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def deadlines(calendar: WorkCalendar, policy: SlaPolicy, records: list[dict]) -> list[dt.datetime]:
@@ -237,7 +242,7 @@ def appeal_steps(appeal_id: int | None, record: dict, stored, last_seq: int, reg
             continue  # the feed gives no time for this intermediate step: invent none
         planned.append((STEP_TO[target], target, at or record["version"]))
     stored_rating = getattr(stored, "satisfaction", None)
-    if record["satisfaction"] is not None and _value(record["satisfaction"]) != _value(stored_rating):
+    if record["satisfaction"] is not None and code_of(record["satisfaction"]) != code_of(stored_rating):
         rated_at = record["version"] if stored is not None else record["closed_at"] or record["resolved_at"]
         planned.append((TransitionAction.RATE, status, rated_at))
     rows = []
@@ -249,7 +254,3 @@ def appeal_steps(appeal_id: int | None, record: dict, stored, last_seq: int, reg
         )
         previous = to_status
     return rows
-
-
-def _value(member) -> str:
-    return getattr(member, "value", member)

@@ -31,6 +31,7 @@ from dashboard.ingest.prepare import (
     Rejected,
     appeal_row,
     appeal_steps,
+    code_of,
     prepare_batches,
 )
 from dashboard.ingest.readers import RawRecord
@@ -249,7 +250,7 @@ class Ingestor:
                 )
             )
             for row in rows:
-                existing[(_value(row.source), row.external_id)] = row
+                existing[(code_of(row.source), row.external_id)] = row
         fresh = [index for key, index in newest.items() if key not in existing]
         changed = []
         conflicts = []
@@ -414,7 +415,7 @@ def _conflict(record: dict, stored) -> str | None:
 
 def _replayable_fields(record: dict) -> dict:
     """A clean record as input fields, for quarantine (encrypted there like any raw record)."""
-    fields = {key: _value(value) for key, value in record.items() if key not in ("version", "department_id")}
+    fields = {key: code_of(value) for key, value in record.items() if key not in ("version", "department_id")}
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -436,10 +437,6 @@ def _keys_by_source(keys: list[tuple[str, str]], size: int = 900):
     for source, external_ids in by_source.items():
         for chunk in _chunks(external_ids, size):
             yield source, chunk
-
-
-def _value(member) -> str:
-    return getattr(member, "value", member)
 
 
 def _chunks(items: list, size: int):
