@@ -54,30 +54,27 @@ def layout(lang: str | None = None, **query) -> html.Div:
 def content(session, filters: DrillFilters, now: dt.datetime, calendar, targets: dict) -> list:
     """Everything below the header for these filters (what bench/drill times)."""
     lang = filters.lang
-    if drilldata.from_counters(filters):  # the common views: read the per-day counters
-        kpis = drilldata.counter_kpis(session, filters, now, calendar)
-        series = drilldata.counter_series(session, filters, calendar)
-    else:  # value filters the counters do not hold: read the appeals that count
-        frame = drilldata.appeals_frame(session, filters, now, calendar)
-        kpis = drilldata.period_kpis(frame, filters, now, calendar)
-        series = drilldata.daily_series(frame, filters, now, calendar)
-    crumbs = drilldata.breadcrumb(session, filters.region, lang)
-    children = drilldata.children_breakdown(session, filters, now, calendar)
+    data = drilldata.read_in_parallel(
+        session,
+        {
+            "period": lambda own: _period(own, filters, now, calendar),
+            "by": lambda own: drilldata.dimension_counts(own, filters, now, calendar),
+            "children": lambda own: drilldata.children_breakdown(own, filters, now, calendar),
+            "rest": lambda own: _region_facts(own, filters, now),
+        },
+    )
+    kpis, series = data["period"]
+    children, by = data["children"], data["by"]
+    crumbs, ageing, people, visits, load = data["rest"]
     child_length = drilldata.child_level_length(filters.region)
-    by = drilldata.dimension_counts(session, filters, now, calendar)
-    ageing = drilldata.overdue_ageing(session, filters, now)
-    people = population(session, filters.region)
-    visits = visit_lists(session, filters.region)
 
     charts_top = []
     if child_length is not None:
         level = {9: RegionLevel.STREET, 12: RegionLevel.COMMUNITY, 15: RegionLevel.COMPOUND}[child_length]
         title = t("console.by_child", lang, level=label(level, lang))
         charts_top.append(_graph(ids.DRILL_CHILDREN, children_figure(children, title, lang), "console-wide"))
-    if len(filters.region) <= 12:
-        load = community_load(session, filters.region, now)
-        if len(load) and load["boundary"].notna().any():
-            charts_top.append(_graph(ids.DRILL_MAP, console_map_figure(load, lang), "console-narrow"))
+    if load is not None and len(load) and load["boundary"].notna().any():
+        charts_top.append(_graph(ids.DRILL_MAP, console_map_figure(load, lang), "console-narrow"))
 
     dimension_charts = [
         _graph(
@@ -117,6 +114,29 @@ def content(session, filters: DrillFilters, now: dt.datetime, calendar, targets:
         _population_panel(people, visits, lang),
         _appeals_panel(filters, lang),
     ]
+
+
+def _period(session, filters: DrillFilters, now: dt.datetime, calendar) -> tuple[dict, object]:
+    """The period's KPIs and daily series: from the per-day counters where they hold the filters."""
+    if drilldata.from_counters(filters):  # the common views
+        return (
+            drilldata.counter_kpis(session, filters, now, calendar),
+            drilldata.counter_series(session, filters, calendar),
+        )
+    # value filters the counters do not hold: read the appeals that count
+    frame = drilldata.appeals_frame(session, filters, now, calendar)
+    return drilldata.period_kpis(frame, filters, now, calendar), drilldata.daily_series(frame, filters, now, calendar)
+
+
+def _region_facts(session, filters: DrillFilters, now: dt.datetime) -> tuple:
+    """The page's small reads: breadcrumb, overdue ageing, population, visit lists, community load."""
+    return (
+        drilldata.breadcrumb(session, filters.region, filters.lang),
+        drilldata.overdue_ageing(session, filters, now),
+        population(session, filters.region),
+        visit_lists(session, filters.region),
+        community_load(session, filters.region, now) if len(filters.region) <= 12 else None,
+    )
 
 
 def _graph(component_id: str, figure, width: str) -> html.Div:

@@ -217,3 +217,27 @@ def test_counter_path_equals_the_appeals_path(demo_app, query):
     pd.testing.assert_frame_equal(series_from_counters, series_from_frame, check_dtype=False)
     assert series_from_counters["resolved"].sum() > 0
     assert not drilldata.from_counters(_filters(priority="urgent"))
+
+
+def test_page_reads_run_side_by_side_in_their_own_sessions(demo_app):
+    """read_in_parallel gives each read a session of its own, returns results by name and raises a read's error."""
+    import threading
+
+    seen = {}
+
+    def count(session):
+        seen[threading.current_thread().name] = session
+        return session.scalar(select(func.count()).select_from(Appeal))
+
+    with db.session() as session:
+        expected = session.scalar(select(func.count()).select_from(Appeal))
+        results = drilldata.read_in_parallel(session, {"a": count, "b": count, "c": lambda s: "x"})
+        assert results == {"a": expected, "b": expected, "c": "x"}
+        assert all(own is not session for own in seen.values())
+        assert all(name.startswith("drill-read") for name in seen)
+
+        def broken(_session):
+            raise FilterError("region: no such region")
+
+        with pytest.raises(FilterError, match="no such region"):
+            drilldata.read_in_parallel(session, {"ok": count, "broken": broken})
