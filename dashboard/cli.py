@@ -14,6 +14,7 @@ from dashboard import admin, create_app, migrate
 from dashboard.admin import AdminError
 from dashboard.config import INSTANCE_DIR
 from dashboard.extensions import db, scheduler, socketio
+from dashboard.ingest import bulkload
 from dashboard.models import AuditLog, Region
 from dashboard.vocab import Channel, Role
 
@@ -25,8 +26,9 @@ def _app(**overrides):
 
 
 def _prepare_database(app) -> None:
-    """Bring the schema to head; in demo mode on an empty database, say how to add demo data."""
+    """Bring the schema to head, with any index an interrupted bulk load left out built again."""
     migrate.upgrade(app.config["DATABASE_URL"])
+    bulkload.restore(db.engine)
 
 
 @click.group(invoke_without_command=True)
@@ -191,6 +193,8 @@ def db_upgrade(revision: str) -> None:
     """Migrate up to REVISION (default head)."""
     app = _app()
     migrate.upgrade(app.config["DATABASE_URL"], revision)
+    if revision == "head":
+        bulkload.restore(db.engine)
     click.echo(f"database at {migrate.current_revision(db.engine)}")
 
 
@@ -318,7 +322,13 @@ def main() -> None:
     default=None,
     help="Read and validate in a second process while this one writes (default: for files of 16 MB or more).",
 )
-def ingest(files: tuple[Path, ...], pipeline: bool | None) -> None:
+@click.option(
+    "--initial-load/--no-initial-load",
+    default=None,
+    help="Defer the appeals table's secondary indexes and build them at the end "
+    "(default: for a file with at least as many appeals as the table holds, and 100,000 or more).",
+)
+def ingest(files: tuple[Path, ...], pipeline: bool | None, initial_load: bool | None) -> None:
     """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports."""
     from dashboard.ingest.dropfolder import ingest_file
 
@@ -326,7 +336,7 @@ def ingest(files: tuple[Path, ...], pipeline: bool | None) -> None:
     _prepare_database(app)
     failed = False
     for path in files:
-        report = ingest_file(app.extensions["ingestor"], path, pipelined=pipeline)
+        report = ingest_file(app.extensions["ingestor"], path, pipelined=pipeline, initial_load=initial_load)
         failed = failed or "file_error" in report
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     if failed:

@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify
 
 from dashboard.extensions import db, scheduler
+from dashboard.ingest import bulkload
 
 bp = Blueprint("health", __name__)
 
@@ -18,10 +19,11 @@ def healthz():
     today = dt.datetime.now(calendar.timezone).date()
     database = db.ping()
     calendar_status = calendar.status(today)
+    missing = bulkload.missing(db.engine) if database == "ok" else []
     status = "ok"
     if database != "ok":
         status = "error"
-    elif calendar_status["status"] == "degraded":
+    elif calendar_status["status"] == "degraded" or missing:
         status = "degraded"
     body = {
         "status": status,
@@ -33,12 +35,18 @@ def healthz():
         "scheduler_lock": _scheduler_lock(database == "ok"),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    if calendar_status["fallback_years"]:
-        body["warnings"] = [
-            f"no holiday data for {year}: working days counted Monday–Friday; "
-            f"add the official schedule to {current_app.config['CALENDAR_OVERRIDE_FILE']}"
-            for year in calendar_status["fallback_years"]
-        ]
+    warnings = [
+        f"no holiday data for {year}: working days counted Monday–Friday; "
+        f"add the official schedule to {current_app.config['CALENDAR_OVERRIDE_FILE']}"
+        for year in calendar_status["fallback_years"]
+    ]
+    if missing:
+        warnings.append(
+            f"appeals indexes or keys missing: {', '.join(missing)}; a bulk load is running or was interrupted "
+            "(they are built when it ends, or by `python app.py db upgrade`)"
+        )
+    if warnings:
+        body["warnings"] = warnings
     return jsonify(body), 200 if status != "error" else 503
 
 

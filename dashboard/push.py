@@ -8,7 +8,8 @@ when it rolls back they are dropped. Nothing personal is ever put in a delta.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -49,20 +50,27 @@ def appeal_delta(row: dict, change: str) -> dict:
 
 
 def appeal_deltas(rows: list[dict], change: str) -> list[dict]:
+    """Deltas for many changed appeals, given as rows (see coalesced_deltas)."""
+    reported_at = [row["reported_at"] for row in rows]
+    return coalesced_deltas(reported_at, [row["region_code"] for row in rows], rows.__getitem__, change)
+
+
+def coalesced_deltas(
+    reported_at: Sequence, region_codes: Sequence[str], row: Callable[[int], dict], change: str
+) -> list[dict]:
     """Deltas for many changed appeals: each one when few, else the newest few plus counts.
 
     A bulk delivery of thousands of appeals would flood every wall; walls get the newest
-    DETAILED_LIMIT appeals in full and one count per community for the rest.
+    DETAILED_LIMIT appeals in full and one count per community for the rest. The appeals are
+    given by their report times and region codes; row(i) is the i-th one's row, built only for
+    those sent in full.
     """
-    if len(rows) <= DETAILED_LIMIT:
-        return [appeal_delta(row, change) for row in rows]
-    newest = sorted(rows, key=lambda row: row["reported_at"])[-DETAILED_LIMIT:]
-    counts: dict[str, int] = {}
-    for row in rows:
-        community = row["region_code"][:12]
-        counts[community] = counts.get(community, 0) + 1
+    if len(reported_at) <= DETAILED_LIMIT:
+        return [appeal_delta(row(index), change) for index in range(len(reported_at))]
+    newest = sorted(range(len(reported_at)), key=reported_at.__getitem__)[-DETAILED_LIMIT:]
+    counts = Counter(region_code[:12] for region_code in region_codes)  # per community
     summary = [{"type": "bulk", "change": change, "region_code": code, "count": n} for code, n in counts.items()]
-    return [appeal_delta(row, change) for row in newest] + summary
+    return [appeal_delta(row(index), change) for index in newest] + summary
 
 
 def rooms_for(region_code: str) -> list[str]:

@@ -8,7 +8,8 @@ import logging
 import time
 from pathlib import Path
 
-from dashboard.ingest import pipeline
+from dashboard.ingest import bulkload, pipeline
+from dashboard.ingest.prepare import BATCH_SIZE
 from dashboard.ingest.readers import FileError, format_of, kind_of, read_records
 from dashboard.ingest.service import Ingestor
 
@@ -37,22 +38,38 @@ def ready_files(incoming: Path, now: float | None = None) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def ingest_file(ingestor: Ingestor, path: Path, source: str | None = None, pipelined: bool | None = None) -> dict:
+def ingest_file(
+    ingestor: Ingestor,
+    path: Path,
+    source: str | None = None,
+    pipelined: bool | None = None,
+    initial_load: bool | None = None,
+) -> dict:
     """Ingest one file; returns its report (with 'file_error' when the file could not be read).
 
     A large file is read in a second process while this one writes (pipelined=None decides by
-    size; True or False forces it).
+    size; True or False forces it). A file of appeals that dwarfs the table is loaded with the
+    table's secondary indexes deferred (bulkload; initial_load=None decides by size, True or
+    False forces it).
     """
     started = time.perf_counter()
     source = source or f"file:{path.name}"
     try:
         kind = kind_of(path)
         format_of(path)
-        if pipelined if pipelined is not None else pipeline.worth_pipelining(path):
-            context = ingestor.context(kind)
-            report = ingestor.write_batches(pipeline.prepared_batches(path, context), context, source).as_dict()
-        else:
-            report = ingestor.ingest(read_records(path, kind), kind, source=source).as_dict()
+        engine = ingestor.database.engine
+        bulkload.restore(engine)  # after a load that was killed
+        if initial_load is None:
+            initial_load = bulkload.worth_deferring(engine, path)
+        initial_load = initial_load and kind == "appeal"
+        batch_size = bulkload.BATCH_SIZE if initial_load else BATCH_SIZE
+        with bulkload.indexes_deferred(engine, enabled=initial_load):
+            if pipelined if pipelined is not None else pipeline.worth_pipelining(path):
+                context = ingestor.context(kind)
+                batches = pipeline.prepared_batches(path, context, batch_size)
+                report = ingestor.write_batches(batches, context, source).as_dict()
+            else:
+                report = ingestor.ingest(read_records(path, kind), kind, source=source, batch_size=batch_size).as_dict()
     except FileError as exc:
         report = {"source": source, "file_error": str(exc)}
     except Exception as exc:  # a bug must not jam the drop folder: the file goes to failed/ with the reason

@@ -140,7 +140,7 @@ def read_csv_text(text: str, kind: str, name: str) -> Iterator[RawRecord]:
             yield RawRecord(f"{name} line {reader.line_num}", None, "", RecordError(None, f"malformed CSV: {exc}"))
             continue
         location = f"{name} line {reader.line_num}"
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():  # blank line (one join: faster than a test per cell)
             continue
         raw = _lazy_json(headers, row)
         if len(row) != len(headers):

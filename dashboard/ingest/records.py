@@ -37,6 +37,8 @@ from dashboard.vocab import (
 from dashboard.workcal import FIRST_YEAR
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+_UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LOCAL_EPOCH = dt.datetime(1970, 1, 1)
 MAX_EMPLOYEES = 10_000_000  # keeps a typo out of the database's integer column
 
 
@@ -146,6 +148,8 @@ _GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "
 
 def _text(value) -> str | None:
     """A cell as stripped text, or None when empty."""
+    if value.__class__ is str:  # most cells: checked first, for speed
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, float):
@@ -191,12 +195,14 @@ def parse_instant(field: str, value, timezone, now: dt.datetime, required: bool 
             raise RecordError(
                 field, f"{text!r} is not a date and time (use ISO 8601, e.g. 2026-10-01 23:45:00)"
             ) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=timezone)
     try:
-        instant = instant.astimezone(dt.UTC)
+        if instant.tzinfo is None:  # local time (the arithmetic is several times faster than replace(tzinfo=…))
+            instant = _UTC_EPOCH + (instant - _LOCAL_EPOCH - timezone.utcoffset(instant))
+        else:
+            instant = instant.astimezone(dt.UTC)
     except OverflowError:  # year 1 or 9999 moved across midnight by the zone offset
-        raise RecordError(field, f"{instant.isoformat()} is outside the supported range of dates") from None
+        local = instant if instant.tzinfo else instant.replace(tzinfo=timezone)
+        raise RecordError(field, f"{local.isoformat()} is outside the supported range of dates") from None
     if instant > now + FUTURE_TOLERANCE:
         raise RecordError(field, f"{instant.isoformat()} is more than 5 minutes in the future")
     if instant.year < FIRST_YEAR:
@@ -320,7 +326,7 @@ def validate_appeal(raw: dict, known_regions: dict[str, str], departments: dict[
     record["status"] = status
     # The feed's version: its updated_at, else the newest time it gives.
     record["version"] = record["updated_at"] or max(
-        t for t in (record["reported_at"], record["accepted_at"], record["resolved_at"], record["closed_at"]) if t
+        filter(None, (record["reported_at"], record["accepted_at"], record["resolved_at"], record["closed_at"]))
     )
     return record
 

@@ -13,7 +13,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,7 @@ from dashboard.ingest.prepare import (
     appeal_row,
     appeal_steps,
     code_of,
+    collector_paused,
     prepare_batches,
 )
 from dashboard.ingest.readers import RawRecord
@@ -48,7 +50,7 @@ from dashboard.models import (
     Transition,
 )
 from dashboard.pii import PiiVault
-from dashboard.push import appeal_deltas, queue_deltas
+from dashboard.push import appeal_deltas, coalesced_deltas, queue_deltas
 from dashboard.sla import SlaPolicy
 from dashboard.vocab import AppealStatus, QuarantineStatus
 from dashboard.workcal import WorkCalendar
@@ -174,10 +176,14 @@ class Ingestor:
     ) -> IngestReport:
         """Store prepared batches, each in one transaction; returns what the delivery did."""
         report = IngestReport(source=source, kind=context.kind)
-        for batch in batches:
-            report.read += batch.read
-            self._write(batch, context, source, report, quarantine)
-        return report
+        batches = iter(batches)
+        while True:
+            with collector_paused():  # per batch: the collector runs between batches
+                batch = next(batches, None)
+                if batch is None:
+                    return report
+                report.read += batch.read
+                self._write(batch, context, source, report, quarantine)
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -231,22 +237,23 @@ class Ingestor:
     # ---- appeals --------------------------------------------------------------------------------
     def _write_appeals(self, session: Session, batch: PreparedBatch, regions: dict, report: IngestReport) -> list:
         """Store a batch's appeals; returns the records that conflict with what is stored (to quarantine)."""
-        if not batch.clean:
+        if not batch.appeals:
             return []
+        keys = list(zip(batch.appeal_field("source"), batch.appeal_field("external_id"), strict=True))
+        versions = batch.appeal_field("version")
         # Within one batch the newest version of a key wins (ties: the later record).
         newest: dict[tuple, int] = {}
-        for index, record in enumerate(batch.clean):
-            key = (record["source"].value, record["external_id"])
+        for index, key in enumerate(keys):
             if key in newest:
                 report.stale += 1
-                if batch.clean[newest[key]]["version"] > record["version"]:
+                if versions[newest[key]] > versions[index]:
                     continue
             newest[key] = index
         existing = {}
-        for source, external_id_chunk in _keys_by_source(list(newest)):
+        for source, external_ids in _keys_by_source(list(newest)):
             rows = session.execute(
                 select(*STORED_COLUMNS, *aggregates.ROW_COLUMNS).where(
-                    Appeal.source == source, Appeal.external_id.in_(external_id_chunk)
+                    Appeal.source == source, _one_of(Appeal.external_id, external_ids, session)
                 )
             )
             for row in rows:
@@ -257,31 +264,32 @@ class Ingestor:
         for key, index in newest.items():
             if key not in existing:
                 continue
-            stored, record = existing[key], batch.clean[index]
-            if stored.source_version is not None and record["version"] < stored.source_version:
+            stored, version = existing[key], versions[index]
+            if stored.source_version is not None and version < stored.source_version:
                 report.stale += 1
-            elif stored.source_version is not None and record["version"] == stored.source_version:
+            elif stored.source_version is not None and version == stored.source_version:
                 report.unchanged += 1
-            elif (conflict := _conflict(record, stored)) is not None:
+            elif (conflict := _conflict(record := batch.appeal(index), stored)) is not None:
                 conflicts.append(
                     Rejected(batch.locations[index], raw_json(_replayable_fields(record)), "reported_at", conflict)
                 )
             else:
                 changed.append((stored, index))
         deltas = []
+        now = dt.datetime.now(dt.UTC)
         if fresh:
             connection = session.connection()
             values = [batch.new_values[index] for index in fresh]
             ids = insert_rows(connection, "appeals", batch.appeal_columns, values, assign_ids=True)
-            # New dicts, not the batch's: a batch retried after a conflict is written again as prepared.
-            rows = [{**batch.new_rows[index], "id": appeal_id} for index, appeal_id in zip(fresh, ids, strict=True)]
-            steps = []
-            for index, appeal_id in zip(fresh, ids, strict=True):
-                steps.extend((appeal_id, *step[1:]) for step in batch.new_steps[index])
+            steps = [
+                (appeal_id, *step)
+                for index, appeal_id in zip(fresh, ids, strict=True)
+                for step in batch.new_steps[index]
+            ]
             insert_rows(connection, "transitions", STEP_COLUMNS, steps)
-            aggregates.record_new(connection, [tuple(row[name] for name in aggregates.ROW_NAMES) for row in rows])
+            aggregates.record_new(connection, [batch.new_counts[index] for index in fresh])
             report.created += len(fresh)
-            deltas.extend(appeal_deltas(rows, "created"))
+            deltas.extend(_created_deltas(batch, fresh, ids, regions, now))
         if changed:
             updates = []
             last_seq = dict(
@@ -293,8 +301,8 @@ class Ingestor:
             )
             steps = []
             for stored, index in changed:
-                record = _never_backwards(batch.clean[index], stored)
-                row = appeal_row(record, batch.deadlines[index], regions)
+                record = _never_backwards(batch.appeal(index), stored)
+                row = appeal_row(record, batch.deadlines[index], regions, now)
                 row["id"] = stored.id
                 # What the workflow owns stays as it is: the level an appeal was escalated to,
                 # when it was dispatched, and any time or department the feed does not give.
@@ -397,6 +405,17 @@ def replay(ingestor: Ingestor, record_id: int, corrected: dict, actor: str) -> d
     return {"replayed": landed, "report": report.as_dict()}
 
 
+def _created_deltas(batch: PreparedBatch, fresh: list[int], ids: list[int], regions: dict, now) -> list[dict]:
+    """Deltas for the new appeals of a batch (fresh: their indexes in the batch; ids: in the table)."""
+    reported_at, region_codes = batch.appeal_field("reported_at"), batch.appeal_field("region_code")
+
+    def row(position: int) -> dict:
+        index = fresh[position]
+        return {**appeal_row(batch.appeal(index), batch.deadlines[index], regions, now), "id": ids[position]}
+
+    return coalesced_deltas([reported_at[i] for i in fresh], [region_codes[i] for i in fresh], row, "created")
+
+
 def _conflict(record: dict, stored) -> str | None:
     """Why a newer feed version cannot update the stored appeal, or None.
 
@@ -429,14 +448,24 @@ def _never_backwards(record: dict, stored) -> dict:
     return record
 
 
-def _keys_by_source(keys: list[tuple[str, str]], size: int = 900):
-    """(source, external ids) chunks, so that lookups use the (source, external_id) index."""
+def _keys_by_source(keys: list[tuple[str, str]]):
+    """(source, its external ids) pairs, so that lookups use the (source, external_id) index."""
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
-    for source, external_ids in by_source.items():
-        for chunk in _chunks(external_ids, size):
-            yield source, chunk
+    return by_source.items()
+
+
+def _one_of(column, values: list[str], session: Session):
+    """column IN values, with the values sent as one parameter (an array, or JSON on SQLite).
+
+    A batch's thousands of keys as separate bound parameters cost more to compile and bind than
+    the look-up itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    listed = func.json_each(bindparam("values", json.dumps(values, ensure_ascii=False))).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def _chunks(items: list, size: int):

@@ -1,0 +1,125 @@
+"""Initial loads: a file that dwarfs the appeals table is written with the table's secondary indexes deferred.
+
+Keeping five secondary B-trees up to date row by row costs more than building each once over
+the loaded table, which is a single sort; on PostgreSQL each foreign key is also checked per row
+by a trigger that looks the parent row up, where adding the constraint afterwards checks all rows
+in one join. Both are PostgreSQL's "Populating a Database" advice (SQLite checks its foreign
+keys inline at no measurable cost, so there only the indexes are deferred). While they are away
+readers of appeals scan the table, so this is only for loads that at least double what is stored
+and hold LOAD_MIN_RECORDS or more: an initial migration from an old system, never the daily
+feeds. The unique (source, external_id) key stays: idempotency looks records up by it.
+
+Crash safety: the indexes and keys are dropped in one committed transaction and built again,
+from the models (the same definitions and names as the migrations), in another. A process killed
+in between leaves them missing; restore() builds whatever is missing. It runs before every file
+is ingested and after `db upgrade` and the CLI's own migration, and /healthz reports what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Index, func, inspect, select
+from sqlalchemy.schema import AddConstraint, DropConstraint
+
+from dashboard.models import Appeal, Transition
+
+log = logging.getLogger(__name__)
+
+LOAD_MIN_RECORDS = 100_000
+# Conservative: feed records are a few hundred bytes; guessing too few records only means the
+# indexes are kept.
+MAX_BYTES_PER_RECORD = 1024
+# Records per transaction in a bulk load: fewer commits, each of which may checkpoint SQLite's
+# WAL. A load killed mid-way loses at most one batch, which delivering the file again completes.
+BATCH_SIZE = 20_000
+_TABLES = (Appeal.__table__, Transition.__table__)
+
+
+def deferrable_indexes() -> list[Index]:
+    """The appeals table's non-unique indexes, as the models declare them."""
+    return sorted((index for index in Appeal.__table__.indexes if not index.unique), key=lambda index: index.name)
+
+
+def deferrable_foreign_keys(dialect: str) -> list[ForeignKeyConstraint]:
+    """The foreign keys of appeals and transitions, on PostgreSQL (none on SQLite)."""
+    if dialect != "postgresql":
+        return []
+    return sorted((fk for table in _TABLES for fk in table.foreign_key_constraints), key=lambda fk: fk.name)
+
+
+def missing(engine: Engine) -> list[str]:
+    """Names of deferrable indexes and foreign keys the database does not have."""
+    inspector = inspect(engine)
+    present = {index["name"] for index in inspector.get_indexes(Appeal.__tablename__)}
+    for table in _TABLES:
+        present.update(fk["name"] for fk in inspector.get_foreign_keys(table.name))
+    wanted = [*deferrable_indexes(), *deferrable_foreign_keys(engine.dialect.name)]
+    return [item.name for item in wanted if item.name not in present]
+
+
+def restore(engine: Engine) -> list[str]:
+    """Build any deferrable index or foreign key that is missing (after a load was killed); returns their names."""
+    absent = missing(engine)
+    if absent:
+        log.warning("appeals indexes or keys missing (a bulk load did not finish): building %s", ", ".join(absent))
+        _build(engine, set(absent))
+    return absent
+
+
+def worth_deferring(engine: Engine, path: Path) -> bool:
+    """True when the file holds at least LOAD_MIN_RECORDS appeals and at least as many as are stored."""
+    expected = path.stat().st_size // MAX_BYTES_PER_RECORD
+    if expected < LOAD_MIN_RECORDS:
+        return False
+    with engine.connect() as connection:
+        # max(id) rather than count(*): one index probe instead of a scan, and never fewer.
+        stored = connection.execute(select(func.max(Appeal.id))).scalar() or 0
+    return expected >= stored
+
+
+@contextmanager
+def indexes_deferred(engine: Engine, enabled: bool = True) -> Iterator[None]:
+    """Drop the deferrable indexes and keys for the block and build them after it (also when it fails)."""
+    if not enabled:
+        yield
+        return
+    absent = set(missing(engine))
+    with engine.begin() as connection:
+        for fk in deferrable_foreign_keys(connection.dialect.name):
+            if fk.name not in absent:
+                connection.execute(DropConstraint(fk))
+        for index in deferrable_indexes():
+            if index.name not in absent:
+                index.drop(connection)
+    log.info("bulk load: appeals indexes and keys deferred")
+    try:
+        yield
+    finally:
+        started = time.perf_counter()
+        _build(engine, set(missing(engine)))
+        log.info("bulk load: appeals indexes and keys built in %.1f s", time.perf_counter() - started)
+
+
+def _build(engine: Engine, names: set[str]) -> None:
+    with engine.begin() as connection:
+        _sort_in_memory(connection)
+        for index in deferrable_indexes():
+            if index.name in names:
+                index.create(connection)
+        for fk in deferrable_foreign_keys(connection.dialect.name):
+            if fk.name in names:
+                connection.execute(AddConstraint(fk))
+
+
+def _sort_in_memory(connection: Connection) -> None:
+    # Index builds and key checks sort or hash the whole table: in memory, not temporary files.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    else:
+        connection.exec_driver_sql("PRAGMA cache_size = -262144")
