@@ -10,7 +10,7 @@ the scheduler's threads must start in the worker, not in the master. See docs/DE
 
 import logging
 
-from dashboard import create_app, migrate
+from dashboard import create_app, freeze_startup_objects, migrate
 from dashboard.extensions import db, scheduler
 
 if not logging.getLogger().handlers:
@@ -22,3 +22,4 @@ if migrate.current_revision(db.engine) != migrate.head_revision(app.config["DATA
 # Local upkeep (calendar, revoked walls); the shared jobs too when CC_SCHEDULER_ENABLED=1 and this
 # process gets the scheduler lock.
 scheduler.start()
+freeze_startup_objects()

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from bench.datasets import DEFAULT_POSTGRES, END, district_postgres, district_sqlite
 from bench.report import figure
-from dashboard import create_app
+from dashboard import create_app, freeze_startup_objects
 from dashboard.auth import Principal
 from dashboard.extensions import db
 from dashboard.models import Region
@@ -84,6 +84,7 @@ def bench_backend(name: str, url: str, runs: int) -> list[tuple]:
     from layouts import drill as drill_layout
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": False})
+    freeze_startup_objects()  # as `app.py serve` and wsgi.py do before serving
     calendar = app.extensions["work_calendar"]
     rows = []
     with app.test_request_context("/drill"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from dashboard import admin, create_app, migrate
+from dashboard import admin, create_app, freeze_startup_objects, migrate
 from dashboard.admin import AdminError
 from dashboard.config import INSTANCE_DIR
 from dashboard.extensions import db, scheduler, socketio
@@ -61,6 +61,7 @@ def serve(host: str | None, port: int | None, no_scheduler: bool) -> None:
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     log.info("serving on http://%s:%s/wall (health: /healthz)", host, port)
+    freeze_startup_objects()
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
 
@@ -74,6 +75,7 @@ def scheduler_command() -> None:
             "CC_REDIS_URL is empty: appeals from the drop folder or the simulator will not be pushed "
             "to walls served by other processes"
         )
+    freeze_startup_objects()
     scheduler.run_until_stopped()
 
 
