@@ -8,6 +8,7 @@ through auth.require_region before a filter reaches these functions.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -202,7 +203,8 @@ def appeals_frame(session: Session, filters: DrillFilters, now: dt.datetime, cal
 # The page's reads run side by side: both databases answer without holding the GIL, so on two
 # cores a page waits for its slowest read rather than for their sum. Shared by every request,
 # which also bounds how many of a page's reads the database sees at once.
-_PAGE_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drill-read")
+_READER_PREFIX = "drill-read"
+_PAGE_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_READER_PREFIX)
 
 
 def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]]) -> dict[str, Any]:
@@ -213,6 +215,8 @@ def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]
         with Session(engine) as own:
             return read(own)
 
+    if threading.current_thread().name.startswith(_READER_PREFIX):  # nested: waiting on the pool could deadlock
+        return {name: run(read) for name, read in reads.items()}
     futures = {name: _PAGE_READERS.submit(run, read) for name, read in reads.items()}
     return {name: future.result() for name, future in futures.items()}
 

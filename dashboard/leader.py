@@ -59,9 +59,9 @@ class SchedulerLock(ABC):
         """What the lock is, for logs and /healthz."""
 
 
-def _advisory_key(database: str, schema: str) -> int:
-    """A non-negative 63-bit key per database and schema, so that deployments sharing a server stay apart."""
-    digest = hashlib.sha256(f"{LOCK_NAME}:{database}:{schema}".encode()).digest()
+def _advisory_key(database: str, schema: str, name: str = LOCK_NAME) -> int:
+    """A non-negative 63-bit key per lock name, database and schema, so that deployments sharing a server stay apart."""
+    digest = hashlib.sha256(f"{name}:{database}:{schema}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
@@ -83,9 +83,10 @@ class PostgresAdvisoryLock(SchedulerLock):
 
     kind = "postgresql advisory lock"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str = LOCK_NAME) -> None:
         super().__init__()
         self.url = url
+        self.name = name
         self.key: int | None = None
         self._connection: Connection | None = None
         self._engine = create_engine(
@@ -93,7 +94,7 @@ class PostgresAdvisoryLock(SchedulerLock):
             poolclass=NullPool,  # never shared with the app's pool, never recycled under us
             isolation_level="AUTOCOMMIT",  # the lock is session-level; no transaction stays open
             hide_parameters=True,
-            connect_args={"application_name": f"{LOCK_NAME} {process_name()}"[:63], "connect_timeout": 10},
+            connect_args={"application_name": f"{name} {process_name()}"[:63], "connect_timeout": 10},
         )
 
     def _connect(self) -> Connection:
@@ -118,7 +119,7 @@ class PostgresAdvisoryLock(SchedulerLock):
     def _key_from(self, connection: Connection) -> int:
         if self.key is None:
             database, schema = connection.execute(_KEY_SQL).one()
-            self.key = _advisory_key(database, schema or "public")
+            self.key = _advisory_key(database, schema or "public", self.name)
         return self.key
 
     def _key_params(self) -> dict[str, int]:
@@ -177,7 +178,7 @@ class PostgresAdvisoryLock(SchedulerLock):
             return None
         if row is None:
             return None
-        return (row[0] or f"backend pid {row[1]}").removeprefix(f"{LOCK_NAME} ")
+        return (row[0] or f"backend pid {row[1]}").removeprefix(f"{self.name} ")
 
     def describe(self) -> str:
         """Names the key, so an operator can find it in pg_locks."""
@@ -281,11 +282,12 @@ class ProcessLock(SchedulerLock):
         return f"{self.kind} (in-memory database)"
 
 
-def lock_for(database_url: str) -> SchedulerLock:
-    """The scheduler lock for a database: advisory on PostgreSQL, a file next to a SQLite file."""
+def lock_for(database_url: str, name: str = LOCK_NAME) -> SchedulerLock:
+    """A named lock for a database (the scheduler's by default): advisory on PostgreSQL, a file beside SQLite's."""
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
-        return PostgresAdvisoryLock(database_url)
+        return PostgresAdvisoryLock(database_url, name)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return FileLock(Path(f"{url.database}.scheduler.lock").resolve())
+        suffix = "scheduler" if name == LOCK_NAME else name.removeprefix("cc-")
+        return FileLock(Path(f"{url.database}.{suffix}.lock").resolve())
     return ProcessLock()

@@ -46,6 +46,7 @@ def layout(lang: str | None = None, **query) -> html.Div:
             return denied(principal, lang, t("console.bad_filter", lang, error=str(exc)))
         if not principal.covers(filters.region):
             return denied(principal, lang, t("console.out_of_scope", lang, region=filters.region))
+        session.close()  # its connection goes back to the pool: the page's reads each take their own
         body = content(session, filters, now, calendar, current_app.extensions["kpi_targets"])
     other = filters.to_query(lang="zh" if lang == "en" else "en")
     return page(principal, lang, "drill", "/drill" + other, body)

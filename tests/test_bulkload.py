@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.schema import DropConstraint
 
@@ -79,11 +78,28 @@ def test_indexes_left_out_by_a_killed_load_are_reported_then_built(demo_app, cli
     assert not any("indexes" in warning for warning in client.get("/healthz").get_json().get("warnings", []))
 
 
-@pytest.mark.parametrize(("bytes_per_record", "expected"), [(1, True), (1024, False)])
-def test_only_a_load_that_dwarfs_the_table_defers_indexes(demo_app, tmp_path, monkeypatch, bytes_per_record, expected):
-    feed = write_appeals_csv(tmp_path / "appeals_size.csv", 200, COMPOUNDS, dt.datetime(2026, 11, 20), prefix="Z")
+def test_only_a_load_that_dwarfs_the_table_defers_indexes(demo_app, tmp_path, monkeypatch):
+    with db.session() as session:
+        stored = session.scalar(select(func.max(Appeal.id)))
+    bigger = write_appeals_csv(tmp_path / "appeals_big.csv", stored + 500, COMPOUNDS, dt.datetime(2026, 11, 20))
+    smaller = write_appeals_csv(tmp_path / "appeals_small.csv", stored // 2, COMPOUNDS, dt.datetime(2026, 11, 20))
+    # Counted from its lines (a CSV record per line), not guessed from its size.
+    assert abs(bulkload.estimated_records(bigger) - (stored + 501)) <= 1
     monkeypatch.setattr(bulkload, "LOAD_MIN_RECORDS", 100)
-    monkeypatch.setattr(bulkload, "MAX_BYTES_PER_RECORD", bytes_per_record)
-    # 200 records of ~200 bytes: ~40,000 "records" at 1 byte each (more than the demo's appeals),
-    # ~40 at 1 KB each (fewer than LOAD_MIN_RECORDS).
-    assert bulkload.worth_deferring(db.engine, feed) is expected
+    assert bulkload.worth_deferring(db.engine, bigger)
+    assert not bulkload.worth_deferring(db.engine, smaller)  # would not double the table
+    monkeypatch.setattr(bulkload, "LOAD_MIN_RECORDS", stored + 10_000)
+    assert not bulkload.worth_deferring(db.engine, bigger)  # too few records to be worth it
+
+
+def test_nothing_rebuilds_the_indexes_under_a_running_load(demo_app):
+    """While a load holds the lock, restore() and a second load leave its deferred indexes alone."""
+    engine = db.engine
+    with bulkload.indexes_deferred(engine):
+        absent = bulkload.missing(engine)
+        assert absent
+        assert bulkload.restore(engine) == []
+        with bulkload.indexes_deferred(engine):  # a second load keeps what it finds
+            assert bulkload.missing(engine) == absent
+        assert bulkload.missing(engine) == absent
+    assert bulkload.missing(engine) == []

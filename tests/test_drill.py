@@ -241,3 +241,16 @@ def test_page_reads_run_side_by_side_in_their_own_sessions(demo_app):
 
         with pytest.raises(FilterError, match="no such region"):
             drilldata.read_in_parallel(session, {"ok": count, "broken": broken})
+
+
+def test_page_reads_nested_in_a_page_read_run_in_its_thread(demo_app):
+    """A read that itself reads in parallel runs its reads in place: waiting on the shared pool could deadlock."""
+    import threading
+
+    with db.session() as session:
+
+        def outer(own):
+            return drilldata.read_in_parallel(own, {"inner": lambda _s: threading.current_thread().name})
+
+        result = drilldata.read_in_parallel(session, {"outer": outer})
+    assert result["outer"]["inner"].startswith("drill-read")

@@ -455,3 +455,21 @@ def test_the_fixtures_themselves_validate(kind):
             "household_type": "户籍",
         }
         assert isinstance(_validate(kind, resident), dict)
+
+
+@pytest.mark.parametrize("external_id", ["A\x00B", "A\tB", "X\x7f", "\x1b[31m"])
+def test_external_ids_with_control_characters_are_refused(external_id):
+    """A key with a control character is refused, naming the field (SQLite's JSON key look-up cannot match NUL)."""
+    fields = {
+        "external_id": external_id,
+        "source": "hotline_12345",
+        "category": "noise",
+        "priority": "ordinary",
+        "status": "reported",
+        "region_code": "510107001001",
+        "description": "噪音扰民",
+        "reported_at": "2026-11-20 09:00",
+    }
+    error = _validate("appeal", fields)
+    assert isinstance(error, RecordError) and error.field == "external_id" and "control" in error.message
+    assert not isinstance(_validate("appeal", {**fields, "external_id": "A-B_1"}), RecordError)

@@ -96,3 +96,30 @@ def test_prepared_appeals_decode_to_the_validated_records_and_make_their_rows():
                 getattr(row[name], "value", row[name]) for name in aggregates.ROW_NAMES
             )
             assert all(step[0] == seq for seq, step in enumerate(batch.new_steps[index], start=1))
+
+
+def test_collector_pauses_overlapping_in_threads_leave_it_on():
+    """The collector is off while any pause runs, in any thread, and back on when the last one ends."""
+    import gc
+    import threading
+
+    from dashboard.ingest.prepare import collector_paused
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with collector_paused():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    with collector_paused():
+        thread.start()
+        inside.wait(5)
+        with collector_paused():
+            assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread's pause still runs
+    release.set()
+    thread.join(5)
+    assert gc.isenabled()

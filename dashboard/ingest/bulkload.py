@@ -9,10 +9,16 @@ readers of appeals scan the table, so this is only for loads that at least doubl
 and hold LOAD_MIN_RECORDS or more: an initial migration from an old system, never the daily
 feeds. The unique (source, external_id) key stays: idempotency looks records up by it.
 
-Crash safety: the indexes and keys are dropped in one committed transaction and built again,
-from the models (the same definitions and names as the migrations), in another. A process killed
-in between leaves them missing; restore() builds whatever is missing. It runs before every file
-is ingested and after `db upgrade` and the CLI's own migration, and /healthz reports what is missing.
+Crash safety and concurrency: a load holds a lock for its whole length (a PostgreSQL advisory
+lock, or a file lock next to the SQLite database), so only one load defers at a time and
+nothing rebuilds its indexes under it. It drops them (on PostgreSQL in one transaction that
+gives up after LOCK_TIMEOUT rather than stall the dashboard behind a long read; the load then
+keeps its indexes) and builds them again from the models, which hold the same definitions and
+names as the migrations, each in its own transaction; foreign keys are added NOT VALID and
+then validated, which does not block writers. A process killed in between leaves them missing
+and its lock free: restore() builds whatever is missing unless a load holds the lock. It runs
+before every file is ingested and after `db upgrade` and the CLI's own migration, and /healthz
+reports what is missing.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Index, func, inspect, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from dashboard.leader import SchedulerLock, lock_for
 from dashboard.models import Appeal, Transition
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,10 @@ MAX_BYTES_PER_RECORD = 1024
 # Records per transaction in a bulk load: fewer commits, each of which may checkpoint SQLite's
 # WAL. A load killed mid-way loses at most one batch, which delivering the file again completes.
 BATCH_SIZE = 20_000
+LOCK_NAME = "cc-bulk-load"
+LOCK_TIMEOUT = "5s"
+# Bytes sampled to estimate a file's records from its lines (one per record in CSV and NDJSON).
+SAMPLE_BYTES = 2**20
 _TABLES = (Appeal.__table__, Transition.__table__)
 
 
@@ -63,17 +75,37 @@ def missing(engine: Engine) -> list[str]:
 
 
 def restore(engine: Engine) -> list[str]:
-    """Build any deferrable index or foreign key that is missing (after a load was killed); returns their names."""
-    absent = missing(engine)
-    if absent:
-        log.warning("appeals indexes or keys missing (a bulk load did not finish): building %s", ", ".join(absent))
-        _build(engine, set(absent))
-    return absent
+    """Build any deferrable index or foreign key that is missing (after a load was killed); returns their names.
+
+    Does nothing while a load holds the lock: that load builds them when it ends.
+    """
+    lock = _lock(engine)
+    try:
+        if not lock.acquire():
+            return []
+        absent = missing(engine)
+        if absent:
+            log.warning("appeals indexes or keys missing (a bulk load did not finish): building %s", ", ".join(absent))
+            _build(engine, set(absent))
+        return absent
+    finally:
+        lock.release()
+
+
+def estimated_records(path: Path) -> int:
+    """About how many records a file holds: its lines scaled from a sample, or its size at MAX_BYTES_PER_RECORD."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    lines = sample.count(b"\n")
+    if path.suffix.lower() in (".csv", ".ndjson", ".jsonl") and lines >= 100:
+        return int(size * lines / len(sample))
+    return size // MAX_BYTES_PER_RECORD
 
 
 def worth_deferring(engine: Engine, path: Path) -> bool:
     """True when the file holds at least LOAD_MIN_RECORDS appeals and at least as many as are stored."""
-    expected = path.stat().st_size // MAX_BYTES_PER_RECORD
+    expected = estimated_records(path)
     if expected < LOAD_MIN_RECORDS:
         return False
     with engine.connect() as connection:
@@ -84,36 +116,69 @@ def worth_deferring(engine: Engine, path: Path) -> bool:
 
 @contextmanager
 def indexes_deferred(engine: Engine, enabled: bool = True) -> Iterator[None]:
-    """Drop the deferrable indexes and keys for the block and build them after it (also when it fails)."""
+    """Drop the deferrable indexes and keys for the block and build them after it (also when it fails).
+
+    Keeps them when another load holds the lock or PostgreSQL cannot lock the tables in time.
+    """
     if not enabled:
         yield
         return
-    absent = set(missing(engine))
-    with engine.begin() as connection:
-        for fk in deferrable_foreign_keys(connection.dialect.name):
-            if fk.name not in absent:
-                connection.execute(DropConstraint(fk))
-        for index in deferrable_indexes():
-            if index.name not in absent:
-                index.drop(connection)
-    log.info("bulk load: appeals indexes and keys deferred")
+    lock = _lock(engine)
     try:
-        yield
+        deferred = lock.acquire() and _drop(engine)
+        if not lock.held:
+            log.info("bulk load: another load is running; this one keeps the appeals indexes")
+        if deferred:
+            log.info("bulk load: appeals indexes and keys deferred")
+        try:
+            yield
+        finally:
+            if deferred:
+                started = time.perf_counter()
+                _build(engine, set(missing(engine)))
+                log.info("bulk load: appeals indexes and keys built in %.1f s", time.perf_counter() - started)
     finally:
-        started = time.perf_counter()
-        _build(engine, set(missing(engine)))
-        log.info("bulk load: appeals indexes and keys built in %.1f s", time.perf_counter() - started)
+        lock.release()
+
+
+def _lock(engine: Engine) -> SchedulerLock:
+    return lock_for(engine.url.render_as_string(hide_password=False), LOCK_NAME)
+
+
+def _drop(engine: Engine) -> bool:
+    """Drop what is present; False (nothing dropped) when PostgreSQL cannot take the locks within LOCK_TIMEOUT."""
+    absent = set(missing(engine))
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            for fk in deferrable_foreign_keys(connection.dialect.name):
+                if fk.name not in absent:
+                    connection.execute(DropConstraint(fk, isolate_from_table=False))
+            for index in deferrable_indexes():
+                if index.name not in absent:
+                    index.drop(connection)
+    except OperationalError as exc:
+        log.warning("bulk load: could not lock appeals in time (%s); keeping its indexes", exc.orig)
+        return False
+    return True
 
 
 def _build(engine: Engine, names: set[str]) -> None:
-    with engine.begin() as connection:
-        _sort_in_memory(connection)
-        for index in deferrable_indexes():
-            if index.name in names:
-                index.create(connection)
-        for fk in deferrable_foreign_keys(connection.dialect.name):
-            if fk.name in names:
-                connection.execute(AddConstraint(fk))
+    # One transaction per index or key: a failure keeps what was built, and restore() finishes.
+    for index in deferrable_indexes():
+        if index.name in names:
+            with engine.begin() as connection:
+                _sort_in_memory(connection)
+                index.create(connection, checkfirst=True)
+    for fk in deferrable_foreign_keys(engine.dialect.name):
+        if fk.name in names:
+            with engine.begin() as connection:
+                _sort_in_memory(connection)
+                added = AddConstraint(fk, isolate_from_table=False).compile(dialect=connection.dialect)
+                # NOT VALID, then VALIDATE: checking the rows does not block writers.
+                connection.exec_driver_sql(f"{added} NOT VALID")
+                connection.exec_driver_sql(f"ALTER TABLE {fk.table.name} VALIDATE CONSTRAINT {fk.name}")
 
 
 def _sort_in_memory(connection: Connection) -> None:

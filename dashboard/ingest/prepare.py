@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import gc
 import itertools
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -320,18 +321,31 @@ def appeal_steps(appeal_id: int | None, record: dict, stored, last_seq: int, reg
     return rows
 
 
+_collector_lock = threading.Lock()
+_collector_pauses = 0  # blocks inside collector_paused, in any thread
+_collector_was_enabled = False
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection in the block (nests; the collector comes back as it was).
+    """No cyclic garbage collection in the block; nests and overlaps across threads safely.
 
     Preparing or writing a batch allocates many objects that all live until the batch is done,
     so the collector's passes meanwhile free nothing; in a process holding the whole app they
-    also walk all of its objects (about a tenth of the writer's time in bench/ingest).
+    also walk all of its objects (about a tenth of the writer's time in bench/ingest). The
+    switch is process-wide, so the first block to start turns it off and the last to end turns
+    it back on (if it was on).
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _collector_pauses, _collector_was_enabled
+    with _collector_lock:
+        if _collector_pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_pauses += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _collector_lock:
+            _collector_pauses -= 1
+            if _collector_pauses == 0 and _collector_was_enabled:
+                gc.enable()

@@ -261,6 +261,14 @@ def required_text(field: str, value, max_length: int) -> str:
     return text
 
 
+def identifier(field: str, value, max_length: int) -> str:
+    """required_text without control characters (a key: NUL and the like are never part of a real one)."""
+    text = required_text(field, value, max_length)
+    if any(ord(character) < 32 or ord(character) == 127 for character in text):
+        raise RecordError(field, "contains a control character")
+    return text
+
+
 def optional_text(field: str, value, max_length: int) -> str | None:
     """Optional text of at most max_length characters."""
     text = _text(value)
@@ -272,7 +280,7 @@ def optional_text(field: str, value, max_length: int) -> str | None:
 def validate_appeal(raw: dict, known_regions: dict[str, str], departments: dict[str, int], timezone, now) -> dict:
     """A clean appeal record, or RecordError. known_regions maps code → level; departments code → id."""
     record = {
-        "external_id": required_text("external_id", raw.get("external_id"), 64),
+        "external_id": identifier("external_id", raw.get("external_id"), 64),
         "source": parse_enum("source", raw.get("source"), Channel),
         "category": parse_enum("category", raw.get("category"), Category),
         "priority": parse_enum("priority", raw.get("priority"), Priority),
