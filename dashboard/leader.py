@@ -17,6 +17,7 @@ import socket
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
@@ -255,7 +256,11 @@ class ProcessLock(SchedulerLock):
     """For an in-memory database, which no other process can share: a lock within this process."""
 
     kind = "process lock"
-    _lock = threading.Lock()
+    _locks: ClassVar[dict[str, threading.Lock]] = {}  # one per lock name, shared by every instance
+
+    def __init__(self, name: str = LOCK_NAME) -> None:
+        super().__init__()
+        self._lock = self._locks.setdefault(name, threading.Lock())
 
     def acquire(self) -> bool:
         """Take the in-process lock without waiting."""
@@ -290,4 +295,4 @@ def lock_for(database_url: str, name: str = LOCK_NAME) -> SchedulerLock:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         suffix = "scheduler" if name == LOCK_NAME else name.removeprefix("cc-")
         return FileLock(Path(f"{url.database}.{suffix}.lock").resolve())
-    return ProcessLock()
+    return ProcessLock(name)

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Index, func, in
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from dashboard.ingest.readers import format_of
 from dashboard.leader import SchedulerLock, lock_for
 from dashboard.models import Appeal, Transition
 
@@ -98,7 +99,7 @@ def estimated_records(path: Path) -> int:
     with path.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     lines = sample.count(b"\n")
-    if path.suffix.lower() in (".csv", ".ndjson", ".jsonl") and lines >= 100:
+    if format_of(path) in ("csv", "ndjson") and lines >= 100:
         return int(size * lines / len(sample))
     return size // MAX_BYTES_PER_RECORD
 

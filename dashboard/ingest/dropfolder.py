@@ -59,9 +59,9 @@ def ingest_file(
         format_of(path)
         engine = ingestor.database.engine
         bulkload.restore(engine)  # after a load that was killed
-        if initial_load is None:
-            initial_load = bulkload.worth_deferring(engine, path)
-        initial_load = initial_load and kind == "appeal"
+        initial_load = kind == "appeal" and (
+            bulkload.worth_deferring(engine, path) if initial_load is None else initial_load
+        )
         batch_size = bulkload.BATCH_SIZE if initial_load else BATCH_SIZE
         with bulkload.indexes_deferred(engine, enabled=initial_load):
             if pipelined if pipelined is not None else pipeline.worth_pipelining(path):
