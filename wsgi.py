@@ -10,8 +10,9 @@ the scheduler's threads must start in the worker, not in the master. See docs/DE
 
 import logging
 
-from dashboard import create_app, freeze_startup_objects, migrate
+from dashboard import create_app, freeze_startup_objects
 from dashboard.extensions import db, scheduler
+from dashboard.store import migrate
 
 if not logging.getLogger().handlers:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from dashboard import demo, migrate
 from dashboard.config import DATA_DIR, normalise_database_url
-from dashboard.database import Database
-from dashboard.sla import load_policy
-from dashboard.workcal import build_calendar
+from dashboard.domain.sla import load_policy
+from dashboard.domain.workcal import build_calendar
+from dashboard.services import demo
+from dashboard.store import migrate
+from dashboard.store.database import Database
 
 DEFAULT_POSTGRES = os.environ.get("CC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

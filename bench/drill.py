@@ -25,10 +25,10 @@ from sqlalchemy import select
 from bench.datasets import DEFAULT_POSTGRES, END, district_postgres, district_sqlite
 from bench.report import figure
 from dashboard import create_app, freeze_startup_objects
-from dashboard.auth import Principal
+from dashboard.domain.vocab import RegionLevel, Role
 from dashboard.extensions import db
-from dashboard.models import Region
-from dashboard.vocab import RegionLevel, Role
+from dashboard.store.models import Region
+from dashboard.web.auth import Principal
 
 ADMIN = Principal(user_id=0, username="bench", display_name="bench", role=Role.ADMIN, region_code=None)
 
@@ -65,7 +65,7 @@ def _time(function, runs: int) -> list[float]:
 
 
 def _naive_district(session, calendar, district: str) -> None:
-    from dashboard.walldata import LocalDay, region_kpis
+    from dashboard.queries.wall import LocalDay, region_kpis
 
     end_day = LocalDay.of(END, calendar)
     first = LocalDay.of(END - dt.timedelta(days=29), calendar)
@@ -80,7 +80,7 @@ def _naive_district(session, calendar, district: str) -> None:
 def bench_backend(name: str, url: str, runs: int) -> list[tuple]:
     """Rows of (backend, what, p50, p95, max) in milliseconds."""
     from callbacks import drill as drill_callbacks
-    from dashboard import drilldata
+    from dashboard.queries import drill as drilldata
     from layouts import drill as drill_layout
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": False})

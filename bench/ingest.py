@@ -24,16 +24,17 @@ from pathlib import Path
 from bench.demo_generation import DEFAULT_POSTGRES, _postgres_database
 from bench.feedfiles import write_appeals_csv
 from bench.report import figure as report_figure
-from dashboard import demo, migrate
 from dashboard.config import DATA_DIR, normalise_database_url
-from dashboard.database import Database
-from dashboard.ingest.dropfolder import ingest_file
-from dashboard.ingest.records import validate_appeal
-from dashboard.ingest.service import Ingestor
-from dashboard.models import Appeal, Region, Transition
-from dashboard.sla import load_policy
-from dashboard.vocab import AppealStatus, RegionLevel, TransitionAction
-from dashboard.workcal import build_calendar
+from dashboard.domain.sla import load_policy
+from dashboard.domain.vocab import AppealStatus, RegionLevel, TransitionAction
+from dashboard.domain.workcal import build_calendar
+from dashboard.services import demo
+from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.services.ingest.records import validate_appeal
+from dashboard.services.ingest.service import Ingestor
+from dashboard.store import migrate
+from dashboard.store.database import Database
+from dashboard.store.models import Appeal, Region, Transition
 
 COMPOUNDS = ["510107001001001", "510107001001002", "510107001002001", "510107001003001"]
 

@@ -35,13 +35,15 @@ from sqlalchemy import func, select
 
 from bench.datasets import SQLITE_PATH
 from bench.report import figure
-from dashboard import aggregates, migrate, walldata
 from dashboard.config import Config, normalise_database_url
-from dashboard.database import Database
-from dashboard.kpi import compute_kpis, kpi_frame
-from dashboard.models import Appeal, Region
-from dashboard.regions import default_region_code
-from dashboard.workcal import build_calendar
+from dashboard.domain.kpi import compute_kpis, kpi_frame
+from dashboard.domain.regions import default_region_code
+from dashboard.domain.workcal import build_calendar
+from dashboard.queries import wall as walldata
+from dashboard.store import counters as aggregates
+from dashboard.store import migrate
+from dashboard.store.database import Database
+from dashboard.store.models import Appeal, Region
 
 TARGET_MS = 50.0
 # The cases `python -m bench` gathers into its table (p95 of the fast path, beside the previous path's).

@@ -1,8 +1,8 @@
-"""Administration callbacks: each section's buttons change one thing through dashboard.admin, then
+"""Administration callbacks: each section's buttons change one thing through dashboard.services.admin, then
 redraw that section's table and mark the section changed, which redraws the audit log.
 
 Every callback is registered through auth.callback with Permission.ADMIN, so the guard refuses
-anyone else before these functions run. Inputs are validated by dashboard.admin, whose errors
+anyone else before these functions run. Inputs are validated by dashboard.services.admin, whose errors
 name the field; a secret (wall token, API key) travels in one callback response and is never
 stored in the page's state.
 """
@@ -17,11 +17,12 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import request
 
-from dashboard import admin, ids
-from dashboard.admin import AdminError
-from dashboard.auth import Permission, callback, current_principal
 from dashboard.extensions import db
-from dashboard.i18n import normalise_language, t
+from dashboard.services import admin
+from dashboard.services.admin import AdminError
+from dashboard.ui import ids
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web.auth import Permission, callback, current_principal
 from layouts.admin import (
     active_options,
     audit_table,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import drilldata, ids
-from dashboard.auth import Permission, audit, callback, current_principal
 from dashboard.extensions import db
-from dashboard.i18n import normalise_language, t
+from dashboard.queries import drill as drilldata
+from dashboard.ui import ids
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web.auth import Permission, audit, callback, current_principal
 
 MIN_PURPOSE_LENGTH = 4
 

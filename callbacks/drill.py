@@ -8,13 +8,14 @@ from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
-from dashboard import drilldata, ids
-from dashboard.auth import Permission, callback, current_principal
-from dashboard.drilldata import DIMENSIONS, DrillFilters, FilterError
+from dashboard.domain.regions import default_region_code
 from dashboard.extensions import db
-from dashboard.i18n import normalise_language
-from dashboard.regions import default_region_code
-from dashboard.walldata import LocalDay
+from dashboard.queries import drill as drilldata
+from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
+from dashboard.queries.wall import LocalDay
+from dashboard.ui import ids
+from dashboard.ui.i18n import normalise_language
+from dashboard.web.auth import Permission, callback, current_principal
 
 
 def current_filters(search: str | None) -> DrillFilters:

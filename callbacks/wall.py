@@ -13,12 +13,12 @@ from dash.exceptions import PreventUpdate
 from flask import current_app
 from plotly.io.json import to_json_plotly
 
-from dashboard import ids
-from dashboard.access import AccessDenied, wall_region
-from dashboard.cache import TTLCache
 from dashboard.extensions import db
-from dashboard.figures import empty_figure, map_figure, trend_figure
-from dashboard.i18n import t
+from dashboard.queries.cache import TTLCache
+from dashboard.ui import ids
+from dashboard.ui.figures import empty_figure, map_figure, trend_figure
+from dashboard.ui.i18n import t
+from dashboard.web.access import AccessDenied, wall_region
 from layouts.wall import epoch_ms, kpi_tiles, population_panel, snapshot, snapshot_stores, visits_panel
 
 

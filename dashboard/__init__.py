@@ -11,14 +11,14 @@ import dash
 from flask import Flask
 
 from dashboard.config import INSTANCE_DIR, Config
+from dashboard.domain.kpi import load_targets
+from dashboard.domain.sla import load_policy
+from dashboard.domain.workcal import build_calendar
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.i18n import t
-from dashboard.kpi import load_targets
-from dashboard.sla import load_policy
-from dashboard.workcal import build_calendar
+from dashboard.ui.i18n import t
 
 log = logging.getLogger(__name__)
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parent / "ui" / "assets"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,8 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
     scheduler.init_app(server)
 
-    from dashboard import api, auth, console, health, jobs, login, open311, push, sockets
-    from dashboard.ingest.service import Ingestor
+    from dashboard.jobs import registry as jobs
+    from dashboard.services import push
+    from dashboard.services.ingest.service import Ingestor
+    from dashboard.web import api, auth, health, login, open311, sockets
+    from dashboard.web import downloads as console
 
     server.extensions["ingestor"] = Ingestor(
         db, lambda: server.extensions["work_calendar"], server.extensions["sla_policy"], config.SECRET_KEY
@@ -60,7 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     push.set_publisher(sockets.make_publisher(socketio))
     jobs.register(server)
     _create_dash(server)
-    from dashboard import security
+    from dashboard.web import security
 
     security.init_app(server)
     auth.init_app(server)
@@ -95,7 +98,7 @@ def _create_dash(server: Flask) -> dash.Dash:
     from callbacks import appeal as appeal_callbacks
     from callbacks import drill as drill_callbacks
     from callbacks import wall as wall_callbacks
-    from dashboard.auth import Permission, declare_callback, guarded_layout
+    from dashboard.web.auth import Permission, declare_callback, guarded_layout
     from layouts import admin as admin_layout
     from layouts import appeal as appeal_layout
     from layouts import drill as drill_layout

@@ -10,13 +10,15 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from dashboard import admin, create_app, freeze_startup_objects, migrate
-from dashboard.admin import AdminError
+from dashboard import create_app, freeze_startup_objects
 from dashboard.config import INSTANCE_DIR
+from dashboard.domain.vocab import Channel, Role
 from dashboard.extensions import db, scheduler, socketio
-from dashboard.ingest import bulkload
-from dashboard.models import AuditLog, Region
-from dashboard.vocab import Channel, Role
+from dashboard.services import admin
+from dashboard.services.admin import AdminError
+from dashboard.services.ingest import bulkload
+from dashboard.store import migrate
+from dashboard.store.models import AuditLog, Region
 
 log = logging.getLogger("dashboard")
 
@@ -94,7 +96,7 @@ def demo(scale: str, seed: int, end: str | None, reset: bool, if_empty: bool) ->
     """Generate deterministic demo data modelled on Cuqiao street (or all of Wuhou)."""
     import datetime as dt
 
-    from dashboard import demo as demo_data
+    from dashboard.services import demo as demo_data
 
     app = _app()
     _prepare_database(app)
@@ -138,9 +140,9 @@ def _demo_users() -> str:
     """In demo mode: an admin and the first street's supervisor, with random passwords kept in a 0600 file."""
     import secrets
 
-    from dashboard.auth import hash_password
-    from dashboard.models import User
-    from dashboard.vocab import RegionLevel
+    from dashboard.domain.vocab import RegionLevel
+    from dashboard.store.models import User
+    from dashboard.web.auth import hash_password
 
     lines = []
     with db.transaction() as session:
@@ -221,7 +223,7 @@ def db_current() -> None:
     )
 
 
-# How the CLI names the inputs that dashboard.admin's errors refer to.
+# How the CLI names the inputs that dashboard.services.admin's errors refer to.
 CLI_FIELDS = {
     "username": "--username",
     "display_name": "--name",
@@ -236,7 +238,7 @@ CLI_FIELDS = {
 
 
 def _admin(change, *args, fields: dict[str, str] | None = None, **kwargs):
-    """Make a change through dashboard.admin as the CLI (audited as "cli"); a refused input is a usage error."""
+    """Make a change through services.admin as the CLI (audited as "cli"); a refused input is a usage error."""
     try:
         return change("cli", *args, **kwargs)
     except AdminError as error:
@@ -335,7 +337,7 @@ def main() -> None:
 )
 def ingest(files: tuple[Path, ...], pipeline: bool | None, initial_load: bool | None) -> None:
     """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports."""
-    from dashboard.ingest.dropfolder import ingest_file
+    from dashboard.services.ingest.dropfolder import ingest_file
 
     app = _app()
     _prepare_database(app)
@@ -428,7 +430,7 @@ def export_day(day: str) -> None:
     """Produce (again) the KPI snapshots and files of one local day under CC_EXPORT_DIR."""
     import datetime as dt
 
-    from dashboard.exports import produce_day
+    from dashboard.services.exports import produce_day
 
     app = _app()
     _prepare_database(app)
@@ -450,7 +452,7 @@ def quarantine_group() -> None:
 @click.option("--limit", default=50, show_default=True)
 def quarantine_list(status: str, limit: int) -> None:
     """Quarantined records with where they came from and why they were refused."""
-    from dashboard.models import QuarantinedRecord
+    from dashboard.store.models import QuarantinedRecord
 
     _app()
     with db.session() as session:
@@ -469,7 +471,7 @@ def quarantine_list(status: str, limit: int) -> None:
 @click.argument("corrected", type=click.File("r", encoding="utf-8"))
 def quarantine_replay(record_id: int, corrected) -> None:
     """Ingest CORRECTED (a JSON object: the fixed record) in place of quarantined record RECORD_ID."""
-    from dashboard.ingest.service import replay
+    from dashboard.services.ingest.service import replay
 
     app = _app()
     result = replay(app.extensions["ingestor"], record_id, json.load(corrected), actor="cli")
@@ -486,7 +488,7 @@ def simulate(rate: float, burst: int, seconds: float) -> None:
     """Run the live demo simulator against the database (push reaches walls through CC_REDIS_URL)."""
     import time
 
-    from dashboard.simulator import Simulator
+    from dashboard.services.simulator import Simulator
 
     app = _app()
     simulator = Simulator(app.extensions["ingestor"], rate)
@@ -510,7 +512,7 @@ def kpi_rebuild() -> None:
     """Recompute the KPI counters from every appeal (after a restore, or ahead of the first read)."""
     import time
 
-    from dashboard import aggregates
+    from dashboard.store import counters as aggregates
 
     app = _app()
     _prepare_database(app)

@@ -2,8 +2,8 @@
 
 from flask_socketio import SocketIO
 
-from dashboard.database import Database
-from dashboard.scheduler import Scheduler
+from dashboard.jobs.scheduler import Scheduler
+from dashboard.store.database import Database
 
 db = Database()
 socketio = SocketIO()

@@ -12,13 +12,14 @@ from functools import partial
 from dash import dcc, html
 from flask import current_app
 
-from dashboard import admin, ids
-from dashboard.admin import CredentialView, UserView
-from dashboard.auth import current_principal
+from dashboard.domain.vocab import Channel, Role
 from dashboard.extensions import db
-from dashboard.i18n import label, normalise_language, t
-from dashboard.models import AuditLog
-from dashboard.vocab import Channel, Role
+from dashboard.services import admin
+from dashboard.services.admin import CredentialView, UserView
+from dashboard.store.models import AuditLog
+from dashboard.ui import ids
+from dashboard.ui.i18n import label, normalise_language, t
+from dashboard.web.auth import current_principal
 from layouts.console import page
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

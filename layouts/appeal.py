@@ -7,10 +7,11 @@ import datetime as dt
 from dash import dcc, html
 from flask import current_app
 
-from dashboard import drilldata, ids
-from dashboard.auth import Permission, current_principal
 from dashboard.extensions import db
-from dashboard.i18n import normalise_language, t
+from dashboard.queries import drill as drilldata
+from dashboard.ui import ids
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web.auth import Permission, current_principal
 from layouts.console import denied, page, with_lang
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard import security
-from dashboard.auth import Permission, Principal
-from dashboard.i18n import normalise_language, t
-from dashboard.kpi import KPI_KEYS, assess, format_kpi
+from dashboard.domain.kpi import KPI_KEYS, assess, format_kpi
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web import security
+from dashboard.web.auth import Permission, Principal
 
 
 def with_lang(href: str, lang: str) -> str:

@@ -8,11 +8,14 @@ import dash_ag_grid as dag
 from dash import dcc, html
 from flask import current_app
 
-from dashboard import drilldata, ids
-from dashboard.auth import current_principal
-from dashboard.drilldata import DIMENSIONS, DrillFilters, FilterError
+from dashboard.domain.regions import default_region_code
+from dashboard.domain.vocab import HouseholdType, LivelihoodGroup, RegionLevel, VisitItemStatus, VisitListKind
 from dashboard.extensions import db
-from dashboard.figures import (
+from dashboard.queries import drill as drilldata
+from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
+from dashboard.queries.wall import LocalDay, community_load, population, visit_lists
+from dashboard.ui import ids
+from dashboard.ui.figures import (
     ageing_figure,
     children_figure,
     console_map_figure,
@@ -21,10 +24,8 @@ from dashboard.figures import (
     timeliness_figure,
     volume_figure,
 )
-from dashboard.i18n import label, normalise_language, t
-from dashboard.regions import default_region_code
-from dashboard.vocab import HouseholdType, LivelihoodGroup, RegionLevel, VisitItemStatus, VisitListKind
-from dashboard.walldata import LocalDay, community_load, population, visit_lists
+from dashboard.ui.i18n import label, normalise_language, t
+from dashboard.web.auth import current_principal
 from layouts.console import denied, kpi_cards, page
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"], "locale": "zh-CN"}

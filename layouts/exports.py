@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dash import html
 
-from dashboard.auth import current_principal
-from dashboard.console import covers_district, finished_exports
-from dashboard.i18n import normalise_language, t
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web.auth import current_principal
+from dashboard.web.downloads import covers_district, finished_exports
 from layouts.console import page
 
 

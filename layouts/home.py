@@ -5,10 +5,10 @@ from __future__ import annotations
 from dash import dcc, html
 from sqlalchemy import select
 
+from dashboard.domain.vocab import RegionLevel
 from dashboard.extensions import db
-from dashboard.i18n import normalise_language, t
-from dashboard.models import Region
-from dashboard.vocab import RegionLevel
+from dashboard.store.models import Region
+from dashboard.ui.i18n import normalise_language, t
 
 
 def layout(lang: str | None = None, **_query) -> html.Div:

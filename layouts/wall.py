@@ -15,15 +15,9 @@ from dash import dcc, html
 from dash_socketio import DashSocketIO
 from flask import current_app
 
-from dashboard import ids, walldata
-from dashboard.access import AccessDenied, wall_region
-from dashboard.extensions import db
-from dashboard.figures import map_figure, trend_figure
-from dashboard.i18n import label, normalise_language, t
-from dashboard.kpi import assess, format_kpi
-from dashboard.regions import default_region_code
-from dashboard.sockets import DELTA_EVENT
-from dashboard.vocab import (
+from dashboard.domain.kpi import assess, format_kpi
+from dashboard.domain.regions import default_region_code
+from dashboard.domain.vocab import (
     AppealStatus,
     Category,
     HouseholdType,
@@ -32,6 +26,13 @@ from dashboard.vocab import (
     VisitItemStatus,
     VisitListKind,
 )
+from dashboard.extensions import db
+from dashboard.queries import wall as walldata
+from dashboard.ui import ids
+from dashboard.ui.figures import map_figure, trend_figure
+from dashboard.ui.i18n import label, normalise_language, t
+from dashboard.web.access import AccessDenied, wall_region
+from dashboard.web.sockets import DELTA_EVENT
 
 TICKER_LENGTH = 5
 SLA_LENGTH = 6

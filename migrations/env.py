@@ -3,8 +3,8 @@
 from alembic import context
 
 from dashboard.config import Config
-from dashboard.database import make_engine
-from dashboard.models import Base, UTCDateTime
+from dashboard.store.database import make_engine
+from dashboard.store.models import Base, UTCDateTime
 
 target_metadata = Base.metadata
 

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from dashboard import create_app, migrate
+from dashboard import create_app
 from dashboard.config import normalise_database_url
 from dashboard.extensions import db
+from dashboard.store import migrate
 
 POSTGRES_URL = normalise_database_url(
     os.environ.get("CC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -135,7 +136,7 @@ DEMO_END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def demo_app(app):
     """The app with tiny-scale demo data (1 street, 3 communities, 9 compounds) ending at DEMO_END."""
-    from dashboard import demo
+    from dashboard.services import demo
 
     demo.generate(
         db,
@@ -153,9 +154,9 @@ def demo_app(app):
 @pytest.fixture
 def api_key(app) -> str:
     """A valid API key for the hotline feed."""
-    from dashboard.api import hash_api_key, new_api_key
-    from dashboard.models import ApiKey
-    from dashboard.vocab import Channel
+    from dashboard.domain.vocab import Channel
+    from dashboard.store.models import ApiKey
+    from dashboard.web.api import hash_api_key, new_api_key
 
     key = new_api_key()
     with db.transaction() as session:

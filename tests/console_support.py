@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from dashboard.auth import hash_password
+from dashboard.domain.vocab import RegionLevel, Role
 from dashboard.extensions import db
-from dashboard.ingest.readers import RawRecord
-from dashboard.models import Region, User
-from dashboard.vocab import RegionLevel, Role
+from dashboard.services.ingest.readers import RawRecord
+from dashboard.store.models import Region, User
+from dashboard.web.auth import hash_password
 
 STREET_A = "510107001"
 STREET_B = "510107002"

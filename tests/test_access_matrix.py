@@ -14,12 +14,13 @@ import re
 import pytest
 from sqlalchemy import select
 
-from dashboard import create_app, demo
-from dashboard.access import hash_token
-from dashboard.auth import Permission, _callback_permissions
+from dashboard import create_app
+from dashboard.domain.vocab import Role
 from dashboard.extensions import db, socketio
-from dashboard.models import Appeal, DailyExport, WallToken
-from dashboard.vocab import Role
+from dashboard.services import demo
+from dashboard.store.models import Appeal, DailyExport, WallToken
+from dashboard.web.access import hash_token
+from dashboard.web.auth import Permission, _callback_permissions
 from tests.console_support import COMPOUND_B, PHONE_B, STREET_A, STREET_B, add_street_b, add_user, dash_callback, login
 
 VISITORS = ("anonymous", "wall", "supervisor_a", "supervisor_b", "admin")
@@ -218,7 +219,7 @@ def test_an_undeclared_callback_output_is_refused_for_everyone(secure_app):
 def test_pages_render_only_for_their_permission(secure_app):
     from flask import g
 
-    from dashboard.auth import Principal, guarded_layout
+    from dashboard.web.auth import Principal, guarded_layout
     from layouts import admin, drill, exports
 
     principals = {
@@ -259,7 +260,7 @@ def test_supervisor_a_gets_nothing_of_street_b(secure_app):
         rows = response.get_json()["response"]["drill-grid"]["getRowsResponse"] if response.status_code == 200 else {}
         assert (rows.get("rowCount") == 3) == has_rows, response.status_code
     # The KPI export of a day: supervisors get only their own rows, through scoped.csv.
-    from dashboard.exports import produce_day
+    from dashboard.services.exports import produce_day
 
     produce_day(
         db,
@@ -272,7 +273,7 @@ def test_supervisor_a_gets_nothing_of_street_b(secure_app):
     # The appeal page of street B's appeal, rendered for each supervisor.
     from flask import g
 
-    from dashboard.auth import Principal
+    from dashboard.web.auth import Principal
     from layouts import appeal
 
     for region, visible in ((STREET_A, False), (STREET_B, True)):

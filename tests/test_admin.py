@@ -1,4 +1,4 @@
-"""Administration: the service rules (dashboard.admin), the admin page's callbacks, and who may use them."""
+"""Administration: the service rules (dashboard.services.admin), the admin page's callbacks, and who may use them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
-from dashboard import admin, ids
-from dashboard.access import AccessDenied, wall_region
-from dashboard.admin import AdminError
-from dashboard.auth import LoginRefused, Principal, authenticate
+from dashboard.domain.vocab import RegionLevel, Role
 from dashboard.extensions import db
-from dashboard.i18n import t
-from dashboard.models import ApiKey, AuditLog, Region, User, WallToken
-from dashboard.vocab import RegionLevel, Role
+from dashboard.services import admin
+from dashboard.services.admin import AdminError
+from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
+from dashboard.ui import ids
+from dashboard.ui.i18n import t
+from dashboard.web.access import AccessDenied, wall_region
+from dashboard.web.auth import LoginRefused, Principal, authenticate
 from tests.console_support import PASSWORD, STREET_A, add_user, dash_callback, login
 
 COMMUNITY_A = STREET_A + "001"

@@ -19,13 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from dashboard import aggregates, walldata
+from dashboard.domain.kpi import KPI_KEYS, compute_kpis, kpi_frame
+from dashboard.domain.vocab import Category, Priority, RegionLevel, Satisfaction, TransitionAction
 from dashboard.extensions import db
-from dashboard.ingest.readers import RawRecord
-from dashboard.kpi import KPI_KEYS, compute_kpis, kpi_frame
-from dashboard.models import Appeal, KpiAggregateState, KpiDay, Region
-from dashboard.vocab import Category, Priority, RegionLevel, Satisfaction, TransitionAction
-from dashboard.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.queries import wall as walldata
+from dashboard.services.ingest.readers import RawRecord
+from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.store import counters as aggregates
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Region
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # Sep 26 2026: a Saturday; Sep 27 is not a make-up day but Oct 10 is; Oct 1–7 are off.

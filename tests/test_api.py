@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import Appeal, AuditLog, QuarantinedRecord
+from dashboard.store.models import Appeal, AuditLog, QuarantinedRecord
 
 GOOD = {
     "external_id": "API-1",
@@ -100,7 +100,7 @@ def test_kpis_for_a_day_and_a_range_match_the_one_implementation(demo_app, clien
 
     import pandas as pd
 
-    from dashboard.kpi import KPI_KEYS, compute_kpis
+    from dashboard.domain.kpi import KPI_KEYS, compute_kpis
 
     headers = {"X-API-Key": api_key}
     day = client.get("/api/v1/kpis?region=510107&date=2026-11-19", headers=headers).get_json()

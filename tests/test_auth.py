@@ -7,9 +7,9 @@ import datetime as dt
 from dash import Input, Output
 from sqlalchemy import select
 
+from dashboard.domain.vocab import Role
 from dashboard.extensions import db
-from dashboard.models import AuditLog, User
-from dashboard.vocab import Role
+from dashboard.store.models import AuditLog, User
 from tests.console_support import (
     COMPOUND_B,
     STREET_A,
@@ -123,7 +123,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
     assert grid.status_code == 204 or "乙" not in grid.get_data(as_text=True)
     # Street B's appeal pages look missing.
     with db.session() as session:
-        from dashboard.models import Appeal
+        from dashboard.store.models import Appeal
 
         appeal_id = session.scalar(select(Appeal.id).where(Appeal.region_code == COMPOUND_B))
     layout = client.get(f"/appeal/{appeal_id}")
@@ -135,7 +135,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
     with demo_app.test_request_context():
         from flask import g
 
-        from dashboard.auth import Principal
+        from dashboard.web.auth import Principal
 
         g.principal = Principal(user_id=1, username="street-a", role=Role.SUPERVISOR, region_code=STREET_A)
         text = str(appeal.layout(appeal_id=str(appeal_id)))
@@ -155,7 +155,7 @@ def test_street_supervisor_sees_own_street_and_admin_sees_all(demo_app, client):
 
 
 def test_admin_unmasks_one_appeal_for_a_stated_purpose_and_it_is_audited(demo_app, client):
-    from dashboard.models import Appeal
+    from dashboard.store.models import Appeal
 
     add_street_b(demo_app)
     with db.session() as session:

@@ -9,9 +9,9 @@ from sqlalchemy.schema import DropConstraint
 
 from bench.feedfiles import write_appeals_csv
 from dashboard.extensions import db
-from dashboard.ingest import bulkload
-from dashboard.ingest.dropfolder import ingest_file
-from dashboard.models import Appeal, Transition
+from dashboard.services.ingest import bulkload
+from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.store.models import Appeal, Transition
 
 COMPOUNDS = ["510107001001001", "510107001002001"]
 ROWS = 3_000

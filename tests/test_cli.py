@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import User
+from dashboard.store.models import User
 
 
 def test_demo_command_prints_a_summary_and_refuses_to_run_twice(runner):

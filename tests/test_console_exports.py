@@ -8,11 +8,11 @@ from pathlib import Path
 from flask import g
 from sqlalchemy import select
 
-from dashboard.auth import Principal
-from dashboard.exports import produce_day
+from dashboard.domain.vocab import Role
 from dashboard.extensions import db
-from dashboard.models import AuditLog
-from dashboard.vocab import Role
+from dashboard.services.exports import produce_day
+from dashboard.store.models import AuditLog
+from dashboard.web.auth import Principal
 from layouts import exports as exports_layout
 from tests.console_support import STREET_A, add_user, login
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from bench.feedfiles import write_appeals_csv
 from dashboard.config import ROOT
-from dashboard.ingest import bulkload
+from dashboard.services.ingest import bulkload
 from tests.conftest import fresh_postgres_schema
 
 ROWS = 60_000
@@ -87,8 +87,8 @@ def _databases(empty_database_url: str, tmp_path: Path):
 
 
 def _live_readers() -> list[str]:
-    """Reader processes (dashboard.ingest.pipeline) still alive: none may outlive a killed import."""
-    found = subprocess.run(["pgrep", "-f", "dashboard.ingest.pipeline"], capture_output=True, text=True)
+    """Reader processes (dashboard.services.ingest.pipeline) still alive: none may outlive a killed import."""
+    found = subprocess.run(["pgrep", "-f", "dashboard.services.ingest.pipeline"], capture_output=True, text=True)
     return found.stdout.split()
 
 

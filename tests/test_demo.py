@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import demo
-from dashboard.database import Database
+from dashboard.domain.pii import PiiVault, is_valid_id_number
+from dashboard.domain.vocab import AppealStatus
 from dashboard.extensions import db
-from dashboard.models import Appeal, Region, Resident, Transition
-from dashboard.pii import PiiVault, is_valid_id_number
-from dashboard.vocab import AppealStatus
+from dashboard.services import demo
+from dashboard.store.database import Database
+from dashboard.store.models import Appeal, Region, Resident, Transition
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -92,7 +92,7 @@ def test_regions_carry_synthetic_shapes(summary):
 
 
 def test_same_seed_gives_the_same_data(app, summary, tmp_path):
-    from dashboard import migrate
+    from dashboard.store import migrate
 
     other_url = f"sqlite:///{tmp_path / 'other.db'}"
     migrate.upgrade(other_url)

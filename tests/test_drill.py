@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import drilldata, walldata
-from dashboard.drilldata import DrillFilters, FilterError
+from dashboard.domain.regions import within
 from dashboard.extensions import db
-from dashboard.figures import CONSOLE_COLORS, children_figure, dimension_figure, timeliness_figure
-from dashboard.models import Appeal, Transition
-from dashboard.regions import within
+from dashboard.queries import drill as drilldata
+from dashboard.queries import wall as walldata
+from dashboard.queries.drill import DrillFilters, FilterError
+from dashboard.store.models import Appeal, Transition
+from dashboard.ui.figures import CONSOLE_COLORS, children_figure, dimension_figure, timeliness_figure
 from tests.console_support import COMPOUND_B, PHONE_B, add_street_b
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)  # the demo data's end
@@ -61,7 +62,7 @@ def test_period_kpis_equal_the_reference_computation(demo_app, category):
     with db.session() as session:
         frame = drilldata.appeals_frame(session, filters, NOW, calendar)
         kpis = drilldata.period_kpis(frame, filters, NOW, calendar)
-        from dashboard.vocab import Category
+        from dashboard.domain.vocab import Category
 
         reference = walldata.region_kpis(
             session, "510107", start, min(end, NOW), calendar, Category(category) if category else None

@@ -10,10 +10,10 @@ import threading
 import pandas as pd
 from sqlalchemy import func, select
 
-from dashboard import exports
+from dashboard.domain.kpi import KPI_KEYS
 from dashboard.extensions import db
-from dashboard.kpi import KPI_KEYS
-from dashboard.models import DailyExport, KpiSnapshot, Region
+from dashboard.services import exports
+from dashboard.store.models import DailyExport, KpiSnapshot, Region
 
 
 def test_a_day_produces_snapshots_csv_and_xlsx(demo_app, tmp_path):

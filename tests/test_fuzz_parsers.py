@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from dashboard.ingest.readers import (
+from dashboard.services.ingest.readers import (
     FileError,
     RawRecord,
     read_csv_text,
@@ -31,7 +31,7 @@ from dashboard.ingest.readers import (
     read_ndjson_text,
     read_records,
 )
-from dashboard.ingest.records import (
+from dashboard.services.ingest.records import (
     FIELDS_BY_KIND,
     RecordError,
     masked_raw,

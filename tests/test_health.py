@@ -38,7 +38,7 @@ def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hand
     import time
 
     from dashboard.extensions import scheduler
-    from dashboard.leader import lock_for, process_name
+    from dashboard.store.locks import lock_for, process_name
 
     app = create_app(
         {

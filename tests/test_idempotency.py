@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.ingest.readers import RawRecord
-from dashboard.models import Appeal, Transition
+from dashboard.services.ingest.readers import RawRecord
+from dashboard.store.models import Appeal, Transition
 
 BASE = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)
 # Version v of a record: what the feed knows after v updates.

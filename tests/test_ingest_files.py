@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from bench.feedfiles import HEADER as FEED_HEADER
 from bench.feedfiles import write_appeals_csv
 from dashboard.config import DATA_DIR
+from dashboard.domain.pii import PiiVault
+from dashboard.domain.vocab import AppealStatus, Category, Priority, Satisfaction
 from dashboard.extensions import db
-from dashboard.ingest import dropfolder
-from dashboard.ingest.dropfolder import ingest_file
-from dashboard.models import Appeal, Business, QuarantinedRecord, Resident, ResidentGroup, Transition
-from dashboard.pii import PiiVault
-from dashboard.vocab import AppealStatus, Category, Priority, Satisfaction
+from dashboard.services.ingest import dropfolder
+from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.store.models import Appeal, Business, QuarantinedRecord, Resident, ResidentGroup, Transition
 
 SAMPLES = DATA_DIR / "samples"
 APPEAL_SAMPLES = sorted(p.name for p in SAMPLES.glob("appeals*"))
@@ -301,7 +301,7 @@ def test_records_the_calendar_cannot_place_are_quarantined_not_crashing(demo_app
     path = _write(tmp_path, "appeals_old.csv", HEADER + _row(1, reported_at="1999-12-31 10:00:00") + _row(2))
     report = _ingest(demo_app, path)
     assert report["created"] == 1 and report["errors"][0]["field"] == "reported_at"
-    from dashboard.pii import id_check_char
+    from dashboard.domain.pii import id_check_char
 
     impossible = "510107199013011" + "23"
     content = (
@@ -342,8 +342,8 @@ def test_a_file_the_reader_process_cannot_read_is_refused_the_same_way(demo_app,
 
 
 def test_an_update_that_would_move_the_report_after_its_history_is_quarantined(demo_app, tmp_path):
-    from dashboard.vocab import TransitionAction
-    from dashboard.workflow import Step, apply
+    from dashboard.domain.vocab import TransitionAction
+    from dashboard.services.workflow import Step, apply
 
     _ingest(demo_app, _write(tmp_path, "appeals_first.csv", HEADER + _row(1) + _row(2)))
     with db.transaction() as session:
@@ -368,7 +368,7 @@ def test_an_update_that_would_move_the_report_after_its_history_is_quarantined(d
 def test_a_batch_retried_after_a_conflict_is_written_as_prepared(demo_app, tmp_path, monkeypatch):
     from sqlalchemy.exc import IntegrityError
 
-    from dashboard.ingest import service
+    from dashboard.services.ingest import service
 
     real_insert_rows = service.insert_rows
     calls = []

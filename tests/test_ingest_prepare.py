@@ -6,13 +6,13 @@ import datetime as dt
 import pickle
 from zoneinfo import ZoneInfo
 
-from dashboard import aggregates
-from dashboard.bulk import driver_columns, driver_rows, sqlite_datetimes
 from dashboard.config import DATA_DIR
-from dashboard.ingest.prepare import APPEAL_TIMES, Context, appeal_row, prepare_batches, validate
-from dashboard.ingest.readers import RawRecord
-from dashboard.sla import load_policy
-from dashboard.workcal import build_calendar
+from dashboard.domain.sla import load_policy
+from dashboard.domain.workcal import build_calendar
+from dashboard.services.ingest.prepare import APPEAL_TIMES, Context, appeal_row, prepare_batches, validate
+from dashboard.services.ingest.readers import RawRecord
+from dashboard.store import counters as aggregates
+from dashboard.store.bulk import driver_columns, driver_rows, sqlite_datetimes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REGIONS = {"510107001001": "community", "510107001001001": "compound"}
@@ -103,7 +103,7 @@ def test_collector_pauses_overlapping_in_threads_leave_it_on():
     import gc
     import threading
 
-    from dashboard.ingest.prepare import collector_paused
+    from dashboard.services.ingest.prepare import collector_paused
 
     assert gc.isenabled()
     inside, release = threading.Event(), threading.Event()

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from dashboard.kpi import KPI_KEYS, compute_kpis, format_kpi
-from dashboard.workcal import build_calendar
+from dashboard.domain.kpi import KPI_KEYS, compute_kpis, format_kpi
+from dashboard.domain.workcal import build_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = build_calendar()
@@ -73,7 +73,7 @@ def test_screen_formatting():
 
 def test_national_day_2026_with_its_make_up_working_day():
     from dashboard.config import DATA_DIR
-    from dashboard.sla import load_policy
+    from dashboard.domain.sla import load_policy
 
     policy = load_policy(DATA_DIR / "sla_policy.toml")
     reported = pd.Timestamp(dt.datetime(2026, 9, 30, 16, 0, tzinfo=SHANGHAI))
@@ -100,8 +100,8 @@ def test_national_day_2026_with_its_make_up_working_day():
 
 
 def test_region_kpis_roll_up_from_compound_to_district(demo_app):
-    from dashboard import walldata
     from dashboard.extensions import db
+    from dashboard.queries import wall as walldata
 
     calendar = demo_app.extensions["work_calendar"]
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

@@ -15,11 +15,11 @@ import re
 import openpyxl
 from sqlalchemy import select
 
-from dashboard.exports import produce_day
+from dashboard.domain.pii import is_valid_id_number
+from dashboard.domain.vocab import Role
 from dashboard.extensions import db, socketio
-from dashboard.models import Appeal, Resident
-from dashboard.pii import is_valid_id_number
-from dashboard.vocab import Role
+from dashboard.services.exports import produce_day
+from dashboard.store.models import Appeal, Resident
 from tests.console_support import add_user, dash_callback, login
 
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -133,7 +133,7 @@ def test_nothing_personal_leaves_the_server(demo_app, client, api_key, tmp_path)
     ).get_data(as_text=True)
     from flask import g
 
-    from dashboard.auth import Principal
+    from dashboard.web.auth import Principal
     from layouts import appeal
 
     with demo_app.test_request_context(f"/appeal/{appeal_id}"):

@@ -4,9 +4,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from dashboard import migrate
-from dashboard.database import make_engine
-from dashboard.models import Base
+from dashboard.store import migrate
+from dashboard.store.database import make_engine
+from dashboard.store.models import Base
 
 
 def test_upgrade_to_head_and_down_to_base(empty_database_url):

@@ -7,9 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from dashboard.extensions import db
-from dashboard.models import Appeal, Region, Resident, Transition, User
-from dashboard.vocab import (
+from dashboard.domain.vocab import (
     AppealStatus,
     Category,
     Channel,
@@ -19,6 +17,8 @@ from dashboard.vocab import (
     RegionLevel,
     Role,
 )
+from dashboard.extensions import db
+from dashboard.store.models import Appeal, Region, Resident, Transition, User
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 

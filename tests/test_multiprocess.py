@@ -24,12 +24,13 @@ import requests
 import socketio
 from sqlalchemy import func, select
 
-from dashboard import create_app, migrate
+from dashboard import create_app
 from dashboard.config import ROOT
 from dashboard.extensions import db
-from dashboard.leader import FileLock, PostgresAdvisoryLock, process_name
-from dashboard.models import Appeal, DailyExport
-from dashboard.scheduler import Scheduler
+from dashboard.jobs.scheduler import Scheduler
+from dashboard.store import migrate
+from dashboard.store.locks import FileLock, PostgresAdvisoryLock, process_name
+from dashboard.store.models import Appeal, DailyExport
 from tests.conftest import DEMO_END, REQUIRE_SERVICES, fresh_postgres_schema
 
 REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -139,10 +140,10 @@ def holder_keeps_running(holder: AppProcess) -> None:
 
 def prepare_database(url: str, with_demo: bool) -> str | None:
     """Migrate; optionally add tiny demo data and an API key (returned)."""
-    from dashboard import demo
-    from dashboard.api import hash_api_key, new_api_key
-    from dashboard.models import ApiKey
-    from dashboard.vocab import Channel
+    from dashboard.domain.vocab import Channel
+    from dashboard.services import demo
+    from dashboard.store.models import ApiKey
+    from dashboard.web.api import hash_api_key, new_api_key
 
     migrate.upgrade(url)
     if not with_demo:

@@ -62,7 +62,7 @@ def test_post_finds_the_compound_from_coordinates(demo_app, client, api_key):
     from sqlalchemy import select
 
     from dashboard.extensions import db
-    from dashboard.models import Appeal, Region
+    from dashboard.store.models import Appeal, Region
 
     with db.session() as session:
         compound = session.scalar(select(Region).where(Region.code == "510107001002001"))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dashboard.pii import (
+from dashboard.domain.pii import (
     PiiVault,
     id_check_char,
     is_valid_id_number,

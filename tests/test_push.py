@@ -6,9 +6,9 @@ import datetime as dt
 import json
 import re
 
-from dashboard import push
 from dashboard.extensions import db, socketio
-from dashboard.models import Appeal
+from dashboard.services import push
+from dashboard.store.models import Appeal
 
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 APPEAL = {
@@ -120,9 +120,9 @@ def test_a_bulk_delivery_is_coalesced():
 def test_revoking_a_token_closes_the_walls_using_it(demo_app):
     from sqlalchemy import select
 
-    from dashboard.access import hash_token
-    from dashboard.models import WallToken
-    from dashboard.sockets import disconnect_revoked
+    from dashboard.store.models import WallToken
+    from dashboard.web.access import hash_token
+    from dashboard.web.sockets import disconnect_revoked
 
     demo_app.config["DEMO_MODE"] = False
     with db.transaction() as session:

@@ -25,12 +25,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dashboard import create_app, demo, migrate
-from dashboard.api import hash_api_key, new_api_key
+from dashboard import create_app
+from dashboard.domain.vocab import Channel
 from dashboard.extensions import db
-from dashboard.models import ApiKey
-from dashboard.openapi import document
-from dashboard.vocab import Channel
+from dashboard.services import demo
+from dashboard.store import migrate
+from dashboard.store.models import ApiKey
+from dashboard.web.api import hash_api_key, new_api_key
+from dashboard.web.openapi import document
 from tests.conftest import BACKENDS, fresh_postgres_schema
 
 CHECKS = [

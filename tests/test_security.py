@@ -13,12 +13,14 @@ import pytest
 from flask import jsonify, request, session
 from flask.json.provider import DefaultJSONProvider
 
-from dashboard import create_app, migrate, security
-from dashboard.api import hash_api_key, new_api_key
-from dashboard.auth import Permission, requires
+from dashboard import create_app
+from dashboard.domain.vocab import Channel
 from dashboard.extensions import db
-from dashboard.models import ApiKey
-from dashboard.vocab import Channel
+from dashboard.store import migrate
+from dashboard.store.models import ApiKey
+from dashboard.web import security
+from dashboard.web.api import hash_api_key, new_api_key
+from dashboard.web.auth import Permission, requires
 
 REQUIRE_SERVICES = os.environ.get("CC_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

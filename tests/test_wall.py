@@ -10,10 +10,10 @@ import pandas as pd
 from plotly.io.json import to_json_plotly
 from sqlalchemy import func, select
 
-from dashboard import walldata
 from dashboard.extensions import db
-from dashboard.figures import map_figure, trend_figure
-from dashboard.models import Appeal, Business, Resident
+from dashboard.queries import wall as walldata
+from dashboard.store.models import Appeal, Business, Resident
+from dashboard.ui.figures import map_figure, trend_figure
 from layouts import wall
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -163,8 +163,8 @@ def test_wall_layout_with_an_unknown_or_malformed_region(demo_app):
 
 
 def test_wall_tokens_outside_demo_mode(demo_app):
-    from dashboard.access import hash_token
-    from dashboard.models import WallToken
+    from dashboard.store.models import WallToken
+    from dashboard.web.access import hash_token
 
     demo_app.config["DEMO_MODE"] = False
     with db.transaction() as session:

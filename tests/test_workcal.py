@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.config import DATA_DIR
-from dashboard.sla import Rule, load_policy
-from dashboard.workcal import build_calendar, load_overrides
+from dashboard.domain.sla import Rule, load_policy
+from dashboard.domain.workcal import build_calendar, load_overrides
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = build_calendar()

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from dashboard.domain.vocab import AppealStatus, RegionLevel, TransitionAction
 from dashboard.extensions import db
-from dashboard.models import Appeal, Transition
-from dashboard.vocab import AppealStatus, RegionLevel, TransitionAction
-from dashboard.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.store.models import Appeal, Transition
 
 A = TransitionAction
 

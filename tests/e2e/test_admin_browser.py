@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import ids
-from dashboard.i18n import t
+from dashboard.ui import ids
+from dashboard.ui.i18n import t
 
 pytestmark = pytest.mark.browser
 

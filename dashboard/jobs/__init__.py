@@ -1,0 +1,4 @@
+"""The scheduler, its job table and the one-process-runs-shared-jobs rule..
+
+
+"""

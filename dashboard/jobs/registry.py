@@ -1,0 +1,78 @@
+"""Scheduled jobs: shared ones run in the one process holding the scheduler lock, local ones in every process.
+
+See dashboard/jobs/scheduler.py for the difference and dashboard/store/locks.py for the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from dashboard.domain.workcal import build_calendar
+from dashboard.extensions import db, scheduler, socketio
+from dashboard.services.ingest import dropfolder
+from dashboard.services.simulator import Simulator
+
+log = logging.getLogger(__name__)
+
+
+def reload_calendar(app: Flask) -> None:
+    """Re-read the holiday override file, so an operator's edit applies without a restart."""
+    calendar = build_calendar(app.config["TIMEZONE"], Path(app.config["CALENDAR_OVERRIDE_FILE"]))
+    app.extensions["work_calendar"] = calendar
+    log.info("working-day calendar reloaded; fallback years: %s", calendar.fallback_years() or "none")
+
+
+def scan_drop_folder(app: Flask) -> None:
+    """Ingest files that have arrived in the drop folder."""
+    dropfolder.process(app.extensions["ingestor"], Path(app.config["DROP_DIR"]))
+
+
+def simulate(app: Flask, simulator: Simulator, seconds: float) -> None:
+    """One tick of the live demo simulator."""
+    created, steps = simulator.tick(seconds)
+    log.debug("simulator: %d new appeals, %d steps", created, steps)
+
+
+def close_revoked_walls(app: Flask) -> None:
+    """Disconnect walls whose token was revoked (they cannot reconnect with it)."""
+    from dashboard.web.sockets import disconnect_revoked
+
+    closed = disconnect_revoked(socketio)
+    if closed:
+        log.info("closed %d wall connection(s) whose token was revoked", closed)
+
+
+def export_missing_days(app: Flask) -> None:
+    """Produce the KPI export of every local day that has none yet (yesterday, or several after downtime)."""
+    from dashboard.services.exports import catch_up
+
+    produced = catch_up(db, app.extensions["work_calendar"], Path(app.config["EXPORT_DIR"]))
+    if produced:
+        log.info("KPI exports produced for %s", ", ".join(d.isoformat() for d in produced))
+
+
+EXPORT_TIME = {"hour": 0, "minute": 10}  # local time: the day before is complete and late feeds have landed
+
+
+def register(app: Flask) -> None:
+    """Add this module's jobs to the scheduler."""
+    # Shared: they change the database or the drop folder, so exactly one process runs them.
+    scheduler.add_shared_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder")
+    scheduler.add_shared_job(
+        export_missing_days,
+        "cron",
+        **EXPORT_TIME,
+        args=[app],
+        id="daily_export",
+        misfire_grace_time=3600,  # a busy minute at 00:10 must not skip the day
+        run_on_takeover=True,
+    )
+    if app.config["SIMULATOR_RATE"] > 0:
+        simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
+        scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")
+    # Local: each process keeps its own calendar current and closes its own revoked sockets.
+    scheduler.add_local_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar")
+    scheduler.add_local_job(close_revoked_walls, "interval", seconds=30, args=[app], id="close_revoked_walls")

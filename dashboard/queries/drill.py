@@ -1,0 +1,629 @@
+"""Queries behind the supervisors' drill-down: filters from the URL, frames, series, the grid.
+
+Pure functions of (session, filters, now, calendar): the pages and callbacks call them, the
+tests call them directly. Every result is masked; region scope is enforced by the callers
+through auth.require_region before a filter reaches these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from dashboard.domain.kpi import COUNTER_KEYS, compute_kpis, kpis_from_counters, resolution_counters
+from dashboard.domain.pii import mask_address, mask_free_text, mask_name, mask_phone, public_text
+from dashboard.domain.regions import level_of, within
+from dashboard.domain.vocab import SATISFIED_RATINGS, AppealStatus, Category, Channel, Priority
+from dashboard.domain.workcal import WorkCalendar
+from dashboard.queries.wall import LocalDay
+from dashboard.store.models import Appeal, Department, Region, Transition
+from dashboard.ui.i18n import label
+
+DEFAULT_PERIOD_DAYS = 30
+MAX_PERIOD_DAYS = 800
+MAX_TEXT_LENGTH = 50
+# The dimensions a click on a chart can filter by, with their vocabularies (URL value → enum).
+DIMENSIONS: dict[str, type] = {"category": Category, "priority": Priority, "channel": Channel, "status": AppealStatus}
+_DIMENSION_COLUMNS = {
+    "category": Appeal.category,
+    "priority": Appeal.priority,
+    "channel": Appeal.source,
+    "status": Appeal.status,
+}
+
+
+class FilterError(ValueError):
+    """A URL parameter that cannot be a filter; the message names it."""
+
+
+@dataclass(frozen=True)
+class DrillFilters:
+    """What the supervisor is looking at: a region, a period of local days, and value filters."""
+
+    region: str
+    start: dt.date  # first local day, inclusive
+    end: dt.date  # last local day, inclusive
+    category: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    overdue: bool = False
+    text: str = ""  # words in the description, or an appeal's external id
+    lang: str = "zh"
+
+    @classmethod
+    def from_query(cls, query: dict, default_region: str, today: dt.date, lang: str = "zh") -> DrillFilters:
+        """Read filters from URL query values (strings or lists); a bad value raises FilterError."""
+
+        def one(name: str) -> str | None:
+            value = query.get(name)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            return value or None
+
+        region = one("region") or default_region
+        try:
+            level_of(region)
+        except ValueError as exc:
+            raise FilterError(f"region: {exc}") from None
+        try:
+            end = dt.date.fromisoformat(one("to")) if one("to") else today
+            start = dt.date.fromisoformat(one("from")) if one("from") else end - dt.timedelta(DEFAULT_PERIOD_DAYS - 1)
+        except ValueError as exc:
+            raise FilterError(f"from/to: {exc}") from None
+        if start > end:
+            raise FilterError("from: the period starts after it ends")
+        if (end - start).days >= MAX_PERIOD_DAYS:
+            raise FilterError(f"from/to: at most {MAX_PERIOD_DAYS} days at once")
+        values = {}
+        for name, vocabulary in DIMENSIONS.items():
+            raw = one(name)
+            chosen = tuple(v for v in (raw or "").split(",") if v)
+            allowed = {m.value for m in vocabulary}
+            unknown = [v for v in chosen if v not in allowed]
+            if unknown:
+                raise FilterError(f"{name}: unknown value {unknown[0]!r}")
+            values[name] = tuple(sorted(set(chosen)))
+        overdue = (one("overdue") or "") in ("1", "true", "yes")
+        text = (one("q") or "").strip()[:MAX_TEXT_LENGTH]
+        return cls(region=region, start=start, end=end, overdue=overdue, text=text, lang=lang, **values)
+
+    def to_query(self, **changes) -> str:
+        """The URL query string ("?…") of these filters with changes applied."""
+        filters = replace(self, **changes)
+        params = {"region": filters.region, "from": filters.start.isoformat(), "to": filters.end.isoformat()}
+        for name in DIMENSIONS:
+            if getattr(filters, name):
+                params[name] = ",".join(getattr(filters, name))
+        if filters.overdue:
+            params["overdue"] = "1"
+        if filters.text:
+            params["q"] = filters.text
+        if filters.lang == "en":
+            params["lang"] = "en"
+        return "?" + urlencode(params)
+
+    def toggled(self, dimension: str, value: str) -> DrillFilters:
+        """These filters with value added to, or removed from, one dimension (a cross-filter click)."""
+        chosen = set(getattr(self, dimension))
+        chosen ^= {value}
+        return replace(self, **{dimension: tuple(sorted(chosen))})
+
+    def bounds(self, calendar: WorkCalendar) -> tuple[dt.datetime, dt.datetime]:
+        """The period as UTC instants [start of first day, start of the day after the last)."""
+        first = LocalDay.of(_local_midnight(self.start, calendar), calendar)
+        after = LocalDay.of(_local_midnight(self.end + dt.timedelta(days=1), calendar), calendar)
+        return first.start, after.start
+
+
+def parse_search(search: str | None) -> dict:
+    """A URL search string ("?a=1&b=2") as a dict of first values."""
+    return {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def _local_midnight(day: dt.date, calendar: WorkCalendar) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=calendar.timezone).astimezone(dt.UTC)
+
+
+def value_conditions(filters: DrillFilters, now: dt.datetime, skip: str | None = None) -> list:
+    """SQL conditions of the region and value filters (not the period); `skip` leaves one dimension out."""
+    conditions = [within(Appeal.region_code, filters.region)]
+    for name, column in _DIMENSION_COLUMNS.items():
+        chosen = getattr(filters, name)
+        if chosen and name != skip:
+            conditions.append(column.in_(chosen))
+    if filters.overdue:
+        conditions.extend([Appeal.is_open, Appeal.deadline_at < now])
+    if filters.text:
+        conditions.append(
+            or_(Appeal.description.contains(filters.text, autoescape=True), Appeal.external_id == filters.text)
+        )
+    return conditions
+
+
+# Columns read into frames: only what the KPIs and daily series need (the value filters are
+# applied in SQL). Timestamps are fetched as text (as stored on SQLite, cast on PostgreSQL)
+# and parsed by pandas in one vectorised pass: far cheaper than a Python datetime per value.
+_FRAME_COLUMNS = {
+    "id": Appeal.id,
+    "reported_at": cast(Appeal.reported_at, String),
+    "accepted_at": cast(Appeal.accepted_at, String),
+    "resolved_at": cast(Appeal.resolved_at, String),
+    "deadline_at": cast(Appeal.deadline_at, String),
+    "satisfaction": type_coerce(Appeal.satisfaction, String),
+}
+_TIME_COLUMNS = ("reported_at", "accepted_at", "resolved_at", "deadline_at")
+
+
+def _times(values: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+    return parsed.astype("datetime64[us, UTC]")
+
+
+def appeals_frame(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
+    """Every appeal that can count in the period: reported or resolved in it, or open and overdue at its end."""
+    start, end = filters.bounds(calendar)
+    end = min(end, now)
+    columns = [c.label(n) for n, c in _FRAME_COLUMNS.items()]
+    conditions = value_conditions(filters, now)
+    # One query per reason an appeal counts, each answered from its own index (an OR of them
+    # would scan the whole table); after the first, only appeals reported before the period.
+    earlier = Appeal.reported_at < start
+    reasons = [
+        and_(Appeal.reported_at >= start, Appeal.reported_at < end),
+        and_(Appeal.resolved_at >= start, Appeal.resolved_at < end, earlier),
+        and_(Appeal.is_open, Appeal.deadline_at < end, earlier),
+    ]
+    if end < now:  # overdue at a past end and resolved after it
+        reasons.append(and_(Appeal.resolved_at >= end, Appeal.deadline_at < end, earlier))
+    rows = []
+    for reason in reasons:
+        result = session.connection().execute(select(*columns).where(*conditions, reason))
+        # The driver's own tuples: the values are parsed column-wise below, not cell by cell.
+        rows.extend(result.cursor.fetchall())
+        result.close()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
+    frame = pd.DataFrame(dict(zip(_FRAME_COLUMNS, values, strict=True)), columns=list(_FRAME_COLUMNS))
+    frame = frame.drop_duplicates("id", ignore_index=True)
+    for column in _TIME_COLUMNS:
+        frame[column] = _times(frame[column])
+    return frame
+
+
+# The page's reads run side by side: both databases answer without holding the GIL, so on two
+# cores a page waits for its slowest read rather than for their sum. Shared by every request,
+# which also bounds how many of a page's reads the database sees at once.
+_READER_PREFIX = "drill-read"
+_PAGE_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_READER_PREFIX)
+
+
+def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]]) -> dict[str, Any]:
+    """Run independent reads at once, each in its own session on session's engine; their results by name."""
+    engine = session.get_bind()
+
+    def run(read: Callable[[Session], Any]) -> Any:
+        with Session(engine) as own:
+            return read(own)
+
+    if threading.current_thread().name.startswith(_READER_PREFIX):  # nested: waiting on the pool could deadlock
+        return {name: run(read) for name, read in reads.items()}
+    futures = {name: _PAGE_READERS.submit(run, read) for name, read in reads.items()}
+    return {name: future.result() for name, future in futures.items()}
+
+
+def from_counters(filters: DrillFilters) -> bool:
+    """Whether the view can be read from the per-day KPI counters (region and at most one category)."""
+    return not (filters.priority or filters.channel or filters.status or filters.overdue or filters.text) and (
+        len(filters.category) <= 1
+    )
+
+
+def counter_kpis(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """The period's KPIs from the stored counters (for views where from_counters holds)."""
+    from dashboard.store import counters as aggregates
+
+    start, end = filters.bounds(calendar)
+    category = Category(filters.category[0]) if filters.category else None
+    return aggregates.region_kpis(session, filters.region, start, min(end, now), calendar, category)
+
+
+def counter_series(session: Session, filters: DrillFilters, calendar: WorkCalendar) -> pd.DataFrame:
+    """The daily series of daily_series, summed from the stored per-day counters of the region."""
+    from dashboard.store import counters as aggregates
+    from dashboard.store.models import KpiDay
+
+    aggregates.ensure_current(session, calendar)
+    query = (
+        select(KpiDay.day, *[func.sum(getattr(KpiDay, key)) for key in COUNTER_KEYS])
+        .where(KpiDay.region_code == filters.region, KpiDay.day >= filters.start, KpiDay.day <= filters.end)
+        .group_by(KpiDay.day)
+    )
+    if filters.category:
+        query = query.where(KpiDay.category == filters.category[0])
+    sums = {row[0]: dict(zip(COUNTER_KEYS, map(int, row[1:]), strict=True)) for row in session.execute(query)}
+    return _series(filters, sums)
+
+
+def period_kpis(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """The §5 KPIs of the filtered frame over the period (to now, if the period is still running)."""
+    start, end = filters.bounds(calendar)
+    return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(min(end, now)), calendar)
+
+
+def _local_days(values: pd.Series, calendar: WorkCalendar) -> pd.Series:
+    return values.dt.tz_convert(calendar.timezone).dt.date
+
+
+def daily_series(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
+    """Per local day: received, resolved, on-time rate, mean handling (working days), satisfaction rate."""
+    start, end = filters.bounds(calendar)
+    reported = frame[(frame["reported_at"] >= start) & (frame["reported_at"] < end)]
+    resolved = frame[frame["resolved_at"].notna() & (frame["resolved_at"] >= start) & (frame["resolved_at"] < end)]
+    per_day = pd.DataFrame(resolution_counters(resolved, calendar), index=resolved.index)
+    per_day["resolved"] = 1
+    per_day["day"] = _local_days(resolved["resolved_at"], calendar)
+    sums = {day: dict(group.drop(columns="day").sum().astype(int)) for day, group in per_day.groupby("day")}
+    for day, count in _local_days(reported["reported_at"], calendar).value_counts().items():
+        sums.setdefault(day, {})["received"] = int(count)
+    return _series(filters, sums)
+
+
+def _series(filters: DrillFilters, sums: dict[dt.date, dict[str, int]]) -> pd.DataFrame:
+    """Per-day rows from per-day counters, through the one KPI rule (kpi.kpis_from_counters)."""
+    rows = []
+    for day in pd.date_range(filters.start, filters.end, freq="D").date:
+        counters = {**dict.fromkeys(COUNTER_KEYS, 0), **sums.get(day, {})}
+        kpis = kpis_from_counters(counters, 0, np.zeros(0))
+        rows.append({"day": day, **{key: _nan(kpis[key]) for key in SERIES_KEYS}})
+    return pd.DataFrame(rows, columns=["day", *SERIES_KEYS])
+
+
+SERIES_KEYS = ("received", "resolved", "on_time_rate", "satisfaction_rate", "avg_handling_wd")
+
+
+def _nan(value):
+    return np.nan if value is None else value
+
+
+def dimension_counts(
+    session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar
+) -> dict[str, dict[str, int]]:
+    """Appeals reported in the period per value of each dimension, each with every other filter applied.
+
+    One grouped scan over (category, priority, channel, status) with the dimension filters left
+    out; each dimension's counts then apply the other dimensions' filters (a cross-filter chart
+    keeps showing its own unchosen values).
+    """
+    start, end = filters.bounds(calendar)
+    unfiltered = replace(filters, category=(), priority=(), channel=(), status=())
+    columns = [type_coerce(column, String) for column in _DIMENSION_COLUMNS.values()]
+    rows = session.execute(
+        select(*columns, func.count())
+        .where(*value_conditions(unfiltered, now), Appeal.reported_at >= start, Appeal.reported_at < end)
+        .group_by(*_DIMENSION_COLUMNS.values())
+    ).all()
+    grouped = pd.DataFrame(rows, columns=[*DIMENSIONS, "n"])
+    result = {}
+    for name, vocabulary in DIMENSIONS.items():
+        keep = pd.Series(True, index=grouped.index)
+        for other in DIMENSIONS:
+            if other != name and getattr(filters, other):
+                keep &= grouped[other].isin(getattr(filters, other))
+        counts = {member.value: 0 for member in vocabulary}
+        counts.update({k: int(v) for k, v in grouped[keep].groupby(name)["n"].sum().items()})
+        result[name] = counts
+    return result
+
+
+def counts_by(
+    session: Session, filters: DrillFilters, dimension: str, now: dt.datetime, calendar: WorkCalendar
+) -> dict[str, int]:
+    """Appeals reported in the period per value of one dimension, with every other filter applied."""
+    return dimension_counts(session, filters, now, calendar)[dimension]
+
+
+def child_level_length(region: str) -> int | None:
+    """Code length of the level below region (None at the compound level)."""
+    return {6: 9, 9: 12, 12: 15}.get(len(region))
+
+
+def children_breakdown(
+    session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar
+) -> pd.DataFrame:
+    """Per region one level down: appeals reported in the period, open now, and overdue now."""
+    columns = ["code", "name", "received", "open", "overdue"]
+    length = child_level_length(filters.region)
+    if length is None:
+        return pd.DataFrame(columns=columns)
+    start, end = filters.bounds(calendar)
+    child = func.substr(Appeal.region_code, 1, length)
+    received = dict(
+        session.execute(
+            select(child, func.count())
+            .where(*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end)
+            .group_by(child)
+        ).all()
+    )
+    load = {
+        code: (open_count, overdue)
+        for code, open_count, overdue in session.execute(
+            select(child, func.count(), func.count().filter(Appeal.deadline_at < now))
+            .where(*value_conditions(filters, now), Appeal.is_open)
+            .group_by(child)
+        ).all()
+    }
+    names = session.execute(
+        select(Region.code, Region.name, Region.name_en)
+        .where(Region.parent_code == filters.region)
+        .order_by(Region.code)
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "code": r.code,
+                "name": r.name_en if filters.lang == "en" and r.name_en else r.name,
+                "received": int(received.get(r.code, 0)),
+                "open": int(load.get(r.code, (0, 0))[0]),
+                "overdue": int(load.get(r.code, (0, 0))[1]),
+            }
+            for r in names
+        ],
+        columns=columns,
+    )
+
+
+AGEING_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, 30), (30, None))  # calendar days past the deadline
+
+
+def overdue_ageing(session: Session, filters: DrillFilters, now: dt.datetime) -> list[int]:
+    """Open appeals past their deadline now, counted by how long ago the deadline passed."""
+    deadlines = session.scalars(
+        select(type_coerce(Appeal.deadline_at, String)).where(
+            *value_conditions(filters, now), Appeal.is_open, Appeal.deadline_at < now
+        )
+    ).all()
+    if not deadlines:
+        return [0] * len(AGEING_BUCKETS)
+    late_days = (pd.Timestamp(now) - _times(pd.Series(deadlines))).dt.total_seconds() / 86400
+    counts = []
+    for low, high in AGEING_BUCKETS:
+        mask = late_days >= low if high is None else (late_days >= low) & (late_days < high)
+        counts.append(int(mask.sum()))
+    return counts
+
+
+def breadcrumb(session: Session, region: str, lang: str) -> list[tuple[str, str]]:
+    """(code, name) from the district down to region."""
+    codes = [region[:n] for n in (6, 9, 12, 15) if n <= len(region)]
+    names = {
+        r.code: (r.name_en if lang == "en" and r.name_en else r.name)
+        for r in session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
+    }
+    return [(code, names.get(code, code)) for code in codes]
+
+
+# ---------------------------------------------------------------------------- the appeals grid
+
+GRID_COLUMNS = ("id", "reported_at", "place", "category", "priority", "channel", "status", "deadline_at", "text")
+_SORTABLE = {
+    "id": Appeal.id,
+    "link": Appeal.id,
+    "reported_at": Appeal.reported_at,
+    "deadline_at": Appeal.deadline_at,
+    "category": Appeal.category,
+    "priority": Appeal.priority,
+    "channel": Appeal.source,
+    "status": Appeal.status,
+    "place": Appeal.region_code,
+}
+MAX_PAGE_ROWS = 500
+
+
+def _grid_conditions(filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> list:
+    start, end = filters.bounds(calendar)
+    return [*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end]
+
+
+def _grid_order(sort_model) -> list:
+    order = []
+    for sort in sort_model or []:
+        column = _SORTABLE.get(sort.get("colId"))
+        if column is not None:
+            order.append(column.desc() if sort.get("sort") == "desc" else column.asc())
+    order = order or [Appeal.reported_at.desc()]
+    order.append(Appeal.id.desc())
+    return order
+
+
+_GRID_COLUMNS = (
+    Appeal.id,
+    Appeal.reported_at,
+    Appeal.deadline_at,
+    Appeal.category,
+    Appeal.priority,
+    Appeal.source,
+    Appeal.status,
+    Appeal.is_open,
+    Appeal.description,
+    Region.name,
+    Region.name_en,
+)
+
+
+def _grid_statement(filters, now, calendar, sort_model):
+    return (
+        select(*_GRID_COLUMNS)
+        .join(Region, Region.code == Appeal.region_code)
+        .where(*_grid_conditions(filters, now, calendar))
+        .order_by(*_grid_order(sort_model))
+    )
+
+
+def grid_page(
+    session: Session,
+    filters: DrillFilters,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    start_row: int,
+    end_row: int,
+    sort_model: list[dict] | None = None,
+) -> tuple[list[dict], int]:
+    """One page of the appeals grid (masked rows) and the number of matching appeals."""
+    start_row = max(int(start_row), 0)
+    end_row = min(max(int(end_row), start_row), start_row + MAX_PAGE_ROWS)
+    conditions = _grid_conditions(filters, now, calendar)
+    # The page's ids first, sorting narrow rows of one table; then only those rows in full
+    # (a deep page sorted by deadline otherwise carries every match's text and place through the sort).
+    ids = list(
+        session.scalars(
+            select(Appeal.id)
+            .where(*conditions)
+            .order_by(*_grid_order(sort_model))
+            .offset(start_row)
+            .limit(end_row - start_row)
+        )
+    )
+    by_id = {
+        row.id: row
+        for row in session.execute(
+            select(*_GRID_COLUMNS).join(Region, Region.code == Appeal.region_code).where(Appeal.id.in_(ids))
+        )
+    }
+    total = session.scalar(select(func.count()).select_from(Appeal).where(*conditions))
+    return [_grid_row(by_id[i], filters.lang, now, calendar) for i in ids if i in by_id], int(total or 0)
+
+
+def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    zone = calendar.timezone
+    return {
+        "id": row.id,
+        "reported_at": row.reported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "place": row.name_en if lang == "en" and row.name_en else row.name,
+        "category": label(Category(row.category), lang),
+        "priority": label(Priority(row.priority), lang),
+        "priority_code": Priority(row.priority).value,
+        "channel": label(Channel(row.source), lang),
+        "status": label(AppealStatus(row.status), lang),
+        "deadline_at": row.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "overdue": bool(row.is_open and row.deadline_at < now),
+        "text": public_text(row.description, 60),
+    }
+
+
+EXPORT_ROW_LIMIT = 200_000
+EXPORT_COLUMNS = (*GRID_COLUMNS[:-1], "overdue", "text")
+
+
+def export_frame(
+    session: Session,
+    filters: DrillFilters,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    sort_model: list[dict] | None = None,
+) -> pd.DataFrame:
+    """The filtered appeals list for download, masked, in the grid's order (at most EXPORT_ROW_LIMIT rows)."""
+    statement = _grid_statement(filters, now, calendar, sort_model).limit(EXPORT_ROW_LIMIT)
+    rows = [_grid_row(row, filters.lang, now, calendar) for row in session.execute(statement)]
+    return pd.DataFrame(rows, columns=[*EXPORT_COLUMNS, "priority_code"])[list(EXPORT_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------- one appeal
+
+
+def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict | None:
+    """Everything a supervisor may see of one appeal, masked, with its whole transition history."""
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None:
+        return None
+    zone = calendar.timezone
+    departments = {
+        d.id: (d.name_en if lang == "en" and d.name_en else d.name) for d in session.scalars(select(Department))
+    }
+    transitions = session.scalars(
+        select(Transition).where(Transition.appeal_id == appeal_id).order_by(Transition.seq)
+    ).all()
+    region = session.get(Region, appeal.region_code)
+    timeline = [
+        {
+            "seq": tr.seq,
+            "at": tr.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            "action": label(tr.action, lang),
+            "from_status": label(tr.from_status, lang) if tr.from_status else "",
+            "to_status": label(tr.to_status, lang),
+            "actor": mask_free_text(tr.actor),
+            "level": label(tr.level, lang),
+            "department": departments.get(tr.department_id, "") if tr.department_id else "",
+            "note": mask_free_text(tr.note) if tr.note else "",
+        }
+        for tr in transitions
+    ]
+    passed = []
+    for step in timeline:
+        stop = (step["level"], step["department"] or "—")
+        if not passed or passed[-1] != stop:
+            passed.append(stop)
+    end = appeal.resolved_at or now
+    remaining = (appeal.deadline_at - now).total_seconds() if appeal.is_open else None
+    return {
+        "id": appeal.id,
+        "external_id": appeal.external_id,
+        "region_code": appeal.region_code,
+        "place": (region.name_en if lang == "en" and region and region.name_en else region.name) if region else "",
+        "category": label(appeal.category, lang),
+        "priority": label(appeal.priority, lang),
+        "priority_code": appeal.priority.value,
+        "channel": label(appeal.source, lang),
+        "status": label(appeal.status, lang),
+        "is_open": appeal.is_open,
+        "level": label(appeal.level, lang),
+        "department": departments.get(appeal.department_id, "") if appeal.department_id else "",
+        "description": mask_free_text(appeal.description),
+        "address": mask_address(appeal.address),
+        "reporter_name": mask_name(appeal.reporter_name),
+        "reporter_phone": mask_phone(appeal.reporter_phone),
+        "reported_at": appeal.reported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "deadline_at": appeal.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "resolved_at": appeal.resolved_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if appeal.resolved_at else "",
+        "seconds_left": remaining,
+        "on_time": None if appeal.resolved_at is None else appeal.resolved_at <= appeal.deadline_at,
+        "handling_wd": float(
+            calendar.working_days_between_local(
+                calendar.to_local_seconds(pd.Series([pd.Timestamp(appeal.reported_at)])),
+                calendar.to_local_seconds(pd.Series([pd.Timestamp(end)])),
+            )[0]
+        ),
+        "satisfaction": label(appeal.satisfaction, lang) if appeal.satisfaction else "",
+        "satisfied": appeal.satisfaction in SATISFIED_RATINGS if appeal.satisfaction else None,
+        "reopen_count": appeal.reopen_count,
+        "duplicate_of": appeal.duplicate_of_id,
+        "timeline": timeline,
+        "levels_passed": passed,
+    }
+
+
+def appeal_region(session: Session, appeal_id: int) -> str | None:
+    """The region code of an appeal (for scope checks), or None."""
+    return session.scalar(select(Appeal.region_code).where(Appeal.id == appeal_id))
+
+
+def unmasked_contact(session: Session, appeal_id: int) -> dict | None:
+    """The reporter's name, phone and address in full: only for an admin, and only through auth.audit."""
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None:
+        return None
+    return {
+        "reporter_name": appeal.reporter_name or "",
+        "reporter_phone": appeal.reporter_phone or "",
+        "address": appeal.address or "",
+        "description": appeal.description,
+    }

@@ -1,0 +1,314 @@
+"""What the wall shows, read from the database: aggregates and masked text only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session
+
+from dashboard.domain.pii import public_text
+from dashboard.domain.regions import within
+from dashboard.domain.vocab import (
+    AppealStatus,
+    Category,
+    Channel,
+    HouseholdType,
+    LivelihoodGroup,
+    Priority,
+    RegionLevel,
+    VisitItemStatus,
+    VisitListKind,
+)
+from dashboard.domain.workcal import WorkCalendar
+from dashboard.queries.cache import TTLCache
+from dashboard.store import counters as aggregates
+from dashboard.store.counters import LocalDay  # re-exported: callers cut days here
+from dashboard.store.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
+from dashboard.ui.i18n import label
+
+_population_cache = TTLCache(seconds=300)
+
+
+def population_changed(session: Session) -> None:
+    """Forget cached population counts once this session's transaction commits."""
+    session.info["population_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_population_after_commit(session: Session) -> None:
+    if session.info.pop("population_changed", False):
+        _population_cache.clear()
+
+
+def population(session: Session, region_code: str) -> dict:
+    """Residents by household type, the 11 livelihood groups, and businesses (cached five minutes)."""
+    key = (str(session.get_bind().url), region_code)
+    return _population_cache.get(key, lambda: _count_population(session, region_code))
+
+
+def _count_population(session: Session, region_code: str) -> dict:
+    by_type = dict(
+        session.execute(
+            select(Resident.household_type, func.count())
+            .where(within(Resident.region_code, region_code))
+            .group_by(Resident.household_type)
+        ).all()
+    )
+    by_group = dict(
+        session.execute(
+            select(ResidentGroup.group_code, func.count())
+            .join(Resident, Resident.id == ResidentGroup.resident_id)
+            .where(within(Resident.region_code, region_code))
+            .group_by(ResidentGroup.group_code)
+        ).all()
+    )
+    businesses = session.scalar(
+        select(func.count()).select_from(Business).where(within(Business.region_code, region_code))
+    )
+    households = {t.value: int(by_type.get(t, 0)) for t in HouseholdType}
+    return {
+        "residents": sum(households.values()),
+        "households": households,
+        "groups": {g.value: int(by_group.get(g, 0)) for g in LivelihoodGroup},
+        "businesses": int(businesses or 0),
+    }
+
+
+def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 10) -> list[dict]:
+    """The newest appeals, masked for a public screen: no names, phones or ID numbers."""
+    rows = session.execute(
+        select(
+            Appeal.id,
+            Appeal.reported_at,
+            Appeal.category,
+            Appeal.priority,
+            Appeal.source,
+            Appeal.status,
+            Appeal.description,
+            Region.name,
+        )
+        .join(Region, Region.code == Appeal.region_code)
+        .where(within(Appeal.region_code, region_code))
+        .order_by(Appeal.reported_at.desc(), Appeal.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "time": row.reported_at.isoformat(),
+            "category": label(Category(row.category), lang),
+            "priority": Priority(row.priority).value,
+            "priority_label": label(Priority(row.priority), lang),
+            "channel": label(Channel(row.source), lang),
+            "status": label(AppealStatus(row.status), lang),
+            "place": row.name,
+            "text": public_text(row.description),
+        }
+        for row in rows
+    ]
+
+
+def local_day(column, session: Session, calendar: WorkCalendar):
+    """SQL: the local calendar day (YYYY-MM-DD) of a UTC instant column."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no time zones: shift by the zone's offset (Asia/Shanghai keeps no DST).
+        offset = dt.datetime.now(calendar.timezone).utcoffset()
+        return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+    return func.to_char(func.timezone(str(calendar.timezone), column), "YYYY-MM-DD")
+
+
+def _volume_between(session, region_code, start, end, calendar) -> dict[str, list[int]]:
+    counts: dict[str, list[int]] = {}
+    for position, column in enumerate((Appeal.reported_at, Appeal.resolved_at)):
+        day = local_day(column, session, calendar)
+        rows = session.execute(
+            select(day, func.count())
+            .where(within(Appeal.region_code, region_code), column >= start, column < end)
+            .group_by(day)
+        )
+        for value, count in rows:
+            counts.setdefault(str(value), [0, 0])[position] = count
+    return counts
+
+
+_past_volume_cache = TTLCache(seconds=600)
+
+
+def daily_volume(
+    session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar, days: int = 30
+) -> pd.DataFrame:
+    """Appeals received and resolved per local day over the last `days` days (today included).
+
+    Finished days are counted once every ten minutes (they hardly change); today is live.
+    """
+    first = LocalDay.of(now - dt.timedelta(days=days - 1), calendar)
+    today = LocalDay.of(now, calendar)
+    key = (str(session.get_bind().url), region_code, first.day, today.day)
+    past = _past_volume_cache.get(
+        key, lambda: _volume_between(session, region_code, first.start, today.start, calendar)
+    )
+    counts = {**past, **_volume_between(session, region_code, today.start, now + dt.timedelta(seconds=1), calendar)}
+    index = pd.date_range(first.day, periods=days, freq="D").date
+    return pd.DataFrame(
+        {
+            "day": index,
+            "received": [counts.get(d.isoformat(), [0, 0])[0] for d in index],
+            "resolved": [counts.get(d.isoformat(), [0, 0])[1] for d in index],
+        }
+    )
+
+
+def region_name(session: Session, region_code: str, lang: str) -> str:
+    """The region's name in lang (Chinese unless English is asked for and known), or its code."""
+    region = session.get(Region, region_code)
+    if region is None:
+        return region_code
+    return region.name_en if lang == "en" and region.name_en else region.name
+
+
+def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> list[dict]:
+    """Open appeals nearest their deadline (overdue first): what the SLA board counts down."""
+    rows = session.execute(
+        select(Appeal.id, Appeal.deadline_at, Appeal.category, Appeal.priority, Appeal.status, Region.name)
+        .join(Region, Region.code == Appeal.region_code)
+        .where(Appeal.is_open, within(Appeal.region_code, region_code))
+        .order_by(Appeal.deadline_at, Appeal.id)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "deadline": row.deadline_at.isoformat(),
+            "category": label(Category(row.category), lang),
+            "priority": Priority(row.priority).value,
+            "priority_label": label(Priority(row.priority), lang),
+            "status": label(AppealStatus(row.status), lang),
+            "place": row.name,
+        }
+        for row in rows
+    ]
+
+
+def region_kpis(
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    category: Category | None = None,
+) -> dict:
+    """The §5 KPIs of a region (optionally one category) over [start, end), from the stored counters."""
+    return aggregates.region_kpis(session, region_code, start, end, calendar, category)
+
+
+def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+    """The §5 KPIs of today so far (local day start → now) for a region."""
+    return region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
+
+
+def child_region_kpis(
+    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, calendar: WorkCalendar
+) -> dict[str, dict]:
+    """The §5 KPIs of each region one level below region_code (the streets of a district…) over [start, end)."""
+    children = list(session.scalars(select(Region.code).where(Region.parent_code == region_code).order_by(Region.code)))
+    return aggregates.child_kpis(session, region_code, start, end, calendar, children)
+
+
+def today_child_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict[str, dict]:
+    """Today's KPIs so far for each region one level below region_code (the map's streets)."""
+    return child_region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
+
+
+def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:
+    """Per community under the region: its shape, open appeals and overdue open appeals."""
+    community = func.substr(Appeal.region_code, 1, 12)
+    counts = {
+        row.code: (row.open, row.overdue)
+        for row in session.execute(
+            select(
+                community.label("code"),
+                func.count().label("open"),
+                func.count().filter(Appeal.deadline_at < now).label("overdue"),
+            )
+            .where(Appeal.is_open, within(Appeal.region_code, region_code))
+            .group_by(community)
+        )
+    }
+    regions = session.execute(
+        select(Region.code, Region.name, Region.name_en, Region.boundary, Region.center_lat, Region.center_lon).where(
+            Region.level == RegionLevel.COMMUNITY, within(Region.code, region_code[:12])
+        )
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "code": r.code,
+                "name": r.name,
+                "name_en": r.name_en or r.name,
+                "boundary": r.boundary,
+                "lat": r.center_lat,
+                "lon": r.center_lon,
+                "open": counts.get(r.code, (0, 0))[0],
+                "overdue": counts.get(r.code, (0, 0))[1],
+            }
+            for r in regions
+        ],
+        columns=["code", "name", "name_en", "boundary", "lat", "lon", "open", "overdue"],
+    )
+
+
+def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]:
+    """The three teams' lists (difficulties, service needs, risks) by status, within a region."""
+    counts = {kind.value: {status.value: 0 for status in VisitItemStatus} for kind in VisitListKind}
+    rows = session.execute(
+        select(VisitItem.list_kind, VisitItem.status, func.count())
+        .where(within(VisitItem.region_code, region_code))
+        .group_by(VisitItem.list_kind, VisitItem.status)
+    )
+    for kind, status, count in rows:
+        counts[getattr(kind, "value", kind)][getattr(status, "value", status)] = count
+    return counts
+
+
+def overdue_appeals(session: Session, region_code: str, end: dt.datetime, lang: str) -> pd.DataFrame:
+    """Appeals still open and past their deadline at `end`, masked: what an export lists."""
+    rows = session.execute(
+        select(
+            Appeal.id,
+            Appeal.external_id,
+            Appeal.category,
+            Appeal.priority,
+            Appeal.status,
+            Appeal.reported_at,
+            Appeal.deadline_at,
+            Appeal.description,
+            Region.name,
+        )
+        .join(Region, Region.code == Appeal.region_code)
+        .where(
+            within(Appeal.region_code, region_code),
+            Appeal.reported_at < end,
+            Appeal.deadline_at < end,
+            or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
+        )
+        .order_by(Appeal.deadline_at)
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "id": row.id,
+                "external_id": row.external_id,
+                "category": label(Category(row.category), lang),
+                "priority": label(Priority(row.priority), lang),
+                "status": label(AppealStatus(row.status), lang),
+                "place": row.name,
+                "reported_at": row.reported_at.isoformat(),
+                "deadline_at": row.deadline_at.isoformat(),
+                "text": public_text(row.description, 80),
+            }
+            for row in rows
+        ],
+        columns=["id", "external_id", "category", "priority", "status", "place", "reported_at", "deadline_at", "text"],
+    )

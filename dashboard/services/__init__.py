@@ -1,0 +1,4 @@
+"""State changes and long work.
+
+workflow steps, ingest, exports, push, administration, demo data.
+"""

@@ -1,0 +1,359 @@
+"""Managing users, wall tokens and API keys: the one set of rules behind the CLI and the admin page.
+
+Every function that changes something validates its inputs (raising AdminError, which names the
+field), makes the change and writes its audit-log entry in the same transaction, so a change is
+never left unaudited. Secrets (passwords, wall tokens, API keys) are stored only as hashes; a new
+token or key is returned once, to be shown once, and can never be read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dashboard.domain.vocab import Channel, RegionLevel, Role
+from dashboard.extensions import db
+from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
+from dashboard.ui.i18n import t
+from dashboard.web.access import hash_token, new_wall_token
+from dashboard.web.api import hash_api_key, new_api_key
+from dashboard.web.auth import audit_row, hash_password
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200  # a bound on hashing work per request, far above any real password
+MAX_NAME_LENGTH = 64  # the columns' width
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
+MANAGED_ROLES = (Role.ADMIN, Role.SUPERVISOR)  # wall devices hold tokens, not accounts
+RECENT_AUDIT_ENTRIES = 100
+MAX_ID = 2**31 - 1  # the id columns' range: a larger number would reach the database as an error
+
+
+class AdminError(ValueError):
+    """An input was refused; `field` names it and `key` (under admin.error_*) says why, in any language."""
+
+    def __init__(self, field: str, key: str, **values) -> None:
+        self.field = field
+        self.key = key
+        self.values = values
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str, field_label: str | None = None) -> str:
+        """The error in lang, naming the field by field_label (default: its label on the admin page)."""
+        if field_label is None:
+            field_label = t("admin.quoted", lang, text=t(f"admin.field_{self.field}", lang))
+        return t(f"admin.error_{self.key}", lang, field=field_label, **self.values)
+
+
+# ---------------------------------------------------------------------------- what the page lists
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as the admin page and the CLI show it: never the password hash."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    region_code: str | None
+    active: bool
+    locked_until: dt.datetime | None
+    failed_logins: int
+    created_at: dt.datetime
+
+    def locked(self, now: dt.datetime) -> bool:
+        """Whether a lock-out is in force at now."""
+        return self.locked_until is not None and self.locked_until > now
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    """A wall token (scope: its region) or API key (scope: its channel): never the secret or its hash."""
+
+    id: int
+    name: str
+    scope: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def user_view(user: User) -> UserView:
+    """What may be shown of a user row."""
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        region_code=user.region_code,
+        active=user.active,
+        locked_until=user.locked_until,
+        failed_logins=user.failed_logins,
+        created_at=user.created_at,
+    )
+
+
+def list_users(session: Session) -> list[UserView]:
+    """Every user, by username."""
+    return [user_view(user) for user in session.scalars(select(User).order_by(User.username))]
+
+
+def list_wall_tokens(session: Session) -> list[CredentialView]:
+    """Every wall token, newest first (active and revoked)."""
+    rows = session.scalars(select(WallToken).order_by(WallToken.id.desc()))
+    return [CredentialView(r.id, r.name, r.region_code, r.created_at, r.revoked_at) for r in rows]
+
+
+def list_api_keys(session: Session) -> list[CredentialView]:
+    """Every API key, newest first (active and revoked)."""
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.id.desc()))
+    return [CredentialView(r.id, r.name, r.source.value, r.created_at, r.revoked_at) for r in rows]
+
+
+def recent_audit(session: Session, limit: int = RECENT_AUDIT_ENTRIES) -> list[AuditLog]:
+    """The newest audit-log entries, newest first."""
+    return list(session.scalars(select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)))
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _text(value: object, field: str, required: bool = True, max_length: int = MAX_NAME_LENGTH) -> str:
+    """A stripped string input; anything but a string (a list posted to a callback…) is refused."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise AdminError(field, "invalid")
+    value = value.strip()
+    if required and not value:
+        raise AdminError(field, "required")
+    if len(value) > max_length:
+        raise AdminError(field, "too_long", max=max_length)
+    return value
+
+
+def _password(value: object, field: str = "password") -> str:
+    """A new password: not stripped (spaces count), at least MIN_PASSWORD_LENGTH characters."""
+    if not isinstance(value, str) or not value:
+        raise AdminError(field, "required")
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise AdminError(field, "password_short", min=MIN_PASSWORD_LENGTH)
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise AdminError(field, "too_long", max=MAX_PASSWORD_LENGTH)
+    return value
+
+
+def _region(session: Session, value: object, field: str = "region") -> str:
+    """An existing region's code."""
+    code = _text(value, field, max_length=15)
+    if session.get(Region, code) is None:
+        raise AdminError(field, "region_unknown", code=code)
+    return code
+
+
+def _id(value: object, field: str) -> int:
+    """A row id chosen in a list (an int, or a string of digits)."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise AdminError(field, "required")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_ID:
+        return value
+    raise AdminError(field, "invalid")
+
+
+def _user(session: Session, value: object, field: str = "user") -> User:
+    """The user with this username, locked for the change."""
+    username = _text(value, field)
+    user = session.scalar(select(User).where(User.username == username).with_for_update())
+    if user is None:
+        raise AdminError(field, "no_user", username=username)
+    return user
+
+
+def _audit(session: Session, actor: str, action: str, target: str, detail: dict | None = None) -> None:
+    # In the change's own transaction (auth.audit opens another and needs a request): both land or neither.
+    session.add(audit_row(actor, action, target, None, detail))
+
+
+# ---------------------------------------------------------------------------- users
+
+
+def create_user(
+    actor: str,
+    username: object,
+    display_name: object,
+    role: object,
+    region_code: object,
+    password: object,
+) -> UserView:
+    """Create a supervisor (scoped to an existing region) or an admin (the whole district; region ignored)."""
+    username = _text(username, "username")
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise AdminError("username", "username_format")
+    display_name = _text(display_name, "display_name", required=False) or username
+    if not isinstance(role, str) or role not in {r.value for r in MANAGED_ROLES}:
+        raise AdminError("role", "role")
+    role = Role(role)
+    password = _password(password)
+    with db.transaction() as session:
+        region = None
+        if role == Role.SUPERVISOR:
+            if region_code is None or (isinstance(region_code, str) and not region_code.strip()):
+                raise AdminError("region", "region_required")
+            region = _region(session, region_code)
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise AdminError("username", "username_taken", username=username)
+        user = User(
+            username=username,
+            display_name=display_name,
+            password_hash=hash_password(password),
+            role=role,
+            region_code=region,
+            active=True,
+            failed_logins=0,
+        )
+        session.add(user)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another request took the name between our check and this insert.
+            raise AdminError("username", "username_taken", username=username) from None
+        _audit(session, actor, "user_create", f"user:{username}", {"role": role.value, "region": region})
+        return user_view(user)
+
+
+def set_user_active(actor: str, username: object, active: bool) -> UserView:
+    """Deactivate (their sessions end at their next request) or reactivate a user; never oneself."""
+    with db.transaction() as session:
+        user = _user(session, username)
+        if not active and user.username == actor:
+            raise AdminError("user", "self_deactivate")
+        if user.active != active:
+            user.active = active
+            _audit(session, actor, "user_reactivate" if active else "user_deactivate", f"user:{user.username}")
+        session.flush()
+        return user_view(user)
+
+
+def unlock_user(actor: str, username: object) -> UserView:
+    """Lift a lock-out and forget the counted failures."""
+    with db.transaction() as session:
+        user = _user(session, username)
+        before = {"locked_until": user.locked_until.isoformat() if user.locked_until else None}
+        before["failed_logins"] = user.failed_logins
+        user.locked_until = None
+        user.failed_logins = 0
+        _audit(session, actor, "user_unlock", f"user:{user.username}", before)
+        session.flush()
+        return user_view(user)
+
+
+def reset_password(actor: str, username: object, password: object) -> UserView:
+    """Set a new password (hashed; the audit entry records that it changed, never what to)."""
+    password = _password(password, "new_password")
+    with db.transaction() as session:
+        user = _user(session, username)
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        _audit(session, actor, "user_password_reset", f"user:{user.username}")
+        session.flush()
+        return user_view(user)
+
+
+# ---------------------------------------------------------------------------- wall tokens and API keys
+
+
+def _unused_name(session: Session, model, value: object) -> str:
+    """A credential name no active credential of the same kind holds (revoking goes by name)."""
+    name = _text(value, "name")
+    taken = session.scalar(select(model.id).where(model.name == name, model.revoked_at.is_(None)))
+    if taken is not None:
+        raise AdminError("name", "name_taken", name=name)
+    return name
+
+
+def create_wall_token(actor: str, name: object, region_code: object) -> tuple[CredentialView, str]:
+    """A new wall token for a region and everything below it; returns it with the token, shown once."""
+    token = new_wall_token()
+    with db.transaction() as session:
+        name = _unused_name(session, WallToken, name)
+        region = _region(session, region_code)
+        row = WallToken(name=name, token_hash=hash_token(token), region_code=region)
+        session.add(row)
+        session.flush()
+        _audit(session, actor, "walltoken_create", f"walltoken:{row.id}:{name}", {"region": region})
+        view = CredentialView(row.id, row.name, row.region_code, row.created_at, row.revoked_at)
+    return view, token
+
+
+def create_api_key(actor: str, name: object, channel: object) -> tuple[CredentialView, str]:
+    """A new API key for a feed of one channel; returns it with the key, shown once."""
+    if not isinstance(channel, str) or channel not in {c.value for c in Channel}:
+        raise AdminError("channel", "required" if not channel else "channel", value=str(channel)[:40])
+    key = new_api_key()
+    with db.transaction() as session:
+        name = _unused_name(session, ApiKey, name)
+        row = ApiKey(name=name, key_hash=hash_api_key(key), source=Channel(channel))
+        session.add(row)
+        session.flush()
+        _audit(session, actor, "apikey_create", f"apikey:{row.id}:{name}", {"channel": channel})
+        view = CredentialView(row.id, row.name, row.source.value, row.created_at, row.revoked_at)
+    return view, key
+
+
+def _revoke(actor: str, model, kind: str, field: str, name: object, credential_id: object) -> list[str]:
+    """Revoke the active credentials with this id, or with this name; returns their names."""
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as session:
+        query = select(model).where(model.revoked_at.is_(None)).with_for_update()
+        if credential_id is not None:
+            query = query.where(model.id == _id(credential_id, field))
+        else:
+            query = query.where(model.name == _text(name, "name"))
+        rows = session.scalars(query).all()
+        if not rows:
+            raise AdminError(field if credential_id is not None else "name", "nothing_to_revoke")
+        for row in rows:
+            row.revoked_at = now
+            _audit(session, actor, f"{kind}_revoke", f"{kind}:{row.id}:{row.name}")
+        return [row.name for row in rows]
+
+
+def revoke_wall_tokens(actor: str, name: object = None, token_id: object = None) -> list[str]:
+    """Revoke one wall token by id, or every active one with a name: its wall goes blank at its next resync."""
+    return _revoke(actor, WallToken, "walltoken", "token", name, token_id)
+
+
+def revoke_api_keys(actor: str, name: object = None, key_id: object = None) -> list[str]:
+    """Revoke one API key by id, or every active one with a name: its next request is refused."""
+    return _revoke(actor, ApiKey, "apikey", "key", name, key_id)
+
+
+# ---------------------------------------------------------------------------- regions to choose from
+
+
+# Scopes offered in the lists: a supervisor or a wall oversees a district, a street or a community
+# (a compound's code is still accepted from the CLI).
+CHOOSABLE_LEVELS = (RegionLevel.DISTRICT, RegionLevel.STREET, RegionLevel.COMMUNITY)
+
+
+def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:
+    """(code, name) of every district, street and community, in code order (parents before children)."""
+    rows = session.execute(
+        select(Region.code, Region.name, Region.name_en).where(Region.level.in_(CHOOSABLE_LEVELS)).order_by(Region.code)
+    )
+    return [(r.code, r.name_en if lang == "en" and r.name_en else r.name) for r in rows]
+
+
+def region_names(session: Session, codes: set[str], lang: str) -> dict[str, str]:
+    """The names of these region codes, in lang where an English name exists."""
+    if not codes:
+        return {}
+    rows = session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
+    return {r.code: (r.name_en if lang == "en" and r.name_en else r.name) for r in rows}

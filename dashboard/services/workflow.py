@@ -1,0 +1,167 @@
+"""The appeal workflow (BRIEF §3): which step is allowed from which state, and applying one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dashboard.domain.vocab import CODE_LENGTH, OPEN_STATUSES, AppealStatus, RegionLevel, Satisfaction, TransitionAction
+from dashboard.services.push import appeal_delta, queue_deltas
+from dashboard.store.models import Appeal, Department, Transition
+
+A = TransitionAction
+S = AppealStatus
+LEVEL_UP = {RegionLevel.COMMUNITY: RegionLevel.STREET, RegionLevel.STREET: RegionLevel.DISTRICT}
+LEVEL_DOWN = {RegionLevel.DISTRICT: RegionLevel.STREET, RegionLevel.STREET: RegionLevel.COMMUNITY}
+
+# action: (statuses it may start from, status it leads to; None keeps the status)
+RULES: dict[TransitionAction, tuple[frozenset[AppealStatus], AppealStatus | None]] = {
+    A.ACCEPT: (frozenset({S.REPORTED}), S.ACCEPTED),
+    A.DISPATCH: (frozenset({S.ACCEPTED}), S.DISPATCHED),
+    A.START: (frozenset({S.DISPATCHED}), S.IN_PROGRESS),
+    A.RESOLVE: (frozenset({S.IN_PROGRESS}), S.RESOLVED),
+    A.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
+    A.ESCALATE: (frozenset({S.ACCEPTED, S.DISPATCHED, S.IN_PROGRESS}), S.DISPATCHED),
+    A.RETURN: (frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.DISPATCHED),
+    A.RATE: (frozenset({S.RESOLVED, S.CLOSED}), None),
+    A.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.IN_PROGRESS),
+    A.LINK_DUPLICATE: (frozenset(OPEN_STATUSES), S.CLOSED),
+}
+
+
+class TransitionError(ValueError):
+    """A step that is not allowed now; says which steps are."""
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+@dataclass
+class Step:
+    """A requested workflow step."""
+
+    action: TransitionAction
+    actor: str
+    at: dt.datetime
+    note: str | None = None
+    department_code: str | None = None
+    satisfaction: Satisfaction | None = None
+    duplicate_of: int | None = None
+
+
+def allowed_actions(appeal: Appeal) -> list[str]:
+    """The steps allowed from the appeal's current state."""
+    allowed = []
+    for action, (sources, _target) in RULES.items():
+        if appeal.status not in sources:
+            continue
+        if action == A.ESCALATE and appeal.level not in LEVEL_UP:
+            continue
+        if action == A.RETURN and (
+            appeal.level not in LEVEL_DOWN or len(appeal.region_code) < CODE_LENGTH[LEVEL_DOWN[appeal.level]]
+        ):
+            continue  # nothing below, or the appeal is not placed precisely enough to go down
+        if action == A.REOPEN and appeal.satisfaction != Satisfaction.UNSATISFIED:
+            continue
+        allowed.append(action.value)
+    return allowed
+
+
+def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
+    """Apply one step to an appeal in the session's transaction, or raise TransitionError."""
+    allowed = allowed_actions(appeal)
+    if step.action.value not in allowed:
+        raise TransitionError(
+            f"appeal {appeal.id} is {appeal.status.value} at {appeal.level.value} level: "
+            f"'{step.action.value}' is not allowed; allowed: {', '.join(allowed) or 'none'}",
+            allowed,
+        )
+    last = session.execute(
+        select(func.max(Transition.seq), func.max(Transition.at)).where(Transition.appeal_id == appeal.id)
+    ).one()
+    if last[1] is not None and step.at < last[1]:
+        raise TransitionError(f"time {step.at.isoformat()} is before the appeal's last step", allowed)
+    if step.at < appeal.reported_at:
+        raise TransitionError("a step cannot precede the report", allowed)
+    department_id = None
+    if step.department_code:
+        department_id = session.scalar(select(Department.id).where(Department.code == step.department_code))
+        if department_id is None:
+            raise TransitionError(f"unknown department code {step.department_code!r}", allowed)
+    from_status = appeal.status
+    target = RULES[step.action][1] or appeal.status
+    match step.action:
+        case A.ACCEPT:
+            appeal.accepted_at = step.at
+        case A.DISPATCH:
+            appeal.dispatched_at = step.at
+        case A.RESOLVE:
+            appeal.resolved_at = step.at
+        case A.CLOSE:
+            appeal.closed_at = step.at
+        case A.ESCALATE:
+            appeal.level = LEVEL_UP[appeal.level]
+            appeal.dispatched_at = step.at
+        case A.RETURN:
+            appeal.level = LEVEL_DOWN[appeal.level]
+            appeal.dispatched_at = step.at
+        case A.RATE:
+            if step.satisfaction is None:
+                raise TransitionError("'rate' needs a satisfaction value", allowed)
+            appeal.satisfaction = step.satisfaction
+            appeal.rated_at = step.at
+        case A.REOPEN:
+            appeal.reopen_count += 1
+            appeal.resolved_at = appeal.closed_at = appeal.satisfaction = appeal.rated_at = None
+        case A.LINK_DUPLICATE:
+            if step.duplicate_of is None or step.duplicate_of == appeal.id:
+                raise TransitionError("'link_duplicate' needs the id of another appeal", allowed)
+            if session.get(Appeal, step.duplicate_of) is None:
+                raise TransitionError(f"appeal {step.duplicate_of} does not exist", allowed)
+            appeal.duplicate_of_id = step.duplicate_of
+            appeal.resolved_at = appeal.closed_at = step.at
+    if department_id is not None:
+        appeal.department_id = department_id
+    appeal.status = target
+    appeal.is_open = target in OPEN_STATUSES
+    note = step.note
+    if step.action == A.RATE:
+        note = f"satisfaction: {step.satisfaction.value}" + (f"; {note}" if note else "")
+    transition = Transition(
+        appeal_id=appeal.id,
+        seq=(last[0] or 0) + 1,
+        action=step.action,
+        from_status=from_status,
+        to_status=target,
+        at=step.at,
+        actor=step.actor[:64],
+        level=appeal.level,
+        department_id=appeal.department_id,
+        note=note,
+    )
+    session.add(transition)
+    session.flush()
+    queue_deltas(session, [appeal_delta(_row(appeal), "updated")])
+    return transition
+
+
+def _row(appeal: Appeal) -> dict:
+    return {
+        column: getattr(appeal, column)
+        for column in (
+            "id",
+            "region_code",
+            "category",
+            "priority",
+            "status",
+            "is_open",
+            "reported_at",
+            "deadline_at",
+            "resolved_at",
+            "description",
+        )
+    }

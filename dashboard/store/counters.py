@@ -1,0 +1,641 @@
+"""Precomputed KPI counters (BRIEF §5, §9): the wall and the API read sums, not every appeal.
+
+kpi_daily holds the additive counters of kpi.COUNTER_KEYS per region, local day and category.
+An appeal counts in its own region and in every region above it (district, street, community,
+compound), so any region's KPIs are one indexed range of rows, whatever its level. `received`
+is counted under the local day the appeal was reported; the resolution counters under the day
+it was resolved. The KPIs of [start, end) are then:
+
+- the sum of the whole days the period touches, less what falls in the first day before
+  `start` and in the last day from `end` on (read from the few appeals there: usually none,
+  as the wall asks "today until now");
+- overdue_open at `end` and the median response time, which do not add up, from two indexed
+  queries over a small slice (open appeals past their deadline; appeals reported in the period).
+
+Every change to an appeal changes the counters in the same transaction, by delta (the appeal's
+contribution after the change less its contribution before): ORM changes through the flush
+hook below (the workflow, the simulator's steps, anything that edits an Appeal object), bulk
+writes by calling `record_new` / `record_changes` (ingest) or `build_from_frame` (demo).
+
+Handling time depends on the working-day calendar. kpi_aggregate_state keeps the time zone and
+the calendar the counters were computed with; writers use that one, and a reader whose
+calendar differs (an override file edited, a new year published, another time zone) rebuilds
+the days from the first day that differs before it answers. A missing state row means "never
+built": the first reader (or `python app.py kpi rebuild`) builds everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, and_, delete, event, func, insert, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from dashboard.domain.kpi import COUNTER_KEYS, kpis_from_counters, resolution_counters, response_minutes_sql
+from dashboard.domain.vocab import Category
+from dashboard.domain.workcal import DAY, FIRST_YEAR, WorkCalendar
+from dashboard.store.bulk import bulk_insert
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay
+
+log = logging.getLogger(__name__)
+
+APPEALS = Appeal.__table__
+COUNTERS = KpiDay.__table__
+STATE = KpiAggregateState.__table__
+# What an appeal's contribution depends on. Table columns (not ORM attributes), so that reading
+# them inside a flush never triggers another flush.
+ROW_COLUMNS = (
+    APPEALS.c.region_code,
+    APPEALS.c.category,
+    APPEALS.c.reported_at,
+    APPEALS.c.resolved_at,
+    APPEALS.c.deadline_at,
+    APPEALS.c.satisfaction,
+)
+ROW_NAMES = tuple(column.name for column in ROW_COLUMNS)
+TIME_NAMES = ("reported_at", "resolved_at", "deadline_at")
+CODE_LENGTHS = (6, 9, 12, 15)
+STATE_ID = 1
+_EPOCH = dt.date(1970, 1, 1)
+
+
+# ---- local days ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalDay:
+    """A local calendar day as a half-open UTC interval."""
+
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def of(cls, instant: dt.datetime, calendar: WorkCalendar) -> LocalDay:
+        """The local day containing a UTC instant."""
+        return cls.on(instant.astimezone(calendar.timezone).date(), calendar)
+
+    @classmethod
+    def on(cls, day: dt.date, calendar: WorkCalendar) -> LocalDay:
+        """A local calendar day."""
+        start = dt.datetime.combine(day, dt.time(), calendar.timezone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), calendar.timezone)
+        return cls(day, start.astimezone(dt.UTC), end.astimezone(dt.UTC))
+
+
+def _day_numbers(instants: pd.Series, calendar: WorkCalendar) -> np.ndarray:
+    """Local day of each UTC instant, as days since 1970-01-01."""
+    return calendar.to_local_seconds(instants) // DAY
+
+
+# ---- contributions ------------------------------------------------------------------------------
+def appeal_frame(rows: Iterable[Sequence], sign: int | Sequence[int] = 1) -> pd.DataFrame:
+    """Rows in ROW_NAMES order as a frame contributions() reads (enums as codes, UTC times)."""
+    rows = [tuple(row) for row in rows]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_NAMES)
+    data = {}
+    for name, values in zip(ROW_NAMES, columns, strict=True):
+        if name in TIME_NAMES:
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
+        elif name in ("category", "satisfaction"):
+            data[name] = pd.Series([getattr(value, "value", value) for value in values], dtype=object)
+        else:
+            data[name] = pd.Series(values, dtype=object)
+    frame = pd.DataFrame(data)
+    frame["sign"] = np.broadcast_to(np.asarray(sign, dtype="int64"), len(frame)).copy()
+    return frame
+
+
+# Below this many appeals, grouping in a dict beats pandas' fixed costs (a workflow step is one).
+SMALL = 1_000
+
+
+def contributions(appeals: pd.DataFrame, calendar: WorkCalendar, from_day: int | None = None) -> pd.DataFrame:
+    """The counter rows (region at every level, day number, category) these appeals add, times their sign.
+
+    Only days from `from_day` (days since 1970-01-01) on are kept when it is given.
+    """
+    columns = ["region_code", "day", "category", *COUNTER_KEYS]
+    if appeals.empty:
+        return pd.DataFrame(columns=columns)
+    sign = appeals["sign"].to_numpy(dtype="int64") if "sign" in appeals else np.ones(len(appeals), dtype="int64")
+    region = appeals["region_code"].to_numpy(dtype=object)
+    category = appeals["category"].to_numpy(dtype=object)
+    reported_day = _day_numbers(appeals["reported_at"], calendar)
+    done = appeals["resolved_at"].notna().to_numpy()
+    resolved_rows = appeals[done]
+    resolved_day = _day_numbers(resolved_rows["resolved_at"], calendar)
+    # One leaf entry per appeal for `received` and one per resolved appeal for the rest.
+    leaf_region = np.concatenate([region, region[done]])
+    leaf_day = np.concatenate([reported_day, resolved_day])
+    leaf_category = np.concatenate([category, category[done]])
+    counts = np.zeros((len(leaf_region), len(COUNTER_KEYS)), dtype="int64")
+    counts[: len(region), COUNTER_KEYS.index("received")] = sign
+    counts[len(region) :, COUNTER_KEYS.index("resolved")] = sign[done]
+    for key, values in resolution_counters(resolved_rows, calendar).items():
+        counts[len(region) :, COUNTER_KEYS.index(key)] = values * sign[done]
+    if from_day is not None:
+        keep = leaf_day >= from_day
+        leaf_region, leaf_day, leaf_category, counts = (
+            leaf_region[keep],
+            leaf_day[keep],
+            leaf_category[keep],
+            counts[keep],
+        )
+    if len(leaf_region) <= SMALL:
+        total = _group_small(leaf_region, leaf_day, leaf_category, counts)
+    else:
+        total = _group_large(leaf_region, leaf_day, leaf_category, counts)
+    return total[total[list(COUNTER_KEYS)].any(axis=1)].reset_index(drop=True)[columns]
+
+
+def _group_small(region, day, category, counts) -> pd.DataFrame:
+    sums: dict[tuple, np.ndarray] = {}
+    for code, day_number, category_code, values in zip(region, day.tolist(), category, counts, strict=True):
+        # Every region above the appeal's own counts it too.
+        for length in CODE_LENGTHS:
+            if length > len(code):
+                break
+            key = (code[:length], day_number, category_code)
+            if key in sums:
+                sums[key] = sums[key] + values
+            else:
+                sums[key] = values.copy()
+    keys = sorted(sums)
+    frame = pd.DataFrame(keys, columns=["region_code", "day", "category"])
+    values = np.array([sums[key] for key in keys], dtype="int64").reshape(len(keys), len(COUNTER_KEYS))
+    for position, name in enumerate(COUNTER_KEYS):
+        frame[name] = values[:, position]
+    return frame
+
+
+def _group_large(region, day, category, counts) -> pd.DataFrame:
+    leaf = pd.DataFrame({"region_code": region, "day": day, "category": category})
+    for position, name in enumerate(COUNTER_KEYS):
+        leaf[name] = counts[:, position]
+    leaf = leaf.groupby(["region_code", "day", "category"], as_index=False, sort=False)[list(COUNTER_KEYS)].sum()
+    # Every region above the appeal's own counts it too.
+    lengths = leaf["region_code"].str.len()
+    levels = [leaf]
+    for length in CODE_LENGTHS[:-1]:
+        above = leaf[lengths > length]
+        if not above.empty:
+            levels.append(above.assign(region_code=above["region_code"].str[:length]))
+    total = pd.concat(levels, ignore_index=True)
+    return total.groupby(["region_code", "day", "category"], as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
+
+
+def _day_dates(day_numbers) -> list[dt.date]:
+    return [_EPOCH + dt.timedelta(days=int(n)) for n in day_numbers]
+
+
+def _upsert(connection: Connection, delta: pd.DataFrame) -> None:
+    """Add counter deltas to the stored rows (creating missing rows), in key order to avoid deadlocks."""
+    if delta.empty:
+        return
+    dialect = connection.dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(COUNTERS)
+    statement = statement.on_conflict_do_update(
+        index_elements=[COUNTERS.c.region_code, COUNTERS.c.day, COUNTERS.c.category],
+        set_={key: COUNTERS.c[key] + statement.excluded[key] for key in COUNTER_KEYS},
+    )
+    days = _day_dates(delta["day"])
+    records = [
+        {"region_code": region, "day": day, "category": category, **dict(zip(COUNTER_KEYS, counts, strict=True))}
+        for region, day, category, *counts in zip(
+            delta["region_code"],
+            days,
+            delta["category"],
+            *(delta[key].astype(int).tolist() for key in COUNTER_KEYS),
+            strict=True,
+        )
+    ]
+    connection.execute(statement, records)
+
+
+# ---- the stored calendar ----------------------------------------------------------------------
+def calendar_signature(calendar: WorkCalendar) -> tuple[str, str, str]:
+    """(time zone, working-day flags as '0'/'1' from FIRST_YEAR-01-01, digest of both)."""
+    cached = getattr(calendar, "_kpi_signature", None)
+    if cached is None:
+        flags = "".join(np.where(calendar.working, "1", "0"))
+        zone = str(calendar.timezone)
+        cached = (zone, flags, hashlib.sha256(f"{zone}\n{flags}".encode()).hexdigest())
+        calendar._kpi_signature = cached  # the calendar never changes in place: a reload builds a new one
+    return cached
+
+
+_stored_calendars: dict[str, WorkCalendar] = {}
+
+
+def stored_calendar(connection: Connection, lock: bool = False) -> WorkCalendar | None:
+    """The calendar the stored counters were computed with, or None when they were never built.
+
+    With lock, a writer shares a lock with other writers that a rebuild excludes (PostgreSQL).
+    """
+    query = select(STATE.c.calendar_digest).where(STATE.c.id == STATE_ID)
+    if lock:
+        query = query.with_for_update(read=True)
+    digest = connection.execute(query).scalar()
+    if digest is None:
+        return None
+    calendar = _stored_calendars.get(digest)
+    if calendar is None:
+        zone, flags = connection.execute(
+            select(STATE.c.timezone, STATE.c.working_days).where(STATE.c.id == STATE_ID)
+        ).one()
+        working = np.frombuffer(flags.encode(), dtype=np.uint8) == ord("1")
+        calendar = WorkCalendar(ZoneInfo(zone), working, {})
+        calendar._kpi_signature = (zone, flags, digest)
+        _stored_calendars[digest] = calendar
+    return calendar
+
+
+def _write_state(connection: Connection, calendar: WorkCalendar) -> None:
+    zone, flags, digest = calendar_signature(calendar)
+    connection.execute(delete(STATE))
+    connection.execute(
+        insert(STATE).values(
+            id=STATE_ID, timezone=zone, working_days=flags, calendar_digest=digest, built_at=dt.datetime.now(dt.UTC)
+        )
+    )
+
+
+def _first_difference(stored: WorkCalendar, current: WorkCalendar) -> int | None:
+    """Day number (since 1970) of the first day on which the calendars differ; None if the same."""
+    if str(stored.timezone) != str(current.timezone) or stored.working.size != current.working.size:
+        return 0
+    changed = np.flatnonzero(stored.working != current.working)
+    if changed.size == 0:
+        return None
+    return (dt.date(FIRST_YEAR, 1, 1) - _EPOCH).days + int(changed[0])
+
+
+# ---- writers ----------------------------------------------------------------------------------
+def record_changes(connection: Connection, before: Iterable[Sequence], after: Iterable[Sequence]) -> None:
+    """Move the counters from appeals as they were (rows in ROW_NAMES order) to appeals as they are now."""
+    before, after = list(before), list(after)
+    if not before and not after:
+        return
+    calendar = stored_calendar(connection, lock=True)
+    if calendar is None:
+        return  # never built: the first reader builds from the appeals as they are
+    frame = appeal_frame(before + after, [-1] * len(before) + [1] * len(after))
+    _upsert(connection, contributions(frame, calendar))
+
+
+def record_new(connection: Connection, rows: Iterable[Sequence]) -> None:
+    """Count appeals just inserted (rows in ROW_NAMES order)."""
+    record_changes(connection, [], rows)
+
+
+def read_rows(connection: Connection, appeal_ids: Sequence[int]) -> list[tuple]:
+    """The stored ROW_NAMES values of these appeals."""
+    rows: list[tuple] = []
+    for start in range(0, len(appeal_ids), 900):
+        chunk = list(appeal_ids[start : start + 900])
+        rows.extend(tuple(row) for row in connection.execute(select(*ROW_COLUMNS).where(APPEALS.c.id.in_(chunk))))
+    return rows
+
+
+def build_from_frame(connection: Connection, appeals: pd.DataFrame, calendar: WorkCalendar) -> None:
+    """Counters for a table of appeals loaded in bulk into an empty database (demo data)."""
+    frame = appeals.loc[:, list(ROW_NAMES)].copy()
+    for name in TIME_NAMES:
+        frame[name] = pd.to_datetime(frame[name], utc=True)
+    connection.execute(delete(COUNTERS))
+    _store(connection, contributions(frame, calendar))
+    _write_state(connection, calendar)
+
+
+def _store(connection: Connection, counters: pd.DataFrame) -> None:
+    if counters.empty:
+        return
+    frame = counters.assign(day=[day.isoformat() for day in _day_dates(counters["day"])])
+    bulk_insert(connection, COUNTERS.name, frame)
+
+
+# The ORM path: changes to Appeal objects in a flush move the counters in the same transaction.
+_TRACKED = {name for name in ROW_NAMES}
+
+
+@event.listens_for(Session, "before_flush")
+def _appeals_before_flush(session: Session, _context, _instances) -> None:
+    from sqlalchemy import inspect as inspect_state
+
+    changed = []
+    for obj in list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, Appeal) or obj.id is None:
+            continue
+        state = inspect_state(obj)
+        if obj in session.deleted or any(state.attrs[name].history.has_changes() for name in _TRACKED):
+            changed.append(obj.id)
+    created = [obj for obj in session.new if isinstance(obj, Appeal)]
+    if not changed and not created:
+        return
+    connection = session.connection()
+    session.info["_kpi_pending"] = (changed, created, read_rows(connection, changed))
+
+
+@event.listens_for(Session, "after_flush")
+def _appeals_after_flush(session: Session, _context) -> None:
+    pending = session.info.pop("_kpi_pending", None)
+    if pending is None:
+        return
+    changed, created, before = pending
+    connection = session.connection()
+    after = read_rows(connection, changed + [obj.id for obj in created])
+    record_changes(connection, before, after)
+
+
+# ---- rebuilding ---------------------------------------------------------------------------------
+def rebuild(connection: Connection, calendar: WorkCalendar, from_day: int | None = None) -> int:
+    """Recompute the counters from the appeals (all days, or from a day number on); returns rows written.
+
+    Excludes writers while it runs: on PostgreSQL by a table lock they share, on SQLite by
+    writing first (which takes the database's write lock before anything is read).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"LOCK TABLE {STATE.name} IN EXCLUSIVE MODE"))
+    connection.execute(delete(STATE))
+    if from_day is None:
+        connection.execute(delete(COUNTERS))
+        where = True
+    else:
+        first = _EPOCH + dt.timedelta(days=from_day)
+        connection.execute(delete(COUNTERS).where(COUNTERS.c.day >= first))
+        start = LocalDay.on(first, calendar).start
+        where = (APPEALS.c.reported_at >= start) | (APPEALS.c.resolved_at >= start)
+    written = 0
+    parts = []
+    query = select(*ROW_COLUMNS).where(where).execution_options(stream_results=True, yield_per=200_000)
+    result = connection.execute(query)
+    for chunk in result.partitions():
+        parts.append(contributions(appeal_frame(chunk), calendar, from_day))
+    if parts:
+        total = pd.concat(parts, ignore_index=True)
+        total = total.groupby(["region_code", "day", "category"], as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
+        _store(connection, total)
+        written = len(total)
+    _write_state(connection, calendar)
+    return written
+
+
+def ensure_current(session: Session, calendar: WorkCalendar) -> None:
+    """Make the stored counters match this calendar (build them when they never were).
+
+    A rebuild runs in its own transaction, so call this from a session that has not written:
+    readers (wall, API, exports) only read, and each of their statements sees the rebuilt rows.
+    """
+    digest = session.execute(select(STATE.c.calendar_digest).where(STATE.c.id == STATE_ID)).scalar()
+    if digest == calendar_signature(calendar)[2]:
+        return
+    engine = session.get_bind()
+    with engine.begin() as connection:
+        # Decided again under the lock: another process may have rebuilt meanwhile.
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"LOCK TABLE {STATE.name} IN EXCLUSIVE MODE"))
+        stored = stored_calendar(connection)
+        if stored is None:
+            from_day = None
+        else:
+            from_day = _first_difference(stored, calendar)
+            if from_day is None:
+                return
+            from_day = None if from_day <= 0 else from_day
+        log.info("KPI counters: rebuilding %s", "all days" if from_day is None else f"from day {from_day}")
+        rebuild(connection, calendar, from_day)
+
+
+# ---- readers ----------------------------------------------------------------------------------
+def _within(column, code: str, by_index: bool = True):
+    """Codes at or below `code`, as a range (codes are digits, children extend the parent).
+
+    by_index=False keeps the database from answering through an index on the region: where a
+    time range is the narrower slice (open appeals, part of a day), SQLite without statistics
+    would otherwise walk the region's whole (region_code, reported_at) index range.
+    """
+    if not by_index:
+        column = column + ""
+    return and_(column >= code, column <= code + "9" * (15 - len(code)))
+
+
+# Share of all appeals a region of each code length holds at district scale (13 streets, ~100
+# communities, ~1,500 compounds), and the span the data covers: enough to choose an index.
+_REGION_SHARE = {6: 1.0, 9: 1 / 13, 12: 1 / 100, 15: 1 / 1_500}
+_DATA_SPAN_DAYS = 730
+
+
+def _region_is_narrower(code: str, start: dt.datetime, end: dt.datetime) -> bool:
+    """True when the region holds fewer appeals than the period does (read by region, then)."""
+    return _REGION_SHARE[len(code)] < (end - start).total_seconds() / 86_400 / _DATA_SPAN_DAYS
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(COUNTER_KEYS, 0)
+
+
+def _stored_sums(session, codes_condition, first: dt.date, last: dt.date, category, group_by_code: bool):
+    columns = [func.coalesce(func.sum(COUNTERS.c[key]), 0) for key in COUNTER_KEYS]
+    query = select(*([COUNTERS.c.region_code] if group_by_code else []), *columns).where(
+        codes_condition, COUNTERS.c.day >= first, COUNTERS.c.day <= last
+    )
+    if category is not None:
+        query = query.where(COUNTERS.c.category == category.value)
+    if group_by_code:
+        query = query.group_by(COUNTERS.c.region_code)
+        return {row[0]: dict(zip(COUNTER_KEYS, map(int, row[1:]), strict=True)) for row in session.execute(query)}
+    row = session.execute(query).one()
+    return dict(zip(COUNTER_KEYS, map(int, row), strict=True))
+
+
+def _slice_sums(session, region_code: str, start, end, category, calendar, by_length: int | None) -> dict:
+    """Counters of appeals reported or resolved in [start, end) (a part of a day), per region prefix."""
+    result: dict[str, dict[str, int]] = {}
+    if start >= end:
+        return result
+    # One round trip (usually answering nothing: the wall asks for "today until now").
+    query = select(*ROW_COLUMNS).where(
+        or_(
+            and_(APPEALS.c.reported_at >= start, APPEALS.c.reported_at < end),
+            and_(APPEALS.c.resolved_at >= start, APPEALS.c.resolved_at < end),
+        ),
+        _within(APPEALS.c.region_code, region_code, by_index=False),
+    )
+    if category is not None:
+        query = query.where(APPEALS.c.category == category.value)
+    rows = session.execute(query).all()
+    if not rows:
+        return result
+    frame = appeal_frame(rows)
+    codes = frame["region_code"].str[:by_length] if by_length else pd.Series(region_code, index=frame.index)
+    for name in ("reported_at", "resolved_at"):
+        in_slice = (frame[name] >= start) & (frame[name] < end)
+        for code, group in frame[in_slice].groupby(codes[in_slice]):
+            sums = result.setdefault(code, _zero())
+            if name == "reported_at":
+                sums["received"] += len(group)
+            else:
+                sums["resolved"] += len(group)
+                for key, values in resolution_counters(group, calendar).items():
+                    sums[key] += int(values.sum())
+    return result
+
+
+def _counters(session, region_code, start, end, calendar, category, by_length=None) -> dict[str, dict[str, int]]:
+    """Summed counters over [start, end): for region_code, or per region of code length by_length below it."""
+    if start >= end:
+        return {}
+    first = LocalDay.of(start, calendar)
+    last = LocalDay.of(end - dt.timedelta(microseconds=1), calendar)
+    if by_length:
+        # Through the (day, region_code) index: a day holds a few thousand rows, a district millions.
+        condition = and_(
+            _within(COUNTERS.c.region_code, region_code, by_index=False),
+            func.length(COUNTERS.c.region_code) == by_length,
+        )
+        sums = _stored_sums(session, condition, first.day, last.day, category, True)
+    else:
+        sums = {
+            region_code: _stored_sums(
+                session, COUNTERS.c.region_code == region_code, first.day, last.day, category, False
+            )
+        }
+    # Take away what the whole days hold outside the period: before start, and from end on.
+    for outside in (
+        _slice_sums(session, region_code, first.start, start, category, calendar, by_length),
+        _slice_sums(session, region_code, end, last.end, category, calendar, by_length),
+    ):
+        for code, part in outside.items():
+            total = sums.setdefault(code, _zero())
+            for key in COUNTER_KEYS:
+                total[key] -= part[key]
+    return sums
+
+
+def _overdue_open(session, region_code, end, category, by_length=None) -> dict[str, int]:
+    """Appeals not resolved at `end` whose deadline had passed then (per region prefix with by_length)."""
+    code = func.substr(APPEALS.c.region_code, 1, by_length) if by_length else None
+    counts: dict[str, int] = {}
+    for unresolved in (APPEALS.c.resolved_at.is_(None), APPEALS.c.resolved_at >= end):
+        query = select(*([code] if by_length else []), func.count()).where(
+            unresolved,
+            APPEALS.c.deadline_at < end,
+            APPEALS.c.reported_at < end,
+            _within(APPEALS.c.region_code, region_code, by_index=False),
+        )
+        if category is not None:
+            query = query.where(APPEALS.c.category == category.value)
+        if by_length:
+            for key, count in session.execute(query.group_by(code)):
+                counts[key] = counts.get(key, 0) + count
+        else:
+            counts[region_code] = counts.get(region_code, 0) + session.execute(query).scalar_one()
+    return counts
+
+
+def _response_minutes(session, region_code, start, end, category, by_length=None) -> dict[str, np.ndarray]:
+    """Minutes from report to acceptance of appeals reported in [start, end), per region."""
+    dialect = session.get_bind().dialect.name
+    minutes = response_minutes_sql(APPEALS.c.reported_at, APPEALS.c.accepted_at, dialect)
+    query = select(APPEALS.c.region_code if by_length else literal(region_code), minutes).where(
+        APPEALS.c.reported_at >= start,
+        APPEALS.c.reported_at < end,
+        APPEALS.c.accepted_at.is_not(None),
+        _within(APPEALS.c.region_code, region_code, _region_is_narrower(region_code, start, end)),
+    )
+    if category is not None:
+        query = query.where(APPEALS.c.category == category.value)
+    # The driver's own tuples, one number per appeal (a district month holds some 60,000; the
+    # covering index of migration 0005 answers without reading the table).
+    result = session.connection().execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["region_code", "minutes"])
+    if not by_length:
+        return {region_code: frame["minutes"].to_numpy(dtype=float)}
+    return {
+        code: group.to_numpy(dtype=float)
+        for code, group in frame["minutes"].groupby(frame["region_code"].str[:by_length])
+    }
+
+
+def region_kpis(
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    category: Category | None = None,
+) -> dict:
+    """The §5 KPIs of a region (and everything below it) over [start, end), from the stored counters."""
+    ensure_current(session, calendar)
+    counters = _counters(session, region_code, start, end, calendar, category).get(region_code, _zero())
+    overdue = _overdue_open(session, region_code, end, category)[region_code]
+    minutes = _response_minutes(session, region_code, start, end, category).get(region_code, np.zeros(0))
+    return kpis_from_counters(counters, overdue, minutes)
+
+
+def child_kpis(
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    child_codes: Sequence[str],
+    category: Category | None = None,
+) -> dict[str, dict]:
+    """The §5 KPIs of each child region (one level below region_code) over [start, end), in one pass."""
+    ensure_current(session, calendar)
+    length = len(region_code) + 3
+    counters = _counters(session, region_code, start, end, calendar, category, length)
+    overdue = _overdue_open(session, region_code, end, category, length)
+    minutes = _response_minutes(session, region_code, start, end, category, length)
+    return {
+        code: kpis_from_counters(counters.get(code, _zero()), overdue.get(code, 0), minutes.get(code, np.zeros(0)))
+        for code in child_codes
+    }
+
+
+def recompute_region_kpis(
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    category: Category | None = None,
+) -> dict:
+    """The reference: load every appeal that can count over [start, end) and run kpi.compute_kpis on it.
+
+    This was the wall's path before the counters; tests and bench/kpi.py compare against it.
+    """
+    from dashboard.domain.kpi import compute_kpis, kpi_frame
+    from dashboard.domain.regions import within
+
+    columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
+    rows = session.execute(
+        select(*columns).where(
+            within(Appeal.region_code, region_code),
+            Appeal.category == category if category is not None else True,
+            or_(
+                and_(Appeal.reported_at >= start, Appeal.reported_at < end),
+                and_(Appeal.resolved_at >= start, Appeal.resolved_at < end),
+                # candidates for "overdue and still open at the end"
+                and_(
+                    Appeal.deadline_at < end,
+                    Appeal.reported_at < end,
+                    or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
+                ),
+            ),
+        )
+    ).all()
+    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar)

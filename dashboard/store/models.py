@@ -1,0 +1,475 @@
+"""The data model: typed SQLAlchemy 2.0 mappings. Times are stored in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from dashboard.domain.vocab import (
+    AppealStatus,
+    Category,
+    Channel,
+    EmploymentStatus,
+    HouseholdType,
+    LivelihoodGroup,
+    Priority,
+    QuarantineStatus,
+    RegionLevel,
+    Role,
+    Satisfaction,
+    TeamKind,
+    TransitionAction,
+    VisitItemStatus,
+    VisitListKind,
+)
+
+# Named constraints so that Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC instant on every backend (SQLite stores naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where a UTC instant is required")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def enum_column(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a CHECK constraint, storing the code string."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads it from the class
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Region(Base):
+    """A node of the district → street → community → compound hierarchy."""
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        CheckConstraint(
+            "(level = 'district' AND length(code) = 6 AND parent_code IS NULL)"
+            " OR (level = 'street' AND length(code) = 9)"
+            " OR (level = 'community' AND length(code) = 12)"
+            " OR (level = 'compound' AND length(code) = 15)",
+            name="level_matches_code",
+        ),
+        CheckConstraint(
+            "parent_code IS NULL OR (length(parent_code) = length(code) - 3"
+            " AND substr(code, 1, length(parent_code)) = parent_code)",
+            name="code_extends_parent",
+        ),
+        CheckConstraint("level = 'district' OR parent_code IS NOT NULL", name="parent_required"),
+    )
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(96))
+    level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "region_level"), index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    center_lat: Mapped[float | None] = mapped_column(Float)
+    center_lon: Mapped[float | None] = mapped_column(Float)
+    # GeoJSON geometry. Demo regions carry synthetic rectangles placed around Wuhou's real location.
+    boundary: Mapped[dict | None] = mapped_column(JSON)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[code], back_populates="children")
+    children: Mapped[list[Region]] = relationship(back_populates="parent")
+
+
+class Department(Base):
+    """A handling body: an urban-management bureau, a police station, a property company…"""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(96))
+    level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "department_level"))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+
+
+class Team(Base):
+    """One of a community's three visiting teams (三支队伍)."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("region_code", "kind", name="uq_teams_region_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    kind: Mapped[TeamKind] = mapped_column(enum_column(TeamKind, "team_kind"))
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Staff(Base):
+    """A person who works a case: grid worker, team member, department handler."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    title: Mapped[str | None] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+
+
+class Resident(Base):
+    """A person in the population database (人口库). The ID number is never stored in clear."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    # Keyed hash (HMAC-SHA256) for matching, and the number encrypted for an audited admin unmask.
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    household_type: Mapped[HouseholdType] = mapped_column(enum_column(HouseholdType, "household_type"))
+    employment_status: Mapped[EmploymentStatus] = mapped_column(enum_column(EmploymentStatus, "employment_status"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    groups: Mapped[list[ResidentGroup]] = relationship(cascade="all, delete-orphan")
+
+
+class ResidentGroup(Base):
+    """Membership of a resident in one of the 11 livelihood archives."""
+
+    __tablename__ = "resident_groups"
+    __table_args__ = (Index("ix_resident_groups_group", "group_code"),)
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True)
+    group_code: Mapped[LivelihoodGroup] = mapped_column(
+        enum_column(LivelihoodGroup, "livelihood_group"), primary_key=True
+    )
+
+
+class Business(Base):
+    """A merchant or enterprise in the commercial database (商业库)."""
+
+    __tablename__ = "businesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # merchant | enterprise
+    industry: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    contact_name: Mapped[str | None] = mapped_column(String(32))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    employees: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appeal(Base):
+    """A resident's appeal, complaint or reported hazard (诉求), tracked against its deadline."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_appeals_source_external_id"),
+        Index("ix_appeals_region_reported", "region_code", "reported_at"),
+        Index("ix_appeals_open_deadline", "is_open", "deadline_at"),
+        # The drill-down counts a period's appeals and their response times from this index
+        # alone; it also serves every query by report time, as the next one does by resolution
+        # time (migrations 0004, 0005).
+        Index(
+            "ix_appeals_reported_cover",
+            *("reported_at", "region_code", "category", "priority", "source", "status", "accepted_at"),
+        ),
+        Index("ix_appeals_resolved_reported", "resolved_at", "reported_at"),
+        CheckConstraint("length(description) > 0", name="description_not_empty"),
+        CheckConstraint("reopen_count >= 0", name="reopen_count_non_negative"),
+        CheckConstraint("accepted_at IS NULL OR accepted_at >= reported_at", name="accepted_after_reported"),
+        CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after_reported"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[Category] = mapped_column(enum_column(Category, "category"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
+    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus, "appeal_status"))
+    # Denormalised from status so that "open, nearest deadline" is one index range scan.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "appeal_level"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    reporter_name: Mapped[str | None] = mapped_column(String(32))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    reported_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None]
+    dispatched_at: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    deadline_at: Mapped[dt.datetime]
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_column(Satisfaction, "satisfaction"))
+    rated_at: Mapped[dt.datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The feed's own version of the record (its updated_at, or its newest timestamp): a
+    # re-delivery with the same version changes nothing, an older one is ignored.
+    source_version: Mapped[dt.datetime | None]
+    # Indexed: deleting an appeal checks what points at it.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    region: Mapped[Region] = relationship()
+    department: Mapped[Department | None] = relationship()
+    transitions: Mapped[list[Transition]] = relationship(
+        back_populates="appeal", order_by="Transition.seq", cascade="all, delete-orphan"
+    )
+
+
+class Transition(Base):
+    """One step of an appeal's history: who did what, when, at which level."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("appeal_id", "seq", name="uq_transitions_appeal_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[TransitionAction] = mapped_column(enum_column(TransitionAction, "transition_action"))
+    from_status: Mapped[AppealStatus | None] = mapped_column(enum_column(AppealStatus, "from_status"))
+    to_status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus, "to_status"))
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "transition_level"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    appeal: Mapped[Appeal] = relationship(back_populates="transitions")
+
+
+class VisitItem(Base):
+    """An entry of a visiting team's list: a difficulty, a service need, or a risk."""
+
+    __tablename__ = "visit_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_kind: Mapped[VisitListKind] = mapped_column(enum_column(VisitListKind, "visit_list_kind"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    title: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[VisitItemStatus] = mapped_column(enum_column(VisitItemStatus, "visit_item_status"))
+    found_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+
+
+class KpiSnapshot(Base):
+    """The KPIs of one region for one local calendar day, as exported that night."""
+
+    __tablename__ = "kpi_snapshots"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    resolved_on_time: Mapped[int] = mapped_column(Integer)
+    on_time_rate: Mapped[float | None] = mapped_column(Float)
+    overdue_open: Mapped[int] = mapped_column(Integer)
+    avg_handling_wd: Mapped[float | None] = mapped_column(Float)
+    rated: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    satisfaction_rate: Mapped[float | None] = mapped_column(Float)
+    response_median_min: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KpiDay(Base):
+    """Additive KPI counters of one region (everything at or below it), local day and category.
+
+    Maintained with every change to appeals (see dashboard/store/counters.py): `received` under the
+    day an appeal was reported, the others under the day it was resolved.
+    """
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (Index("ix_kpi_daily_day_region", "day", "region_code"),)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "kpi_daily_category"), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    # Whole working seconds, summed exactly (a float sum kept by deltas would drift).
+    handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiAggregateState(Base):
+    """What kpi_daily was computed with (one row): the time zone and the working-day calendar."""
+
+    __tablename__ = "kpi_aggregate_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # '1' (working) or '0' per local day from workcal.FIRST_YEAR-01-01, and its SHA-256 with the zone.
+    working_days: Mapped[str] = mapped_column(Text)
+    calendar_digest: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DailyExport(Base):
+    """One local day's KPI export: claimed by exactly one process, finished once."""
+
+    __tablename__ = "daily_exports"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    files: Mapped[list | None] = mapped_column(JSON)
+
+
+class User(Base):
+    """A person who logs in: a supervisor scoped to a region, or an admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role = 'admin' OR region_code IS NOT NULL", name="supervisor_has_region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WallToken(Base):
+    """A revocable token that lets a wall device show a region's aggregates without a login."""
+
+    __tablename__ = "wall_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class ApiKey(Base):
+    """A revocable key for a feed or department system posting to the API."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[Channel] = mapped_column(enum_column(Channel, "api_key_channel"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditLog(Base):
+    """Who saw or exported what, when and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class QuarantinedRecord(Base):
+    """An input record that failed validation, kept with its raw content and the reason."""
+
+    __tablename__ = "quarantined_records"
+    __table_args__ = (Index("ix_quarantined_records_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of kind, location and raw content: the same bad record delivered again is kept once.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # appeal | resident | business
+    location: Mapped[str] = mapped_column(String(255))  # file and line, or request and index
+    raw: Mapped[str] = mapped_column(Text)
+    field: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[QuarantineStatus] = mapped_column(
+        enum_column(QuarantineStatus, "quarantine_status"), default=QuarantineStatus.PENDING
+    )
+    resolved_at: Mapped[dt.datetime | None]
+
+
+# Registers the flush hook that keeps kpi_daily in step with every ORM change to an appeal
+# (imported last: it needs the classes above).

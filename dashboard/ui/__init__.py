@@ -1,0 +1,4 @@
+"""What the screens are made of.
+
+component ids, strings per language, figures, static assets.
+"""

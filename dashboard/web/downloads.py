@@ -1,0 +1,135 @@
+"""Console downloads: the filtered appeals list and the daily KPI exports (masked, scoped, audited)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pandas as pd
+from flask import Blueprint, Response, abort, current_app, request, send_file
+from sqlalchemy import select
+
+from dashboard.domain.regions import default_region_code, within
+from dashboard.extensions import db
+from dashboard.queries import drill as drilldata
+from dashboard.queries.wall import LocalDay
+from dashboard.services.exports import CSV_COLUMNS
+from dashboard.store.models import DailyExport, KpiSnapshot, Region
+from dashboard.ui.i18n import normalise_language, t
+from dashboard.web.auth import Permission, Principal, audit, current_principal, require_region, requires
+
+bp = Blueprint("console", __name__)
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/drill/export.<fmt>")
+@requires(Permission.EXPORT)
+def export_list(fmt: str):
+    """The drill-down's filtered appeals as CSV or XLSX: masked, within the user's region, audited."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    principal = current_principal()
+    lang = normalise_language(request.args.get("lang"))
+    now = dt.datetime.now(dt.UTC)
+    calendar = current_app.extensions["work_calendar"]
+    with db.session() as session:
+        default_region = principal.region_code or default_region_code(session)
+        try:
+            filters = drilldata.DrillFilters.from_query(
+                request.args.to_dict(), default_region, LocalDay.of(now, calendar).day, lang
+            )
+        except drilldata.FilterError as exc:
+            abort(400, description=str(exc))
+        require_region(principal, filters.region)
+        frame = drilldata.export_frame(session, filters, now, calendar)
+    frame.columns = [t(f"console.export_{column}", lang) for column in frame.columns]
+    name = f"appeals_{filters.region}_{filters.start.isoformat()}_{filters.end.isoformat()}.{fmt}"
+    audit("export_list", f"region:{filters.region}", None, {"query": filters.to_query(), "rows": len(frame)})
+    if fmt == "csv":
+        # UTF-8 with a BOM: Excel on Chinese Windows then opens it without garbling.
+        body = frame.to_csv(index=False).encode("utf-8-sig")
+        return _attachment(body, name, "text/csv; charset=utf-8")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as excel:
+        frame.to_excel(excel, sheet_name="appeals", index=False)
+    return _attachment(buffer.getvalue(), name, XLSX_TYPE)
+
+
+def _attachment(body: bytes, name: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def covers_district(principal: Principal) -> bool:
+    """Whether the principal may take the district-wide export files (admins and district supervisors)."""
+    return principal.region_code is None or len(principal.region_code) == 6
+
+
+def finished_exports() -> list[DailyExport]:
+    """Every produced day, newest first."""
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(DailyExport).where(DailyExport.finished_at.is_not(None)).order_by(DailyExport.day.desc())
+            )
+        )
+
+
+@bp.route("/exports/<day>/<name>")
+@requires(Permission.EXPORT)
+def download_export(day: str, name: str):
+    """One file of a day's KPI export; district-wide files need district scope. Every download is audited."""
+    principal = current_principal()
+    try:
+        day_value = dt.date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    if name == "scoped.csv":
+        return _scoped_csv(principal, day_value)
+    if not covers_district(principal):
+        abort(403, description="the district-wide files need district scope; take scoped.csv")
+    with db.session() as session:
+        row = session.get(DailyExport, day_value)
+    if row is None or row.finished_at is None or name not in (row.files or []):
+        abort(404)
+    folder = Path(current_app.config["EXPORT_DIR"]).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        abort(404)
+    audit("download_export", f"export:{name}")
+    return send_file(path, as_attachment=True, download_name=name)
+
+
+def _scoped_csv(principal: Principal, day: dt.date) -> Response:
+    """The day's snapshot rows of the principal's own region and below, in the export's CSV columns."""
+    with db.session() as session:
+        scope = principal.region_code or default_region_code(session)
+        if scope is None:
+            abort(404)
+        require_region(principal, scope)
+        rows = session.execute(
+            select(KpiSnapshot, Region.name, Region.level)
+            .join(Region, Region.code == KpiSnapshot.region_code)
+            .where(KpiSnapshot.day == day, within(KpiSnapshot.region_code, scope))
+            .order_by(KpiSnapshot.region_code)
+        ).all()
+    if not rows:
+        abort(404)
+    frame = pd.DataFrame(
+        [
+            {
+                "date": day.isoformat(),
+                "region_code": snap.region_code,
+                "region_name": name,
+                "level": level.value,
+                **{key: getattr(snap, key) for key in CSV_COLUMNS[4:]},
+            }
+            for snap, name, level in rows
+        ],
+        columns=list(CSV_COLUMNS),
+    )
+    audit("download_export", f"export:kpi_{day.isoformat()}_{scope}.csv")
+    return _attachment(
+        frame.to_csv(index=False).encode("utf-8"), f"kpi_{day.isoformat()}_{scope}.csv", "text/csv; charset=utf-8"
+    )

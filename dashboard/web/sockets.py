@@ -1,0 +1,103 @@
+"""Socket.IO handlers: walls join the room of the region they show; deltas go to those rooms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from flask import request
+from flask_socketio import SocketIO, join_room
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.services.push import rooms_for
+from dashboard.store.models import Region, WallToken
+from dashboard.web.access import AccessDenied, hash_token, wall_region
+
+DELTA_EVENT = "wall_delta"
+
+
+def room_for(region_code: str) -> str:
+    """The Socket.IO room whose members show region_code."""
+    return f"region:{region_code}"
+
+
+# Socket id → hash of the wall token it connected with (None in demo mode), in this process.
+_walls: dict[str, str | None] = {}
+
+
+def register(socketio: SocketIO) -> None:
+    """Attach the connection handlers: a wall names its region (and token) in the handshake."""
+
+    @socketio.on("disconnect")
+    def on_disconnect(*_args):
+        _walls.pop(request.sid, None)
+
+    @socketio.on("connect")
+    def on_connect(auth=None):
+        auth = auth if isinstance(auth, dict) else {}
+        requested = auth.get("region") or request.args.get("region")
+        token = auth.get("token") or request.args.get("token")
+        if not requested:
+            return False  # a wall must say which region it shows
+        try:
+            with db.session() as session:
+                region_code = wall_region(session, token, requested, None)
+        except AccessDenied:
+            return False
+        join_room(room_for(region_code))
+        _walls[request.sid] = hash_token(token) if token else None
+        return True
+
+
+def disconnect_revoked(socketio: SocketIO) -> int:
+    """Close the sockets of walls whose token was revoked since they connected; returns how many."""
+    tokens = {sid: token for sid, token in list(_walls.items()) if token is not None}
+    if not tokens:
+        return 0
+    with db.session() as session:
+        active = set(
+            session.scalars(
+                select(WallToken.token_hash).where(
+                    WallToken.token_hash.in_(set(tokens.values())), WallToken.revoked_at.is_(None)
+                )
+            )
+        )
+    closed = 0
+    for sid, token in tokens.items():
+        if token not in active:
+            socketio.server.disconnect(sid, namespace="/")
+            _walls.pop(sid, None)
+            closed += 1
+    return closed
+
+
+class RegionNames:
+    """Region code → name, loaded once and reloaded when an unknown code turns up."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def __call__(self, code: str) -> str:
+        if code not in self.names:
+            with db.session() as session:
+                self.names = dict(session.execute(select(Region.code, Region.name)).all())
+        return self.names.get(code, code)
+
+
+def make_publisher(socketio: SocketIO):
+    """A publisher for dashboard.services.push: each room gets one message with the deltas it shows."""
+    region_names = RegionNames()
+
+    def publish(deltas: list[dict]) -> None:
+        by_room: dict[str, list[dict]] = defaultdict(list)
+        for delta in deltas:
+            if delta["type"] == "appeal":
+                delta = {**delta, "place": region_names(delta["region_code"])}
+            for code in rooms_for(delta["region_code"]):
+                by_room[code].append(delta)
+        sent_at = dt.datetime.now(dt.UTC).timestamp() * 1000
+        for code, items in by_room.items():
+            socketio.emit(DELTA_EVENT, {"deltas": items, "sent_at": sent_at}, to=room_for(code))
+
+    return publish
