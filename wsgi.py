@@ -11,8 +11,8 @@ the scheduler's threads must start in the worker, not in the master. See docs/DE
 import logging
 
 from dashboard import create_app, freeze_startup_objects
-from dashboard.extensions import db, scheduler
 from dashboard.store import migrate
+from dashboard.store.database import db
 
 if not logging.getLogger().handlers:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -22,5 +22,5 @@ if migrate.current_revision(db.engine) != migrate.head_revision(app.config["DATA
     logging.getLogger("dashboard").error("the database is not at the newest revision: run `python app.py db upgrade`")
 # Local upkeep (calendar, revoked walls); the shared jobs too when CC_SCHEDULER_ENABLED=1 and this
 # process gets the scheduler lock.
-scheduler.start()
+app.extensions["scheduler"].start()
 freeze_startup_objects()

@@ -25,8 +25,9 @@ from sqlalchemy import select
 from bench.datasets import DEFAULT_POSTGRES, END, district_postgres, district_sqlite
 from bench.report import figure
 from dashboard import create_app, freeze_startup_objects
-from dashboard.domain.vocab import RegionLevel, Role
-from dashboard.extensions import db
+from dashboard.domain.roles import Role
+from dashboard.domain.vocab import RegionLevel
+from dashboard.store.database import db
 from dashboard.store.models import Region
 from dashboard.web.auth import Principal
 

@@ -37,9 +37,9 @@ from bench.datasets import SQLITE_PATH
 from bench.report import figure
 from dashboard.config import Config, normalise_database_url
 from dashboard.domain.kpi import compute_kpis, kpi_frame
-from dashboard.domain.regions import default_region_code
 from dashboard.domain.workcal import build_calendar
 from dashboard.queries import wall as walldata
+from dashboard.queries.regions import default_region_code
 from dashboard.store import counters as aggregates
 from dashboard.store import migrate
 from dashboard.store.database import Database

@@ -17,9 +17,9 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import request
 
-from dashboard.extensions import db
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language, t
 from dashboard.web.auth import Permission, callback, current_principal

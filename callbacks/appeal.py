@@ -5,8 +5,8 @@ from __future__ import annotations
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.extensions import db
 from dashboard.queries import drill as drilldata
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language, t
 from dashboard.web.auth import Permission, audit, callback, current_principal

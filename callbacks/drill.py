@@ -8,11 +8,11 @@ from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
-from dashboard.domain.regions import default_region_code
-from dashboard.extensions import db
 from dashboard.queries import drill as drilldata
 from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
+from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import LocalDay
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language
 from dashboard.web.auth import Permission, callback, current_principal

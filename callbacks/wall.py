@@ -13,8 +13,8 @@ from dash.exceptions import PreventUpdate
 from flask import current_app
 from plotly.io.json import to_json_plotly
 
-from dashboard.extensions import db
 from dashboard.queries.cache import TTLCache
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.figures import empty_figure, map_figure, trend_figure
 from dashboard.ui.i18n import t

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import dash
 from flask import Flask
+from flask_socketio import SocketIO
 
 from dashboard.config import INSTANCE_DIR, Config
 from dashboard.domain.kpi import load_targets
 from dashboard.domain.sla import load_policy
 from dashboard.domain.workcal import build_calendar
-from dashboard.extensions import db, scheduler, socketio
+from dashboard.jobs.scheduler import Scheduler
+from dashboard.store.database import db
 from dashboard.ui.i18n import t
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     server.extensions["sla_policy"] = load_policy(Path(config.SLA_POLICY_FILE))
     server.extensions["kpi_targets"] = load_targets(Path(config.KPI_TARGETS_FILE))
     # No cors_allowed_origins: Socket.IO accepts same-origin connections only.
+    # Each app has its own Socket.IO server and scheduler (app.extensions["socketio"], ["scheduler"]).
+    socketio = SocketIO()
     socketio.init_app(server, async_mode="threading", message_queue=config.REDIS_URL or None)
+    scheduler = Scheduler()
     scheduler.init_app(server)
 
     from dashboard.jobs import registry as jobs
+    from dashboard.queries import wall as wall_queries
     from dashboard.services import push
     from dashboard.services.ingest.service import Ingestor
     from dashboard.web import api, auth, health, login, open311, sockets
@@ -60,8 +66,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     server.register_blueprint(login.bp)
     server.register_blueprint(console.bp)
     sockets.register(socketio)
-    push.set_publisher(sockets.make_publisher(socketio))
+    # Session listeners of this app's database: deltas go to this app's sockets after commit.
+    push.install(server.extensions["database"], sockets.make_publisher(socketio, server.extensions["database"]))
+    wall_queries.install(server.extensions["database"])
     jobs.register(server)
+    scheduler.add_local_job(
+        sockets.close_revoked_walls, "interval", seconds=30, args=[socketio], id="close_revoked_walls"
+    )
     _create_dash(server)
     from dashboard.web import security
 
@@ -123,7 +134,7 @@ def _create_dash(server: Flask) -> dash.Dash:
     known = set(app.callback_map)
     wall_callbacks.register(app)
     for output in set(app.callback_map) - known:
-        declare_callback(output, Permission.WALL)  # the wall's resync checks the device token itself
+        declare_callback(server, output, Permission.WALL)  # the wall's resync checks the device token itself
     drill_callbacks.register(app)
     appeal_callbacks.register(app)
     admin_callbacks.register(app)

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 
 from dashboard import create_app, freeze_startup_objects
 from dashboard.config import INSTANCE_DIR
-from dashboard.domain.vocab import Channel, Role
-from dashboard.extensions import db, scheduler, socketio
+from dashboard.domain.roles import ACCOUNT_ROLES, Role
+from dashboard.domain.vocab import Channel
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
 from dashboard.services.ingest import bulkload
 from dashboard.store import migrate
+from dashboard.store.database import db
 from dashboard.store.models import AuditLog, Region
 
 log = logging.getLogger("dashboard")
@@ -62,12 +63,14 @@ def serve(host: str | None, port: int | None, no_scheduler: bool) -> None:
             log.warning("the database is empty: run `python app.py demo` for demo data")
     # Local upkeep always; the shared jobs only if this process gets the scheduler lock (it
     # waits in the background otherwise, and takes over when the holder dies).
-    scheduler.start()
+    app.extensions["scheduler"].start()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     log.info("serving on http://%s:%s/wall (health: /healthz)", host, port)
     freeze_startup_objects()
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    app.extensions["socketio"].run(
+        app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False
+    )
 
 
 @cli.command("scheduler")
@@ -81,7 +84,7 @@ def scheduler_command() -> None:
             "to walls served by other processes"
         )
     freeze_startup_objects()
-    scheduler.run_until_stopped()
+    app.extensions["scheduler"].run_until_stopped()
 
 
 @cli.command()
@@ -254,7 +257,7 @@ def users_group() -> None:
 @users_group.command("add")
 @click.option("--username", required=True)
 @click.option("--name", "display_name", default=None, help="Display name (default: the username).")
-@click.option("--role", type=click.Choice([Role.ADMIN.value, Role.SUPERVISOR.value]), required=True)
+@click.option("--role", type=click.Choice([role.value for role in ACCOUNT_ROLES]), required=True)
 @click.option("--region", "region_code", default=None, help="Region a supervisor is scoped to.")
 @click.password_option(help="Prompted for when not given.")
 def users_add(username: str, display_name: str | None, role: str, region_code: str | None, password: str) -> None:

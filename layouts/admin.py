@@ -12,10 +12,11 @@ from functools import partial
 from dash import dcc, html
 from flask import current_app
 
-from dashboard.domain.vocab import Channel, Role
-from dashboard.extensions import db
+from dashboard.domain.roles import ACCOUNT_ROLES, Role
+from dashboard.domain.vocab import Channel
 from dashboard.services import admin
 from dashboard.services.admin import CredentialView, UserView
+from dashboard.store.database import db
 from dashboard.store.models import AuditLog
 from dashboard.ui import ids
 from dashboard.ui.i18n import label, normalise_language, t
@@ -233,7 +234,7 @@ def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.D
                         t("admin.field_role", lang),
                         dcc.RadioItems(
                             id=ids.ADMIN_USER_ROLE,
-                            options=[{"label": label(role, lang), "value": role.value} for role in admin.MANAGED_ROLES],
+                            options=[{"label": label(role, lang), "value": role.value} for role in ACCOUNT_ROLES],
                             value=Role.SUPERVISOR.value,
                             inline=True,
                             className="admin-radio",

@@ -7,8 +7,8 @@ import datetime as dt
 from dash import dcc, html
 from flask import current_app
 
-from dashboard.extensions import db
 from dashboard.queries import drill as drilldata
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language, t
 from dashboard.web.auth import Permission, current_principal

@@ -8,12 +8,12 @@ import dash_ag_grid as dag
 from dash import dcc, html
 from flask import current_app
 
-from dashboard.domain.regions import default_region_code
 from dashboard.domain.vocab import HouseholdType, LivelihoodGroup, RegionLevel, VisitItemStatus, VisitListKind
-from dashboard.extensions import db
 from dashboard.queries import drill as drilldata
 from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
+from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import LocalDay, community_load, population, visit_lists
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.figures import (
     ageing_figure,

@@ -6,7 +6,7 @@ from dash import dcc, html
 from sqlalchemy import select
 
 from dashboard.domain.vocab import RegionLevel
-from dashboard.extensions import db
+from dashboard.store.database import db
 from dashboard.store.models import Region
 from dashboard.ui.i18n import normalise_language, t
 

@@ -16,7 +16,6 @@ from dash_socketio import DashSocketIO
 from flask import current_app
 
 from dashboard.domain.kpi import assess, format_kpi
-from dashboard.domain.regions import default_region_code
 from dashboard.domain.vocab import (
     AppealStatus,
     Category,
@@ -26,8 +25,9 @@ from dashboard.domain.vocab import (
     VisitItemStatus,
     VisitListKind,
 )
-from dashboard.extensions import db
 from dashboard.queries import wall as walldata
+from dashboard.queries.regions import default_region_code
+from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.figures import map_figure, trend_figure
 from dashboard.ui.i18n import label, normalise_language, t

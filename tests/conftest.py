@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from dashboard import create_app
 from dashboard.config import normalise_database_url
-from dashboard.extensions import db
 from dashboard.store import migrate
+from dashboard.store.database import db
 
 POSTGRES_URL = normalise_database_url(
     os.environ.get("CC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from dashboard.domain.vocab import RegionLevel, Role
-from dashboard.extensions import db
+from dashboard.domain.roles import Role
+from dashboard.domain.vocab import RegionLevel
 from dashboard.services.ingest.readers import RawRecord
+from dashboard.store.database import db
 from dashboard.store.models import Region, User
 from dashboard.web.auth import hash_password
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from dashboard import create_app
-from dashboard.domain.vocab import Role
-from dashboard.extensions import db, socketio
+from dashboard.domain.roles import Role
 from dashboard.services import demo
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, DailyExport, WallToken
 from dashboard.web.access import hash_token
 from dashboard.web.auth import Permission, _callback_permissions
@@ -196,7 +196,7 @@ def test_every_dash_callback(secure_app, visitor):
     server_callbacks = [key for key, spec in dash_app.callback_map.items() if spec.get("callback") is not None]
     assert len(server_callbacks) >= 5
     for output in server_callbacks:
-        permission = _callback_permissions.get(output)
+        permission = _callback_permissions(secure_app).get(output)
         assert permission is not None or "_pages_content" in output, f"callback {output} declares no permission"
         body = _callback_body(secure_app, output)
         response = dash_callback(client, output, body["inputs"], body["state"])
@@ -288,10 +288,12 @@ def test_sockets(secure_app):
     # No token: refused, whoever the browser's session belongs to.
     for visitor in VISITORS:
         flask_client = _client(secure_app, visitor)
-        socket = socketio.test_client(secure_app, flask_test_client=flask_client, auth={"region": STREET_A})
+        socket = secure_app.extensions["socketio"].test_client(
+            secure_app, flask_test_client=flask_client, auth={"region": STREET_A}
+        )
         assert not socket.is_connected(), visitor
-    own = socketio.test_client(secure_app, auth={"region": STREET_A, "token": WALL_TOKEN})
-    other = socketio.test_client(secure_app, auth={"region": STREET_B, "token": WALL_TOKEN})
+    own = secure_app.extensions["socketio"].test_client(secure_app, auth={"region": STREET_A, "token": WALL_TOKEN})
+    other = secure_app.extensions["socketio"].test_client(secure_app, auth={"region": STREET_B, "token": WALL_TOKEN})
     assert own.is_connected() and not other.is_connected()
     own.disconnect()
 

@@ -9,10 +9,11 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
-from dashboard.domain.vocab import RegionLevel, Role
-from dashboard.extensions import db
+from dashboard.domain.roles import Role
+from dashboard.domain.vocab import RegionLevel
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
+from dashboard.store.database import db
 from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
 from dashboard.ui import ids
 from dashboard.ui.i18n import t

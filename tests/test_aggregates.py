@@ -21,11 +21,11 @@ from sqlalchemy import delete, func, select
 
 from dashboard.domain.kpi import KPI_KEYS, compute_kpis, kpi_frame
 from dashboard.domain.vocab import Category, Priority, RegionLevel, Satisfaction, TransitionAction
-from dashboard.extensions import db
 from dashboard.queries import wall as walldata
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
 from dashboard.store import counters as aggregates
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Region
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.extensions import db
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, AuditLog, QuarantinedRecord
 
 GOOD = {

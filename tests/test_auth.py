@@ -7,8 +7,8 @@ import datetime as dt
 from dash import Input, Output
 from sqlalchemy import select
 
-from dashboard.domain.vocab import Role
-from dashboard.extensions import db
+from dashboard.domain.roles import Role
+from dashboard.store.database import db
 from dashboard.store.models import AuditLog, User
 from tests.console_support import (
     COMPOUND_B,

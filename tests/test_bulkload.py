@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.schema import DropConstraint
 
 from bench.feedfiles import write_appeals_csv
-from dashboard.extensions import db
 from dashboard.services.ingest import bulkload
 from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Transition
 
 COMPOUNDS = ["510107001001001", "510107001002001"]

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from dashboard.extensions import db
+from dashboard.store.database import db
 from dashboard.store.models import User
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import g
 from sqlalchemy import select
 
-from dashboard.domain.vocab import Role
-from dashboard.extensions import db
+from dashboard.domain.roles import Role
 from dashboard.services.exports import produce_day
+from dashboard.store.database import db
 from dashboard.store.models import AuditLog
 from dashboard.web.auth import Principal
 from layouts import exports as exports_layout

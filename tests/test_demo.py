@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from dashboard.domain.pii import PiiVault, is_valid_id_number
 from dashboard.domain.vocab import AppealStatus
-from dashboard.extensions import db
 from dashboard.services import demo
-from dashboard.store.database import Database
+from dashboard.store.database import Database, db
 from dashboard.store.models import Appeal, Region, Resident, Transition
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

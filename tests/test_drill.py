@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.domain.regions import within
-from dashboard.extensions import db
 from dashboard.queries import drill as drilldata
 from dashboard.queries import wall as walldata
 from dashboard.queries.drill import DrillFilters, FilterError
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Transition
 from dashboard.ui.figures import CONSOLE_COLORS, children_figure, dimension_figure, timeliness_figure
 from tests.console_support import COMPOUND_B, PHONE_B, add_street_b

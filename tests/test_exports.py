@@ -11,8 +11,8 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from dashboard.domain.kpi import KPI_KEYS
-from dashboard.extensions import db
 from dashboard.services import exports
+from dashboard.store.database import db
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
 
 

@@ -1,7 +1,7 @@
 """/healthz reports the database, the calendar's coverage and the scheduler."""
 
 from dashboard import create_app
-from dashboard.extensions import db
+from dashboard.store.database import db
 
 
 def test_healthz_reports_ok_with_database_status(client, app):
@@ -37,7 +37,6 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
 def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hands(database_url, tmp_path):
     import time
 
-    from dashboard.extensions import scheduler
     from dashboard.store.locks import lock_for, process_name
 
     app = create_app(
@@ -51,6 +50,7 @@ def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hand
             "EXPORT_DIR": str(tmp_path / "exports"),
         }
     )
+    scheduler = app.extensions["scheduler"]
     scheduler.scheduler.remove_all_jobs()  # the lock is under test here, not the jobs
     scheduler.local.remove_all_jobs()
     other_process = lock_for(database_url)  # another holder: a second lock object conflicts like a process

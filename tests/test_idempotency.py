@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dashboard.extensions import db
 from dashboard.services.ingest.readers import RawRecord
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Transition
 
 BASE = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)

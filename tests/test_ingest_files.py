@@ -16,9 +16,9 @@ from bench.feedfiles import write_appeals_csv
 from dashboard.config import DATA_DIR
 from dashboard.domain.pii import PiiVault
 from dashboard.domain.vocab import AppealStatus, Category, Priority, Satisfaction
-from dashboard.extensions import db
 from dashboard.services.ingest import dropfolder
 from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Business, QuarantinedRecord, Resident, ResidentGroup, Transition
 
 SAMPLES = DATA_DIR / "samples"

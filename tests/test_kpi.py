@@ -100,8 +100,8 @@ def test_national_day_2026_with_its_make_up_working_day():
 
 
 def test_region_kpis_roll_up_from_compound_to_district(demo_app):
-    from dashboard.extensions import db
     from dashboard.queries import wall as walldata
+    from dashboard.store.database import db
 
     calendar = demo_app.extensions["work_calendar"]
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

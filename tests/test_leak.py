@@ -16,9 +16,9 @@ import openpyxl
 from sqlalchemy import select
 
 from dashboard.domain.pii import is_valid_id_number
-from dashboard.domain.vocab import Role
-from dashboard.extensions import db, socketio
+from dashboard.domain.roles import Role
 from dashboard.services.exports import produce_day
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Resident
 from tests.console_support import add_user, dash_callback, login
 
@@ -75,7 +75,7 @@ def _xlsx_text(data: bytes) -> str:
 
 
 def test_nothing_personal_leaves_the_server(demo_app, client, api_key, tmp_path):
-    wall_socket = socketio.test_client(demo_app, auth={"region": "510107"})
+    wall_socket = demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107"})
     ingest = client.post("/api/v1/appeals", json=[PLANTED], headers={"X-API-Key": api_key})
     bad = client.post(
         "/api/v1/appeals",

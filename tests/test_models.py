@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from dashboard.domain.roles import Role
 from dashboard.domain.vocab import (
     AppealStatus,
     Category,
@@ -15,9 +16,8 @@ from dashboard.domain.vocab import (
     HouseholdType,
     Priority,
     RegionLevel,
-    Role,
 )
-from dashboard.extensions import db
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Region, Resident, Transition, User
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)

@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 
 from dashboard import create_app
 from dashboard.config import ROOT
-from dashboard.extensions import db
 from dashboard.jobs.scheduler import Scheduler
 from dashboard.store import migrate
+from dashboard.store.database import db
 from dashboard.store.locks import FileLock, PostgresAdvisoryLock, process_name
 from dashboard.store.models import Appeal, DailyExport
 from tests.conftest import DEMO_END, REQUIRE_SERVICES, fresh_postgres_schema

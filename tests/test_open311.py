@@ -61,7 +61,7 @@ def test_post_then_get_a_request_with_notes(demo_app, client, api_key):
 def test_post_finds_the_compound_from_coordinates(demo_app, client, api_key):
     from sqlalchemy import select
 
-    from dashboard.extensions import db
+    from dashboard.store.database import db
     from dashboard.store.models import Appeal, Region
 
     with db.session() as session:

@@ -6,8 +6,8 @@ import datetime as dt
 import json
 import re
 
-from dashboard.extensions import db, socketio
 from dashboard.services import push
+from dashboard.store.database import Database, db
 from dashboard.store.models import Appeal
 
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -32,9 +32,9 @@ def _deltas(client) -> list[dict]:
 
 
 def test_an_ingested_appeal_reaches_walls_of_its_region_and_above_only(demo_app, client, api_key):
-    district = socketio.test_client(demo_app, auth={"region": "510107"})
-    community = socketio.test_client(demo_app, auth={"region": "510107001002"})
-    elsewhere = socketio.test_client(demo_app, auth={"region": "510107001003"})
+    district = demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107"})
+    community = demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107001002"})
+    elsewhere = demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107001003"})
     assert district.is_connected() and community.is_connected()
     client.post("/api/v1/appeals", json=[APPEAL], headers={"X-API-Key": api_key})
     received = _deltas(district)
@@ -55,15 +55,16 @@ def test_an_ingested_appeal_reaches_walls_of_its_region_and_above_only(demo_app,
 
 
 def test_a_wall_must_say_which_region_it_shows(demo_app):
-    assert not socketio.test_client(demo_app).is_connected()
-    assert not socketio.test_client(demo_app, auth={"region": "abc"}).is_connected()
+    assert not demo_app.extensions["socketio"].test_client(demo_app).is_connected()
+    assert not demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "abc"}).is_connected()
 
 
 def test_deltas_are_published_after_commit_and_dropped_on_rollback(demo_app):
     published: list[list[dict]] = []
-    push.set_publisher(published.append)
+    database = Database().bind(demo_app.config["DATABASE_URL"])  # a publisher of its own, on its sessions only
+    push.install(database, published.append)
     try:
-        with db.session() as session:
+        with database.session() as session:
             appeal = session.query(Appeal).first()
             appeal_id = appeal.id
             row = {
@@ -90,7 +91,7 @@ def test_deltas_are_published_after_commit_and_dropped_on_rollback(demo_app):
             session.commit()
         assert len(published) == 1 and published[0][0]["id"] == appeal_id
     finally:
-        push.set_publisher(None)
+        database.engine.dispose()
 
 
 def test_a_bulk_delivery_is_coalesced():
@@ -127,12 +128,18 @@ def test_revoking_a_token_closes_the_walls_using_it(demo_app):
     demo_app.config["DEMO_MODE"] = False
     with db.transaction() as session:
         session.add(WallToken(name="led", token_hash=hash_token("wall_t"), region_code="510107001"))
-    assert not socketio.test_client(demo_app, auth={"region": "510107001"}).is_connected()  # no token
-    wall = socketio.test_client(demo_app, auth={"region": "510107001", "token": "wall_t"})
+    assert (
+        not demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107001"}).is_connected()
+    )  # no token
+    wall = demo_app.extensions["socketio"].test_client(demo_app, auth={"region": "510107001", "token": "wall_t"})
     assert wall.is_connected()
-    assert not socketio.test_client(demo_app, auth={"region": "510107", "token": "wall_t"}).is_connected()
-    assert disconnect_revoked(socketio) == 0 and wall.is_connected()
+    assert (
+        not demo_app.extensions["socketio"]
+        .test_client(demo_app, auth={"region": "510107", "token": "wall_t"})
+        .is_connected()
+    )
+    assert disconnect_revoked(demo_app.extensions["socketio"]) == 0 and wall.is_connected()
     with db.transaction() as session:
         session.scalar(select(WallToken)).revoked_at = dt.datetime.now(dt.UTC)
-    assert disconnect_revoked(socketio) == 1
+    assert disconnect_revoked(demo_app.extensions["socketio"]) == 1
     assert not wall.is_connected()

@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
 
 from dashboard import create_app
 from dashboard.domain.vocab import Channel
-from dashboard.extensions import db
 from dashboard.services import demo
 from dashboard.store import migrate
+from dashboard.store.database import db
 from dashboard.store.models import ApiKey
 from dashboard.web.api import hash_api_key, new_api_key
 from dashboard.web.openapi import document

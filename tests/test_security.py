@@ -15,8 +15,8 @@ from flask.json.provider import DefaultJSONProvider
 
 from dashboard import create_app
 from dashboard.domain.vocab import Channel
-from dashboard.extensions import db
 from dashboard.store import migrate
+from dashboard.store.database import db
 from dashboard.store.models import ApiKey
 from dashboard.web import security
 from dashboard.web.api import hash_api_key, new_api_key

@@ -10,8 +10,8 @@ import pandas as pd
 from plotly.io.json import to_json_plotly
 from sqlalchemy import func, select
 
-from dashboard.extensions import db
 from dashboard.queries import wall as walldata
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Business, Resident
 from dashboard.ui.figures import map_figure, trend_figure
 from layouts import wall

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.domain.vocab import AppealStatus, RegionLevel, TransitionAction
-from dashboard.extensions import db
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Transition
 
 A = TransitionAction

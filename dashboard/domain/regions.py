@@ -1,12 +1,17 @@
-"""Region codes: levels, ancestry and filters over the hierarchy."""
+"""Region codes and scopes: levels, ancestry, and "this region or below" in Python and SQL.
+
+Codes follow the statistical division pattern (district 6 digits, street 9, community 12,
+compound 15) and a child's code extends its parent's, so "at or below region R" is "the code
+starts with R's code" — one rule, whose Python form (`covers`) and SQL form (`within`) sit here.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func
 
 from dashboard.domain.vocab import LEVEL_BY_CODE_LENGTH, RegionLevel
-from dashboard.store.models import Region
+
+LONGEST_CODE = max(LEVEL_BY_CODE_LENGTH)
 
 
 def level_of(code: str) -> RegionLevel:
@@ -22,15 +27,20 @@ def ancestors(code: str) -> list[str]:
     return [code[:length] for length in (6, 9, 12) if length < len(code)]
 
 
-def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
-    """SQL condition: column holds code or a region below it (codes extend their parent's)."""
+def covers(scope_code: str | None, code: str) -> bool:
+    """Whether code lies at or below scope_code (None: no bound, everything)."""
+    return scope_code is None or code.startswith(scope_code)
+
+
+def within(column: ColumnElement[str], code: str, *, by_index: bool = False) -> ColumnElement[bool]:
+    """covers() as SQL: the column holds code or a region below it.
+
+    by_index=True spells it as a range the region index can answer. The default keeps the
+    planner off the region index on purpose: the queries that use it also bound a time or
+    state column, and that index is the selective one; a region range would tempt the
+    planner (SQLite without statistics above all) to walk a whole district's index range.
+    """
     level_of(code)
-    # Deliberately not index-friendly: the queries that call this also bound a time or state
-    # column, and that index is the selective one. A region range would tempt the planner to
-    # walk a whole district through the region index instead.
+    if by_index:
+        return and_(column >= code, column <= code + "9" * (LONGEST_CODE - len(code)))
     return func.substr(column, 1, len(code)) == code
-
-
-def default_region_code(session: Session) -> str | None:
-    """The district (the top of the tree), or None in an empty database."""
-    return session.scalar(select(Region.code).where(Region.parent_code.is_(None)).order_by(Region.code).limit(1))

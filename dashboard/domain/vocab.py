@@ -144,12 +144,6 @@ class VisitItemStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class Role(StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    WALL = "wall"
-
-
 class QuarantineStatus(StrEnum):
     PENDING = "pending"
     REPLAYED = "replayed"

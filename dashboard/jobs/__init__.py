@@ -1,4 +1,1 @@
-"""The scheduler, its job table and the one-process-runs-shared-jobs rule..
-
-
-"""
+"""The scheduler, its job table and the one-process-runs-shared-jobs rule.."""

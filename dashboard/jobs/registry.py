@@ -11,9 +11,9 @@ from pathlib import Path
 from flask import Flask
 
 from dashboard.domain.workcal import build_calendar
-from dashboard.extensions import db, scheduler, socketio
 from dashboard.services.ingest import dropfolder
 from dashboard.services.simulator import Simulator
+from dashboard.store.database import db
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,6 @@ def simulate(app: Flask, simulator: Simulator, seconds: float) -> None:
     log.debug("simulator: %d new appeals, %d steps", created, steps)
 
 
-def close_revoked_walls(app: Flask) -> None:
-    """Disconnect walls whose token was revoked (they cannot reconnect with it)."""
-    from dashboard.web.sockets import disconnect_revoked
-
-    closed = disconnect_revoked(socketio)
-    if closed:
-        log.info("closed %d wall connection(s) whose token was revoked", closed)
-
-
 def export_missing_days(app: Flask) -> None:
     """Produce the KPI export of every local day that has none yet (yesterday, or several after downtime)."""
     from dashboard.services.exports import catch_up
@@ -58,7 +49,8 @@ EXPORT_TIME = {"hour": 0, "minute": 10}  # local time: the day before is complet
 
 
 def register(app: Flask) -> None:
-    """Add this module's jobs to the scheduler."""
+    """Add this module's jobs to the app's scheduler."""
+    scheduler = app.extensions["scheduler"]
     # Shared: they change the database or the drop folder, so exactly one process runs them.
     scheduler.add_shared_job(scan_drop_folder, "interval", seconds=5, args=[app], id="drop_folder")
     scheduler.add_shared_job(
@@ -73,6 +65,5 @@ def register(app: Flask) -> None:
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
         scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")
-    # Local: each process keeps its own calendar current and closes its own revoked sockets.
+    # Local: each process keeps its own calendar current (web.sockets closes its own revoked sockets).
     scheduler.add_local_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar")
-    scheduler.add_local_job(close_revoked_walls, "interval", seconds=30, args=[app], id="close_revoked_walls")

@@ -11,6 +11,7 @@ Two kinds of jobs:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -40,6 +41,7 @@ class Scheduler:
         self._on_takeover: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._app = None
 
     def init_app(self, app) -> None:
         """Create both schedulers in the app's time zone; jobs are added by their modules."""
@@ -50,6 +52,7 @@ class Scheduler:
         self.state = "stopped" if self.enabled else "disabled"
         self.poll_seconds = float(app.config.get("SCHEDULER_LOCK_POLL_SECONDS", 5.0))
         self._database_url = app.config["DATABASE_URL"]
+        self._app = app
         self._lock = None
         self._on_takeover = []
         self._stop = threading.Event()
@@ -76,7 +79,8 @@ class Scheduler:
             if not (self.state == "running" and self.lock.held):
                 log.warning("job %s skipped: this process does not hold the scheduler lock", job_id)
                 return None
-            return func(*args, **kwargs)
+            with self._app_context():
+                return func(*args, **kwargs)
 
         self.scheduler.add_job(run_if_holder, trigger, id=job_id, name=func.__name__, replace_existing=True, **options)
         if run_on_takeover:
@@ -85,7 +89,18 @@ class Scheduler:
     def add_local_job(self, func: Callable, trigger: str, **options) -> None:
         """A job every serving process runs for itself."""
         job_id = options.pop("id", func.__name__)
-        self.local.add_job(func, trigger, id=job_id, name=func.__name__, replace_existing=True, **options)
+
+        @functools.wraps(func)
+        def run_in_app(*args, **kwargs):
+            with self._app_context():
+                return func(*args, **kwargs)
+
+        self.local.add_job(run_in_app, trigger, id=job_id, name=func.__name__, replace_existing=True, **options)
+
+    def _app_context(self):
+        """Jobs run in their app's context, so that `db` and current_app are that app's."""
+        app_context = getattr(self._app, "app_context", None)
+        return app_context() if app_context is not None else contextlib.nullcontext()
 
     def start(self) -> None:
         """Run this process's local jobs and, when scheduling is enabled, contend for the lock in the background."""

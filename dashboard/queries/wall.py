@@ -36,7 +36,12 @@ def population_changed(session: Session) -> None:
     session.info["population_changed"] = True
 
 
-@event.listens_for(Session, "after_commit")
+def install(database) -> None:
+    """Forget cached population counts when a session of this database that changed them commits."""
+    if not event.contains(database.sessions, "after_commit", _forget_population_after_commit):
+        event.listen(database.sessions, "after_commit", _forget_population_after_commit)
+
+
 def _forget_population_after_commit(session: Session) -> None:
     if session.info.pop("population_changed", False):
         _population_cache.clear()

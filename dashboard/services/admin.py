@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dashboard.domain.vocab import Channel, RegionLevel, Role
-from dashboard.extensions import db
+from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_scoped
+from dashboard.domain.vocab import Channel, RegionLevel
+from dashboard.store.database import db
 from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
 from dashboard.ui.i18n import t
 from dashboard.web.access import hash_token, new_wall_token
@@ -28,7 +29,6 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200  # a bound on hashing work per request, far above any real password
 MAX_NAME_LENGTH = 64  # the columns' width
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
-MANAGED_ROLES = (Role.ADMIN, Role.SUPERVISOR)  # wall devices hold tokens, not accounts
 RECENT_AUDIT_ENTRIES = 100
 MAX_ID = 2**31 - 1  # the id columns' range: a larger number would reach the database as an error
 
@@ -196,13 +196,13 @@ def create_user(
     if not USERNAME_PATTERN.fullmatch(username):
         raise AdminError("username", "username_format")
     display_name = _text(display_name, "display_name", required=False) or username
-    if not isinstance(role, str) or role not in {r.value for r in MANAGED_ROLES}:
+    if not isinstance(role, str) or role not in {r.value for r in ACCOUNT_ROLES}:
         raise AdminError("role", "role")
     role = Role(role)
     password = _password(password)
     with db.transaction() as session:
         region = None
-        if role == Role.SUPERVISOR:
+        if is_scoped(role):
             if region_code is None or (isinstance(region_code, str) and not region_code.strip()):
                 raise AdminError("region", "region_required")
             region = _region(session, region_code)

@@ -19,11 +19,12 @@ import pandas as pd
 from sqlalchemy import func, select, text
 
 from dashboard.config import DATA_DIR
+from dashboard.domain import lifecycle
 from dashboard.domain.kpi import compute_kpis, kpi_frame
 from dashboard.domain.pii import PiiVault
 from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import (
-    AppealStatus,
+    OPEN_STATUSES,
     Category,
     Channel,
     EmploymentStatus,
@@ -637,21 +638,28 @@ def build_appeals(
     rating_2 = ratings[rng.choice(3, n, p=[0.6, 0.25, 0.15])]
 
     # The history template: each step exists where its condition holds and it happened by end.
-    steps = [
-        (TransitionAction.REPORT, None, AppealStatus.REPORTED, np.ones(n, bool), reported_local, 0),
-        (TransitionAction.ACCEPT, AppealStatus.REPORTED, AppealStatus.ACCEPTED, np.ones(n, bool), accept, 0),
-        (TransitionAction.DISPATCH, AppealStatus.ACCEPTED, AppealStatus.DISPATCHED, np.ones(n, bool), dispatch, 0),
-        (TransitionAction.ESCALATE, AppealStatus.DISPATCHED, AppealStatus.DISPATCHED, escalate_1, escalate_1_at, 1),
-        (TransitionAction.ESCALATE, AppealStatus.DISPATCHED, AppealStatus.DISPATCHED, escalate_2, escalate_2_at, 2),
-        (TransitionAction.START, AppealStatus.DISPATCHED, AppealStatus.IN_PROGRESS, np.ones(n, bool), start, 9),
-        (TransitionAction.RESOLVE, AppealStatus.IN_PROGRESS, AppealStatus.RESOLVED, np.ones(n, bool), resolve_1, 9),
-        (TransitionAction.CLOSE, AppealStatus.RESOLVED, AppealStatus.CLOSED, np.ones(n, bool), close_1, 9),
-        (TransitionAction.RATE, AppealStatus.CLOSED, AppealStatus.CLOSED, rated_1, rate_1_at, 9),
-        (TransitionAction.REOPEN, AppealStatus.CLOSED, AppealStatus.IN_PROGRESS, reopen, reopen_at, 9),
-        (TransitionAction.RESOLVE, AppealStatus.IN_PROGRESS, AppealStatus.RESOLVED, reopen, resolve_2, 9),
-        (TransitionAction.CLOSE, AppealStatus.RESOLVED, AppealStatus.CLOSED, reopen, close_2, 9),
-        (TransitionAction.RATE, AppealStatus.CLOSED, AppealStatus.CLOSED, rated_2, rate_2_at, 9),
+    template = [
+        (TransitionAction.REPORT, np.ones(n, bool), reported_local, 0),
+        (TransitionAction.ACCEPT, np.ones(n, bool), accept, 0),
+        (TransitionAction.DISPATCH, np.ones(n, bool), dispatch, 0),
+        (TransitionAction.ESCALATE, escalate_1, escalate_1_at, 1),
+        (TransitionAction.ESCALATE, escalate_2, escalate_2_at, 2),
+        (TransitionAction.START, np.ones(n, bool), start, 9),
+        (TransitionAction.RESOLVE, np.ones(n, bool), resolve_1, 9),
+        (TransitionAction.CLOSE, np.ones(n, bool), close_1, 9),
+        (TransitionAction.RATE, rated_1, rate_1_at, 9),
+        (TransitionAction.REOPEN, reopen, reopen_at, 9),
+        (TransitionAction.RESOLVE, reopen, resolve_2, 9),
+        (TransitionAction.CLOSE, reopen, close_2, 9),
+        (TransitionAction.RATE, rated_2, rate_2_at, 9),
     ]
+    # Each step's statuses come from the one transition table (a template it forbids raises here).
+    steps = []
+    status_before = None
+    for action, condition, at, level_rule in template:
+        status_after = lifecycle.target_status(action, status_before)
+        steps.append((action, status_before, status_after, condition, at, level_rule))
+        status_before = status_after
     present = np.stack([cond & (at <= end_local) for (_, _, _, cond, at, _) in steps], axis=1)
     last_step = present.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
     status = np.array([s[2].value for s in steps])[last_step]
@@ -710,7 +718,7 @@ def build_appeals(
             "category": category,
             "priority": priority,
             "status": status,
-            "is_open": ~np.isin(status, [AppealStatus.RESOLVED.value, AppealStatus.CLOSED.value]),
+            "is_open": np.isin(status, [s.value for s in OPEN_STATUSES]),
             "region_code": region_code,
             "level": final_level,
             "department_id": pd.array(department_id, dtype="Int64"),

@@ -20,7 +20,6 @@ from dashboard.domain.regions import ancestors
 log = logging.getLogger(__name__)
 
 DETAILED_LIMIT = 50
-_publisher: Callable[[list[dict]], None] | None = None
 
 
 def _iso(value):
@@ -78,29 +77,27 @@ def rooms_for(region_code: str) -> list[str]:
     return [*ancestors(region_code), region_code]
 
 
-def set_publisher(publisher: Callable[[list[dict]], None] | None) -> None:
-    """Install the function that sends committed deltas (the app installs Socket.IO's)."""
-    global _publisher
-    _publisher = publisher
-
-
 def queue_deltas(session: Session, deltas: list[dict]) -> None:
     """Remember deltas until this session's transaction commits."""
     if deltas:
         session.info.setdefault("deltas", []).extend(deltas)
 
 
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    deltas = session.info.pop("deltas", None)
-    if not deltas or _publisher is None:
-        return
-    try:
-        _publisher(deltas)
-    except Exception:  # a push failure must never undo or fail a committed change
-        log.exception("publishing %d deltas failed", len(deltas))
+def install(database, publisher: Callable[[list[dict]], None]) -> None:
+    """Send the deltas queued in this database's sessions to publisher once they commit (create_app calls this)."""
+
+    def publish_after_commit(session: Session) -> None:
+        deltas = session.info.pop("deltas", None)
+        if not deltas:
+            return
+        try:
+            publisher(deltas)
+        except Exception:  # a push failure must never undo or fail a committed change
+            log.exception("publishing %d deltas failed", len(deltas))
+
+    event.listen(database.sessions, "after_commit", publish_after_commit)
+    event.listen(database.sessions, "after_rollback", _drop_after_rollback)
 
 
-@event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop("deltas", None)

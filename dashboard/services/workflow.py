@@ -1,4 +1,4 @@
-"""The appeal workflow (BRIEF §3): which step is allowed from which state, and applying one."""
+"""The appeal workflow (BRIEF §3): applying one step, as domain.lifecycle's table allows, with its history row."""
 
 from __future__ import annotations
 
@@ -8,28 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.domain.vocab import CODE_LENGTH, OPEN_STATUSES, AppealStatus, RegionLevel, Satisfaction, TransitionAction
+from dashboard.domain import lifecycle
+from dashboard.domain.lifecycle import LEVEL_DOWN, LEVEL_UP
+from dashboard.domain.vocab import Satisfaction, TransitionAction
 from dashboard.services.push import appeal_delta, queue_deltas
 from dashboard.store.models import Appeal, Department, Transition
 
 A = TransitionAction
-S = AppealStatus
-LEVEL_UP = {RegionLevel.COMMUNITY: RegionLevel.STREET, RegionLevel.STREET: RegionLevel.DISTRICT}
-LEVEL_DOWN = {RegionLevel.DISTRICT: RegionLevel.STREET, RegionLevel.STREET: RegionLevel.COMMUNITY}
-
-# action: (statuses it may start from, status it leads to; None keeps the status)
-RULES: dict[TransitionAction, tuple[frozenset[AppealStatus], AppealStatus | None]] = {
-    A.ACCEPT: (frozenset({S.REPORTED}), S.ACCEPTED),
-    A.DISPATCH: (frozenset({S.ACCEPTED}), S.DISPATCHED),
-    A.START: (frozenset({S.DISPATCHED}), S.IN_PROGRESS),
-    A.RESOLVE: (frozenset({S.IN_PROGRESS}), S.RESOLVED),
-    A.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
-    A.ESCALATE: (frozenset({S.ACCEPTED, S.DISPATCHED, S.IN_PROGRESS}), S.DISPATCHED),
-    A.RETURN: (frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.DISPATCHED),
-    A.RATE: (frozenset({S.RESOLVED, S.CLOSED}), None),
-    A.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.IN_PROGRESS),
-    A.LINK_DUPLICATE: (frozenset(OPEN_STATUSES), S.CLOSED),
-}
 
 
 class TransitionError(ValueError):
@@ -54,21 +39,8 @@ class Step:
 
 
 def allowed_actions(appeal: Appeal) -> list[str]:
-    """The steps allowed from the appeal's current state."""
-    allowed = []
-    for action, (sources, _target) in RULES.items():
-        if appeal.status not in sources:
-            continue
-        if action == A.ESCALATE and appeal.level not in LEVEL_UP:
-            continue
-        if action == A.RETURN and (
-            appeal.level not in LEVEL_DOWN or len(appeal.region_code) < CODE_LENGTH[LEVEL_DOWN[appeal.level]]
-        ):
-            continue  # nothing below, or the appeal is not placed precisely enough to go down
-        if action == A.REOPEN and appeal.satisfaction != Satisfaction.UNSATISFIED:
-            continue
-        allowed.append(action.value)
-    return allowed
+    """The steps allowed from the appeal's current state (domain.lifecycle's table)."""
+    return lifecycle.allowed_actions(appeal.status, appeal.level, appeal.region_code, appeal.satisfaction)
 
 
 def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
@@ -93,7 +65,7 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
         if department_id is None:
             raise TransitionError(f"unknown department code {step.department_code!r}", allowed)
     from_status = appeal.status
-    target = RULES[step.action][1] or appeal.status
+    target = lifecycle.target_status(step.action, appeal.status)
     match step.action:
         case A.ACCEPT:
             appeal.accepted_at = step.at
@@ -127,7 +99,7 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
     if department_id is not None:
         appeal.department_id = department_id
     appeal.status = target
-    appeal.is_open = target in OPEN_STATUSES
+    appeal.is_open = lifecycle.is_open(target)
     note = step.note
     if step.action == A.RATE:
         note = f"satisfaction: {step.satisfaction.value}" + (f"; {note}" if note else "")

@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,6 +40,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dashboard.domain.kpi import COUNTER_KEYS, kpis_from_counters, resolution_counters, response_minutes_sql
+from dashboard.domain.localday import LocalDay
+from dashboard.domain.overdue import unresolved_parts_sql
+from dashboard.domain.regions import within
 from dashboard.domain.vocab import Category
 from dashboard.domain.workcal import DAY, FIRST_YEAR, WorkCalendar
 from dashboard.store.bulk import bulk_insert
@@ -69,27 +71,6 @@ _EPOCH = dt.date(1970, 1, 1)
 
 
 # ---- local days ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LocalDay:
-    """A local calendar day as a half-open UTC interval."""
-
-    day: dt.date
-    start: dt.datetime
-    end: dt.datetime
-
-    @classmethod
-    def of(cls, instant: dt.datetime, calendar: WorkCalendar) -> LocalDay:
-        """The local day containing a UTC instant."""
-        return cls.on(instant.astimezone(calendar.timezone).date(), calendar)
-
-    @classmethod
-    def on(cls, day: dt.date, calendar: WorkCalendar) -> LocalDay:
-        """A local calendar day."""
-        start = dt.datetime.combine(day, dt.time(), calendar.timezone)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), calendar.timezone)
-        return cls(day, start.astimezone(dt.UTC), end.astimezone(dt.UTC))
-
-
 def _day_numbers(instants: pd.Series, calendar: WorkCalendar) -> np.ndarray:
     """Local day of each UTC instant, as days since 1970-01-01."""
     return calendar.to_local_seconds(instants) // DAY
@@ -326,7 +307,13 @@ def _store(connection: Connection, counters: pd.DataFrame) -> None:
 _TRACKED = {name for name in ROW_NAMES}
 
 
-@event.listens_for(Session, "before_flush")
+def install_hooks(sessions) -> None:
+    """Keep the counters in step with changes to Appeal objects flushed by these sessions (a sessionmaker)."""
+    if not event.contains(sessions, "before_flush", _appeals_before_flush):
+        event.listen(sessions, "before_flush", _appeals_before_flush)
+        event.listen(sessions, "after_flush", _appeals_after_flush)
+
+
 def _appeals_before_flush(session: Session, _context, _instances) -> None:
     from sqlalchemy import inspect as inspect_state
 
@@ -344,7 +331,6 @@ def _appeals_before_flush(session: Session, _context, _instances) -> None:
     session.info["_kpi_pending"] = (changed, created, read_rows(connection, changed))
 
 
-@event.listens_for(Session, "after_flush")
 def _appeals_after_flush(session: Session, _context) -> None:
     pending = session.info.pop("_kpi_pending", None)
     if pending is None:
@@ -415,18 +401,6 @@ def ensure_current(session: Session, calendar: WorkCalendar) -> None:
 
 
 # ---- readers ----------------------------------------------------------------------------------
-def _within(column, code: str, by_index: bool = True):
-    """Codes at or below `code`, as a range (codes are digits, children extend the parent).
-
-    by_index=False keeps the database from answering through an index on the region: where a
-    time range is the narrower slice (open appeals, part of a day), SQLite without statistics
-    would otherwise walk the region's whole (region_code, reported_at) index range.
-    """
-    if not by_index:
-        column = column + ""
-    return and_(column >= code, column <= code + "9" * (15 - len(code)))
-
-
 # Share of all appeals a region of each code length holds at district scale (13 streets, ~100
 # communities, ~1,500 compounds), and the span the data covers: enough to choose an index.
 _REGION_SHARE = {6: 1.0, 9: 1 / 13, 12: 1 / 100, 15: 1 / 1_500}
@@ -467,7 +441,7 @@ def _slice_sums(session, region_code: str, start, end, category, calendar, by_le
             and_(APPEALS.c.reported_at >= start, APPEALS.c.reported_at < end),
             and_(APPEALS.c.resolved_at >= start, APPEALS.c.resolved_at < end),
         ),
-        _within(APPEALS.c.region_code, region_code, by_index=False),
+        within(APPEALS.c.region_code, region_code),
     )
     if category is not None:
         query = query.where(APPEALS.c.category == category.value)
@@ -498,7 +472,7 @@ def _counters(session, region_code, start, end, calendar, category, by_length=No
     if by_length:
         # Through the (day, region_code) index: a day holds a few thousand rows, a district millions.
         condition = and_(
-            _within(COUNTERS.c.region_code, region_code, by_index=False),
+            within(COUNTERS.c.region_code, region_code),
             func.length(COUNTERS.c.region_code) == by_length,
         )
         sums = _stored_sums(session, condition, first.day, last.day, category, True)
@@ -524,12 +498,13 @@ def _overdue_open(session, region_code, end, category, by_length=None) -> dict[s
     """Appeals not resolved at `end` whose deadline had passed then (per region prefix with by_length)."""
     code = func.substr(APPEALS.c.region_code, 1, by_length) if by_length else None
     counts: dict[str, int] = {}
-    for unresolved in (APPEALS.c.resolved_at.is_(None), APPEALS.c.resolved_at >= end):
+    # domain.overdue's rule, counted in its two disjoint halves, each through its own index.
+    for unresolved in unresolved_parts_sql(APPEALS.c.resolved_at, end):
         query = select(*([code] if by_length else []), func.count()).where(
             unresolved,
             APPEALS.c.deadline_at < end,
             APPEALS.c.reported_at < end,
-            _within(APPEALS.c.region_code, region_code, by_index=False),
+            within(APPEALS.c.region_code, region_code),
         )
         if category is not None:
             query = query.where(APPEALS.c.category == category.value)
@@ -549,7 +524,7 @@ def _response_minutes(session, region_code, start, end, category, by_length=None
         APPEALS.c.reported_at >= start,
         APPEALS.c.reported_at < end,
         APPEALS.c.accepted_at.is_not(None),
-        _within(APPEALS.c.region_code, region_code, _region_is_narrower(region_code, start, end)),
+        within(APPEALS.c.region_code, region_code, by_index=_region_is_narrower(region_code, start, end)),
     )
     if category is not None:
         query = query.where(APPEALS.c.category == category.value)
@@ -619,7 +594,6 @@ def recompute_region_kpis(
     This was the wall's path before the counters; tests and bench/kpi.py compare against it.
     """
     from dashboard.domain.kpi import compute_kpis, kpi_frame
-    from dashboard.domain.regions import within
 
     columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
     rows = session.execute(

@@ -1,10 +1,18 @@
-"""The database extension: an engine and a session factory, bound to an app with init_app."""
+"""The database: an engine and a session factory per app, and `db`, which finds the current app's.
+
+`Database` is one binding (engine + sessions) with the store's hooks installed on its own
+session factory (the KPI counters follow every ORM change to an appeal). `db` is the
+extension the app factory binds with init_app: inside an app's context it is that app's
+Database, so two apps in one process never share an engine or a hook; outside any app context
+(the CLI, scripts, tests) it is the Database bound last.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import current_app, has_app_context
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,24 +44,29 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 class Database:
-    """Holds the engine and session factory; created unbound, bound by init_app or bind."""
+    """One binding to a database: its engine and its session factory, with the store's hooks installed."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
 
-    def init_app(self, app) -> None:
-        """Bind to a Flask app using its DATABASE_URL."""
-        self.bind(app.config["DATABASE_URL"])
-        app.extensions["database"] = self
-
     def bind(self, url: str) -> Database:
         """Bind to a database URL outside of Flask (CLI, scheduler, benchmarks)."""
         if self.engine is not None:
             self.engine.dispose()
+        from dashboard.store import counters  # the counters' module needs the models, which need this one
+
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        counters.install_hooks(self._sessions)
         return self
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory (a target for Session events that concern only this database)."""
+        if self._sessions is None:
+            raise RuntimeError("database is not bound: call init_app() or bind() first")
+        return self._sessions
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,3 +93,61 @@ class Database:
             return "ok"
         except Exception as exc:
             return f"error: {exc.__class__.__name__}: {exc}"[:300]
+
+
+class AppDatabase:
+    """The `db` extension: the current app's Database, or outside any app context the one bound last."""
+
+    def __init__(self) -> None:
+        self._fallback: Database | None = None
+
+    def init_app(self, app) -> None:
+        """Give the app a Database of its own, bound to its DATABASE_URL (app.extensions["database"])."""
+        own = Database().bind(app.config["DATABASE_URL"])
+        app.extensions["database"] = own
+        self._set_fallback(own)
+
+    def bind(self, url: str) -> AppDatabase:
+        """Bind outside of Flask (CLI, scheduler process, benchmarks)."""
+        self._set_fallback(Database().bind(url))
+        return self
+
+    def _set_fallback(self, database: Database) -> None:
+        if self._fallback is not None and self._fallback.engine is not None:
+            self._fallback.engine.dispose()  # closes idle connections only; an older app reconnects on use
+        self._fallback = database
+
+    def current(self) -> Database:
+        """The Database this call should use."""
+        if has_app_context():
+            own = current_app.extensions.get("database")
+            if own is not None:
+                return own
+        if self._fallback is None:
+            raise RuntimeError("database is not bound: call init_app() or bind() first")
+        return self._fallback
+
+    @property
+    def engine(self) -> Engine:
+        """The current Database's engine."""
+        return self.current().engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the current Database is SQLite."""
+        return self.current().is_sqlite
+
+    def session(self) -> Session:
+        """A new session of the current Database (use it as a context manager)."""
+        return self.current().session()
+
+    def transaction(self):
+        """A session of the current Database that commits on success and rolls back on error."""
+        return self.current().transaction()
+
+    def ping(self) -> str:
+        """The current Database's ping."""
+        return self.current().ping()
+
+
+db = AppDatabase()

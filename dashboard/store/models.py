@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from dashboard.domain.roles import Role, scope_required_sql
 from dashboard.domain.vocab import (
     AppealStatus,
     Category,
@@ -36,7 +37,6 @@ from dashboard.domain.vocab import (
     Priority,
     QuarantineStatus,
     RegionLevel,
-    Role,
     Satisfaction,
     TeamKind,
     TransitionAction,
@@ -394,7 +394,7 @@ class User(Base):
     """A person who logs in: a supervisor scoped to a region, or an admin."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role = 'admin' OR region_code IS NOT NULL", name="supervisor_has_region"),)
+    __table_args__ = (CheckConstraint(scope_required_sql(), name="supervisor_has_region"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -469,7 +469,3 @@ class QuarantinedRecord(Base):
         enum_column(QuarantineStatus, "quarantine_status"), default=QuarantineStatus.PENDING
     )
     resolved_at: Mapped[dt.datetime | None]
-
-
-# Registers the flush hook that keeps kpi_daily in step with every ORM change to an appeal
-# (imported last: it needs the classes above).

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.domain.regions import level_of
 from dashboard.domain.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR
-from dashboard.extensions import db
 from dashboard.queries.wall import LocalDay, region_kpis
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.store.database import db
 from dashboard.store.models import ApiKey, Appeal, QuarantinedRecord, Region
 from dashboard.web.security import ingest_rate
 

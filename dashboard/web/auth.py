@@ -11,36 +11,17 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import wraps
 
 from flask import Flask, abort, current_app, g, jsonify, request, session
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dashboard.domain.vocab import Role
-from dashboard.extensions import db
+from dashboard.domain import roles
+from dashboard.domain.regions import covers
+from dashboard.domain.roles import Permission, Role
+from dashboard.store.database import db
 from dashboard.store.models import AuditLog, User
-
-
-class Permission(StrEnum):
-    """What a route or callback needs. Region scope is checked on top, by the data functions."""
-
-    PUBLIC = "public"  # no data: the page shell, assets, health, log-in, open data (masked)
-    WALL = "wall"  # the handler checks a wall-device token itself (dashboard.web.access)
-    API_KEY = "api_key"  # the blueprint checks an API key itself (dashboard.web.api)
-    CONSOLE = "console"  # supervisors' pages: drill-down, appeals, detail (within their region)
-    EXPORT = "export"  # download KPI exports and appeal lists (masked, audited)
-    ADMIN = "admin"  # manage users, wall tokens and API keys
-    UNMASK = "unmask"  # see one record's personal data in full, for a stated purpose (audited)
-
-
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SUPERVISOR: frozenset({Permission.CONSOLE, Permission.EXPORT}),
-    Role.ADMIN: frozenset({Permission.CONSOLE, Permission.EXPORT, Permission.ADMIN, Permission.UNMASK}),
-}
-# Permissions every request has: the handler itself authenticates (token, API key) or there is no data.
-OPEN_PERMISSIONS = frozenset({Permission.PUBLIC, Permission.WALL, Permission.API_KEY})
 
 
 @dataclass(frozen=True)
@@ -60,15 +41,13 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         """Whether this principal holds permission (open permissions are held by everyone)."""
-        if permission in OPEN_PERMISSIONS:
-            return True
-        return self.role is not None and permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+        return roles.can(self.role, permission)
 
     def covers(self, region_code: str) -> bool:
         """Whether region_code lies within this principal's scope (codes extend their parent's)."""
         if not self.authenticated:
             return False
-        return self.region_code is None or region_code.startswith(self.region_code)
+        return covers(self.region_code, region_code)
 
 
 ANONYMOUS = Principal()
@@ -133,7 +112,7 @@ def _principal(user: User) -> Principal:
         username=user.username,
         display_name=user.display_name,
         role=user.role,
-        region_code=None if user.role == Role.ADMIN else user.region_code,
+        region_code=user.region_code if roles.is_scoped(user.role) else None,
     )
 
 
@@ -208,13 +187,14 @@ def declare_blueprint(blueprint, permission: Permission) -> None:
     blueprint.required_permission = permission
 
 
-# Dash callbacks by output key ("id.prop" or "..a.b...c.d..") → permission.
-_callback_permissions: dict[str, Permission] = {}
+def _callback_permissions(app: Flask) -> dict[str, Permission]:
+    """This app's Dash callbacks by output key ("id.prop" or "..a.b...c.d..") → permission."""
+    return app.extensions.setdefault("callback_permissions", {})
 
 
-def declare_callback(output_key: str, permission: Permission) -> None:
+def declare_callback(app: Flask, output_key: str, permission: Permission) -> None:
     """Record the permission of the Dash callback writing output_key."""
-    _callback_permissions[output_key] = permission
+    _callback_permissions(app)[output_key] = permission
 
 
 def callback(app, permission: Permission, *args, **kwargs) -> Callable:
@@ -223,7 +203,7 @@ def callback(app, permission: Permission, *args, **kwargs) -> Callable:
     def decorate(function: Callable) -> Callable:
         registered = app.callback(*args, **kwargs)(function)
         # Dash keys its callback map by the outputs' string; the last one added is this one.
-        declare_callback(list(app.callback_map)[-1], permission)
+        declare_callback(app.server, list(app.callback_map)[-1], permission)
         return registered
 
     return decorate
@@ -251,7 +231,7 @@ def _dash_callback_permission() -> Permission | None:
     output = body.get("output") if isinstance(body, dict) else None
     if output == _PAGES_ROUTER_OUTPUT:
         return Permission.PUBLIC
-    return _callback_permissions.get(output) if isinstance(output, str) else None
+    return _callback_permissions(current_app).get(output) if isinstance(output, str) else None
 
 
 def _deny(permission: Permission | None, what: str):

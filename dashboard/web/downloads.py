@@ -10,11 +10,12 @@ import pandas as pd
 from flask import Blueprint, Response, abort, current_app, request, send_file
 from sqlalchemy import select
 
-from dashboard.domain.regions import default_region_code, within
-from dashboard.extensions import db
+from dashboard.domain.regions import within
 from dashboard.queries import drill as drilldata
+from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import LocalDay
 from dashboard.services.exports import CSV_COLUMNS
+from dashboard.store.database import db
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
 from dashboard.ui.i18n import normalise_language, t
 from dashboard.web.auth import Permission, Principal, audit, current_principal, require_region, requires

@@ -6,8 +6,8 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify
 
-from dashboard.extensions import db, scheduler
 from dashboard.services.ingest import bulkload
+from dashboard.store.database import db
 
 bp = Blueprint("health", __name__)
 
@@ -31,7 +31,7 @@ def healthz():
         "calendar": calendar_status,
         # running: this process holds the lock and runs the shared jobs; standby: it waits to take
         # over; disabled: it never schedules (scheduler_lock.holder says who does).
-        "scheduler": scheduler.status(),
+        "scheduler": current_app.extensions["scheduler"].status(),
         "scheduler_lock": _scheduler_lock(database == "ok"),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -59,6 +59,7 @@ def _missing_indexes() -> list[str]:
 
 def _scheduler_lock(database_up: bool) -> dict:
     """The scheduler lock as this process sees it; who holds it is only asked while the database answers."""
+    scheduler = current_app.extensions["scheduler"]
     lock = scheduler.lock
     body = {"kind": lock.kind, "lock": lock.describe(), "held_here": lock.held, "holder": None}
     if scheduler.since is not None:  # when this process last went running, standby or stopped

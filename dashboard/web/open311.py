@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from dashboard.domain.pii import mask_address, mask_free_text
 from dashboard.domain.vocab import OPEN_STATUSES, AppealStatus, Category, Channel, Priority, RegionLevel
-from dashboard.extensions import db
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, parse_instant
 from dashboard.services.ingest.service import raw_json
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Department, Region, Transition
 from dashboard.ui.i18n import label, normalise_language
 from dashboard.web.api import api_key_from

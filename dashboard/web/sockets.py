@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 
 from flask import request
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dashboard.extensions import db
 from dashboard.services.push import rooms_for
+from dashboard.store.database import Database, db
 from dashboard.store.models import Region, WallToken
 from dashboard.web.access import AccessDenied, hash_token, wall_region
 
+log = logging.getLogger(__name__)
 DELTA_EVENT = "wall_delta"
 
 
@@ -22,12 +24,11 @@ def room_for(region_code: str) -> str:
     return f"region:{region_code}"
 
 
-# Socket id → hash of the wall token it connected with (None in demo mode), in this process.
-_walls: dict[str, str | None] = {}
-
-
 def register(socketio: SocketIO) -> None:
     """Attach the connection handlers: a wall names its region (and token) in the handshake."""
+    # Socket id → hash of the wall token it connected with (None in demo mode): this server's walls.
+    _walls: dict[str, str | None] = {}
+    socketio.wall_tokens = _walls
 
     @socketio.on("disconnect")
     def on_disconnect(*_args):
@@ -52,7 +53,8 @@ def register(socketio: SocketIO) -> None:
 
 def disconnect_revoked(socketio: SocketIO) -> int:
     """Close the sockets of walls whose token was revoked since they connected; returns how many."""
-    tokens = {sid: token for sid, token in list(_walls.items()) if token is not None}
+    walls = socketio.wall_tokens
+    tokens = {sid: token for sid, token in list(walls.items()) if token is not None}
     if not tokens:
         return 0
     with db.session() as session:
@@ -67,27 +69,35 @@ def disconnect_revoked(socketio: SocketIO) -> int:
     for sid, token in tokens.items():
         if token not in active:
             socketio.server.disconnect(sid, namespace="/")
-            _walls.pop(sid, None)
+            walls.pop(sid, None)
             closed += 1
     return closed
+
+
+def close_revoked_walls(socketio: SocketIO) -> None:
+    """The local job: disconnect walls whose token was revoked (they cannot reconnect with it)."""
+    closed = disconnect_revoked(socketio)
+    if closed:
+        log.info("closed %d wall connection(s) whose token was revoked", closed)
 
 
 class RegionNames:
     """Region code → name, loaded once and reloaded when an unknown code turns up."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self.names: dict[str, str] = {}
 
     def __call__(self, code: str) -> str:
         if code not in self.names:
-            with db.session() as session:
+            with self.database.session() as session:
                 self.names = dict(session.execute(select(Region.code, Region.name)).all())
         return self.names.get(code, code)
 
 
-def make_publisher(socketio: SocketIO):
+def make_publisher(socketio: SocketIO, database: Database):
     """A publisher for dashboard.services.push: each room gets one message with the deltas it shows."""
-    region_names = RegionNames()
+    region_names = RegionNames(database)
 
     def publish(deltas: list[dict]) -> None:
         by_room: dict[str, list[dict]] = defaultdict(list)

@@ -21,9 +21,10 @@ from enum import Enum
 
 import pandas as pd
 
+from dashboard.domain import lifecycle
+from dashboard.domain.lifecycle import STATUS_ORDER, STATUS_RANK, STEP_TO
 from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import (
-    OPEN_STATUSES,
     AppealStatus,
     Category,
     Channel,
@@ -76,16 +77,8 @@ ENUMS = {
     "from_status": AppealStatus,
     "to_status": AppealStatus,
 }
-STATUSES = tuple(AppealStatus)
-STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
-# The workflow step that reaches each status, when a feed reports the status directly.
-STEP_TO = {
-    AppealStatus.ACCEPTED: TransitionAction.ACCEPT,
-    AppealStatus.DISPATCHED: TransitionAction.DISPATCH,
-    AppealStatus.IN_PROGRESS: TransitionAction.START,
-    AppealStatus.RESOLVED: TransitionAction.RESOLVE,
-    AppealStatus.CLOSED: TransitionAction.CLOSE,
-}
+# A feed that reports a status directly implies every main-line step up to it (domain.lifecycle).
+STATUSES = STATUS_ORDER
 
 
 @dataclass(frozen=True)
@@ -257,7 +250,7 @@ def appeal_row(record: dict, deadline: dt.datetime, regions: dict, now: dt.datet
         "category": record["category"],
         "priority": record["priority"],
         "status": status,
-        "is_open": status in OPEN_STATUSES,
+        "is_open": lifecycle.is_open(status),
         "region_code": record["region_code"],
         "level": handling_level(record["region_code"], regions),
         "department_id": record["department_id"],
