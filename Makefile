@@ -37,9 +37,11 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -m "not browser"
 
+## lint: ruff (lint and format) and the architecture contract (import-linter, see docs/ARCHITECTURE.md)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -11,7 +11,7 @@ the scheduler's threads must start in the worker, not in the master. See docs/DE
 import logging
 
 from dashboard import create_app, freeze_startup_objects
-from dashboard.store import migrate
+from dashboard.store import counters, migrate
 from dashboard.store.database import db
 
 if not logging.getLogger().handlers:
@@ -20,6 +20,7 @@ if not logging.getLogger().handlers:
 app = create_app()
 if migrate.current_revision(db.engine) != migrate.head_revision(app.config["DATABASE_URL"]):
     logging.getLogger("dashboard").error("the database is not at the newest revision: run `python app.py db upgrade`")
+counters.ensure_current_at_start(db, app.extensions["work_calendar"])
 # Local upkeep (calendar, revoked walls); the shared jobs too when CC_SCHEDULER_ENABLED=1 and this
 # process gets the scheduler lock.
 app.extensions["scheduler"].start()

@@ -66,7 +66,8 @@ def _time(function, runs: int) -> list[float]:
 
 
 def _naive_district(session, calendar, district: str) -> None:
-    from dashboard.queries.wall import LocalDay, region_kpis
+    from dashboard.domain.localday import LocalDay
+    from dashboard.queries.kpis import region_kpis
 
     end_day = LocalDay.of(END, calendar)
     first = LocalDay.of(END - dt.timedelta(days=29), calendar)
@@ -99,7 +100,8 @@ def bench_backend(name: str, url: str, runs: int) -> list[tuple]:
         def render(query: dict):
             with db.session() as session:
                 filters = drilldata.DrillFilters.from_query(query, district, END.date())
-                drill_layout.content(session, filters, drilldata_now, calendar, app.extensions["kpi_targets"])
+                view = drilldata.read_view(session, filters, drilldata_now, calendar, app.extensions["kpi_targets"])
+                drill_layout.content(view)
 
         for label, query in states.items():
             samples = _time(lambda q=query: render(q), runs)

@@ -37,7 +37,9 @@ from bench.datasets import SQLITE_PATH
 from bench.report import figure
 from dashboard.config import Config, normalise_database_url
 from dashboard.domain.kpi import compute_kpis, kpi_frame
+from dashboard.domain.localday import LocalDay
 from dashboard.domain.workcal import build_calendar
+from dashboard.queries import kpis as kpi_queries
 from dashboard.queries import wall as walldata
 from dashboard.queries.regions import default_region_code
 from dashboard.store import counters as aggregates
@@ -105,8 +107,8 @@ def run_backend(name: str, url: str, runs: int, scratch_runs: int) -> list[str]:
         aggregates.ensure_current(session, calendar)
         built = time.perf_counter() - started
     now = newest + dt.timedelta(seconds=1)
-    start = walldata.LocalDay.of(now, calendar).start
-    month_start = walldata.LocalDay.of(now - dt.timedelta(days=29), calendar).start
+    start = LocalDay.of(now, calendar).start
+    month_start = LocalDay.of(now - dt.timedelta(days=29), calendar).start
     print(
         f"{name}: {appeals:,} appeals, {len(streets)} streets, now = {now.isoformat()}"
         f" (counters checked/built in {built:.1f} s)",
@@ -123,7 +125,7 @@ def run_backend(name: str, url: str, runs: int, scratch_runs: int) -> list[str]:
         for street in streets:
             expected = aggregates.recompute_region_kpis(session, street, start, now, calendar)
             assert _same(by_street[street], expected), f"street {street} differs"
-        month = walldata.region_kpis(session, district, month_start, now, calendar)
+        month = kpi_queries.region_kpis(session, district, month_start, now, calendar)
         assert _same(month, aggregates.recompute_region_kpis(session, district, month_start, now, calendar))
     print(f"{name}: every fast answer equals the recomputation (district, {len(streets)} streets, 30 days)", flush=True)
 
@@ -142,7 +144,7 @@ def run_backend(name: str, url: str, runs: int, scratch_runs: int) -> list[str]:
         ),
         (
             "district, last 30 days",
-            lambda s: walldata.region_kpis(s, district, month_start, now, calendar),
+            lambda s: kpi_queries.region_kpis(s, district, month_start, now, calendar),
             lambda s: aggregates.recompute_region_kpis(s, district, month_start, now, calendar),
             runs,
         ),

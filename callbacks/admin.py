@@ -1,5 +1,6 @@
-"""Administration callbacks: each section's buttons change one thing through dashboard.services.admin, then
-redraw that section's table and mark the section changed, which redraws the audit log.
+"""The administration page: its composer, and its callbacks. Each section's buttons change one thing
+through dashboard.services.admin, then read that section again (queries.admin) and redraw its table
+(layouts.admin), and mark the section changed, which redraws the audit log.
 
 Every callback is registered through auth.callback with Permission.ADMIN, so the guard refuses
 anyone else before these functions run. Inputs are validated by dashboard.services.admin, whose errors
@@ -10,31 +11,28 @@ stored in the page's state.
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from urllib.parse import urlencode
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import request
 
+from callbacks.console import current_viewer
+from dashboard.domain.roles import Permission
+from dashboard.queries import admin as admin_query
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
-from dashboard.store.database import db
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language, t
-from dashboard.web.auth import Permission, callback, current_principal
-from layouts.admin import (
-    active_options,
-    audit_table,
-    channel_label,
-    feedback,
-    keys_table,
-    region_label,
-    secret_panel,
-    tokens_table,
-    user_options,
-    users_table,
-)
+from dashboard.web.auth import callback
+from layouts import admin as admin_layout
+
+
+def page(lang: str | None = None, **_query):
+    """/admin: the administration page, in lang (zh unless ?lang=en)."""
+    lang = normalise_language(lang)
+    view = admin_query.read(lang, admin.RECENT_AUDIT_ENTRIES, admin.MIN_PASSWORD_LENGTH)
+    return admin_layout.render(view, current_viewer())
 
 
 def _lang(value: object) -> str:
@@ -45,6 +43,10 @@ def _now() -> float:
     return dt.datetime.now(dt.UTC).timestamp()
 
 
+def _actor() -> str:
+    return current_viewer(with_csrf=False).username
+
+
 def _clicked(button_id: str, clicks: object) -> bool:
     """Whether this button, and not a re-render of it, fired the callback."""
     return ctx.triggered_id == button_id and isinstance(clicks, int) and clicks > 0
@@ -53,16 +55,16 @@ def _clicked(button_id: str, clicks: object) -> bool:
 def users_changed(
     create, deactivate, reactivate, unlock, reset,
     username, display_name, role, region, password, selected, new_password, lang,
-):  # fmt: skip
+) -> dict:  # fmt: skip
     """Create a user, or deactivate / reactivate / unlock / reset the password of the chosen one."""
     lang = _lang(lang)
-    actor = current_principal().username
-    cleared = [no_update, no_update, no_update, no_update]  # username, display name, password, new password
+    actor = _actor()
+    cleared = dict.fromkeys(("username", "display_name", "password", "new_password"), no_update)
     try:
         if _clicked(ids.ADMIN_USER_CREATE, create):
             user = admin.create_user(actor, username, display_name, role, region, password)
             done = t("admin.done_user_create", lang, username=user.username)
-            cleared[:3] = ["", "", ""]
+            cleared.update(username="", display_name="", password="")
         elif _clicked(ids.ADMIN_USER_DEACTIVATE, deactivate):
             user = admin.set_user_active(actor, selected, active=False)
             done = t("admin.done_user_deactivate", lang, username=user.username)
@@ -75,17 +77,14 @@ def users_changed(
         elif _clicked(ids.ADMIN_USER_RESET_PASSWORD, reset):
             user = admin.reset_password(actor, selected, new_password)
             done = t("admin.done_user_password", lang, username=user.username)
-            cleared[3] = ""
+            cleared["new_password"] = ""
         else:
             raise PreventUpdate
-        message, changed = feedback(done, True), _now()
+        message, changed = admin_layout.feedback(done, True), _now()
     except AdminError as error:
-        message, changed = feedback(error.message(lang), False), no_update
-    with db.session() as session:
-        users = admin.list_users(session)
-        names = admin.region_names(session, {u.region_code for u in users if u.region_code}, lang)
-    table = users_table(users, names, lang, dt.datetime.now(dt.UTC))
-    return [table, message, user_options(users), *cleared, changed]
+        message, changed = admin_layout.feedback(error.message(lang), False), no_update
+    section = admin_layout.users_refresh(admin_query.users(lang))
+    return {**section, "feedback": message, **cleared, "changed": changed}
 
 
 def _wall_url(region_code: str, token: str) -> str:
@@ -93,62 +92,67 @@ def _wall_url(region_code: str, token: str) -> str:
     return f"{request.host_url.rstrip('/')}/wall?{urlencode({'region': region_code, 'token': token})}"
 
 
-def tokens_changed(create, revoke, name, region, selected, lang):
+def tokens_changed(create, revoke, name, region, selected, lang) -> dict:
     """Create a wall token (shown once, with its wall address) or revoke the chosen one."""
     lang = _lang(lang)
-    actor = current_principal().username
+    actor = _actor()
     cleared_name = cleared_choice = changed = no_update
     try:
         if _clicked(ids.ADMIN_TOKEN_CREATE, create):
             view, token = admin.create_wall_token(actor, name, region)
             done = t("admin.done_token_create", lang, name=view.name)
-            message = secret_panel(done, token, ids.ADMIN_TOKEN_SECRET, lang, _wall_url(view.scope, token))
+            url = _wall_url(view.scope, token)
+            message = admin_layout.secret_panel(done, token, ids.ADMIN_TOKEN_SECRET, lang, url)
             cleared_name, changed = "", _now()
         elif _clicked(ids.ADMIN_TOKEN_REVOKE, revoke):
             revoked = admin.revoke_wall_tokens(actor, token_id=selected)
-            message = feedback(t("admin.done_token_revoke", lang, name=", ".join(revoked)), True)
+            message = admin_layout.feedback(t("admin.done_token_revoke", lang, name=", ".join(revoked)), True)
             cleared_choice, changed = None, _now()
         else:
             raise PreventUpdate
     except AdminError as error:
-        message = feedback(error.message(lang), False)
-    with db.session() as session:
-        tokens = admin.list_wall_tokens(session)
-        names = admin.region_names(session, {row.scope for row in tokens}, lang)
-    scope_label = partial(region_label, names=names, lang=lang)
-    table = tokens_table(tokens, names, lang)
-    return [table, message, active_options(tokens, scope_label), cleared_choice, cleared_name, changed]
+        message = admin_layout.feedback(error.message(lang), False)
+    section = admin_layout.tokens_refresh(admin_query.wall_tokens(lang))
+    return {**section, "feedback": message, "selected": cleared_choice, "name": cleared_name, "changed": changed}
 
 
-def keys_changed(create, revoke, name, channel, selected, lang):
+def keys_changed(create, revoke, name, channel, selected, lang) -> dict:
     """Create an API key (shown once) or revoke the chosen one."""
     lang = _lang(lang)
-    actor = current_principal().username
+    actor = _actor()
     cleared_name = cleared_choice = changed = no_update
     try:
         if _clicked(ids.ADMIN_KEY_CREATE, create):
             view, key = admin.create_api_key(actor, name, channel)
-            message = secret_panel(t("admin.done_key_create", lang, name=view.name), key, ids.ADMIN_KEY_SECRET, lang)
+            done = t("admin.done_key_create", lang, name=view.name)
+            message = admin_layout.secret_panel(done, key, ids.ADMIN_KEY_SECRET, lang)
             cleared_name, changed = "", _now()
         elif _clicked(ids.ADMIN_KEY_REVOKE, revoke):
             revoked = admin.revoke_api_keys(actor, key_id=selected)
-            message = feedback(t("admin.done_key_revoke", lang, name=", ".join(revoked)), True)
+            message = admin_layout.feedback(t("admin.done_key_revoke", lang, name=", ".join(revoked)), True)
             cleared_choice, changed = None, _now()
         else:
             raise PreventUpdate
     except AdminError as error:
-        message = feedback(error.message(lang), False)
-    with db.session() as session:
-        keys = admin.list_api_keys(session)
-    options = active_options(keys, partial(channel_label, lang=lang))
-    return [keys_table(keys, lang), message, options, cleared_choice, cleared_name, changed]
+        message = admin_layout.feedback(error.message(lang), False)
+    section = admin_layout.keys_refresh(admin_query.api_keys(lang))
+    return {**section, "feedback": message, "selected": cleared_choice, "name": cleared_name, "changed": changed}
 
 
-def audit_refreshed(_refresh, _users, _tokens, _keys, lang):
+def audit_refreshed(refresh, users, tokens, keys, lang) -> dict:
     """The newest audit entries, again: on the refresh button and after every change on this page."""
-    with db.session() as session:
-        entries = admin.recent_audit(session)
-    return audit_table(entries, _lang(lang))
+    return {"table": admin_layout.audit_table(admin_query.audit(_lang(lang), admin.RECENT_AUDIT_ENTRIES))}
+
+
+def _credential_outputs(table: str, feedback: str, select: str, name: str, section: str) -> dict:
+    return {
+        "table": Output(table, "children"),
+        "feedback": Output(feedback, "children"),
+        "options": Output(select, "options"),
+        "selected": Output(select, "value"),
+        "name": Output(name, "value"),
+        "changed": Output(ids.ADMIN_CHANGED.format(section), "data"),
+    }
 
 
 def register(app) -> None:
@@ -156,72 +160,82 @@ def register(app) -> None:
     callback(
         app,
         Permission.ADMIN,
-        Output(ids.ADMIN_USERS_TABLE, "children"),
-        Output(ids.ADMIN_USER_FEEDBACK, "children"),
-        Output(ids.ADMIN_USER_SELECT, "options"),
-        Output(ids.ADMIN_USER_USERNAME, "value"),
-        Output(ids.ADMIN_USER_DISPLAY_NAME, "value"),
-        Output(ids.ADMIN_USER_PASSWORD, "value"),
-        Output(ids.ADMIN_USER_NEW_PASSWORD, "value"),
-        Output(ids.ADMIN_CHANGED.format("users"), "data"),
-        Input(ids.ADMIN_USER_CREATE, "n_clicks"),
-        Input(ids.ADMIN_USER_DEACTIVATE, "n_clicks"),
-        Input(ids.ADMIN_USER_REACTIVATE, "n_clicks"),
-        Input(ids.ADMIN_USER_UNLOCK, "n_clicks"),
-        Input(ids.ADMIN_USER_RESET_PASSWORD, "n_clicks"),
-        State(ids.ADMIN_USER_USERNAME, "value"),
-        State(ids.ADMIN_USER_DISPLAY_NAME, "value"),
-        State(ids.ADMIN_USER_ROLE, "value"),
-        State(ids.ADMIN_USER_REGION, "value"),
-        State(ids.ADMIN_USER_PASSWORD, "value"),
-        State(ids.ADMIN_USER_SELECT, "value"),
-        State(ids.ADMIN_USER_NEW_PASSWORD, "value"),
-        State(ids.ADMIN_LANG, "data"),
+        output={
+            "table": Output(ids.ADMIN_USERS_TABLE, "children"),
+            "feedback": Output(ids.ADMIN_USER_FEEDBACK, "children"),
+            "options": Output(ids.ADMIN_USER_SELECT, "options"),
+            "username": Output(ids.ADMIN_USER_USERNAME, "value"),
+            "display_name": Output(ids.ADMIN_USER_DISPLAY_NAME, "value"),
+            "password": Output(ids.ADMIN_USER_PASSWORD, "value"),
+            "new_password": Output(ids.ADMIN_USER_NEW_PASSWORD, "value"),
+            "changed": Output(ids.ADMIN_CHANGED.format("users"), "data"),
+        },
+        inputs={
+            "create": Input(ids.ADMIN_USER_CREATE, "n_clicks"),
+            "deactivate": Input(ids.ADMIN_USER_DEACTIVATE, "n_clicks"),
+            "reactivate": Input(ids.ADMIN_USER_REACTIVATE, "n_clicks"),
+            "unlock": Input(ids.ADMIN_USER_UNLOCK, "n_clicks"),
+            "reset": Input(ids.ADMIN_USER_RESET_PASSWORD, "n_clicks"),
+        },
+        state={
+            "username": State(ids.ADMIN_USER_USERNAME, "value"),
+            "display_name": State(ids.ADMIN_USER_DISPLAY_NAME, "value"),
+            "role": State(ids.ADMIN_USER_ROLE, "value"),
+            "region": State(ids.ADMIN_USER_REGION, "value"),
+            "password": State(ids.ADMIN_USER_PASSWORD, "value"),
+            "selected": State(ids.ADMIN_USER_SELECT, "value"),
+            "new_password": State(ids.ADMIN_USER_NEW_PASSWORD, "value"),
+            "lang": State(ids.ADMIN_LANG, "data"),
+        },
         prevent_initial_call=True,
     )(users_changed)
     callback(
         app,
         Permission.ADMIN,
-        Output(ids.ADMIN_TOKENS_TABLE, "children"),
-        Output(ids.ADMIN_TOKEN_FEEDBACK, "children"),
-        Output(ids.ADMIN_TOKEN_SELECT, "options"),
-        Output(ids.ADMIN_TOKEN_SELECT, "value"),
-        Output(ids.ADMIN_TOKEN_NAME, "value"),
-        Output(ids.ADMIN_CHANGED.format("tokens"), "data"),
-        Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"),
-        Input(ids.ADMIN_TOKEN_REVOKE, "submit_n_clicks"),
-        State(ids.ADMIN_TOKEN_NAME, "value"),
-        State(ids.ADMIN_TOKEN_REGION, "value"),
-        State(ids.ADMIN_TOKEN_SELECT, "value"),
-        State(ids.ADMIN_LANG, "data"),
+        output=_credential_outputs(
+            ids.ADMIN_TOKENS_TABLE, ids.ADMIN_TOKEN_FEEDBACK, ids.ADMIN_TOKEN_SELECT, ids.ADMIN_TOKEN_NAME, "tokens"
+        ),
+        inputs={
+            "create": Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"),
+            "revoke": Input(ids.ADMIN_TOKEN_REVOKE, "submit_n_clicks"),
+        },
+        state={
+            "name": State(ids.ADMIN_TOKEN_NAME, "value"),
+            "region": State(ids.ADMIN_TOKEN_REGION, "value"),
+            "selected": State(ids.ADMIN_TOKEN_SELECT, "value"),
+            "lang": State(ids.ADMIN_LANG, "data"),
+        },
         prevent_initial_call=True,
     )(tokens_changed)
     callback(
         app,
         Permission.ADMIN,
-        Output(ids.ADMIN_KEYS_TABLE, "children"),
-        Output(ids.ADMIN_KEY_FEEDBACK, "children"),
-        Output(ids.ADMIN_KEY_SELECT, "options"),
-        Output(ids.ADMIN_KEY_SELECT, "value"),
-        Output(ids.ADMIN_KEY_NAME, "value"),
-        Output(ids.ADMIN_CHANGED.format("keys"), "data"),
-        Input(ids.ADMIN_KEY_CREATE, "n_clicks"),
-        Input(ids.ADMIN_KEY_REVOKE, "submit_n_clicks"),
-        State(ids.ADMIN_KEY_NAME, "value"),
-        State(ids.ADMIN_KEY_CHANNEL, "value"),
-        State(ids.ADMIN_KEY_SELECT, "value"),
-        State(ids.ADMIN_LANG, "data"),
+        output=_credential_outputs(
+            ids.ADMIN_KEYS_TABLE, ids.ADMIN_KEY_FEEDBACK, ids.ADMIN_KEY_SELECT, ids.ADMIN_KEY_NAME, "keys"
+        ),
+        inputs={
+            "create": Input(ids.ADMIN_KEY_CREATE, "n_clicks"),
+            "revoke": Input(ids.ADMIN_KEY_REVOKE, "submit_n_clicks"),
+        },
+        state={
+            "name": State(ids.ADMIN_KEY_NAME, "value"),
+            "channel": State(ids.ADMIN_KEY_CHANNEL, "value"),
+            "selected": State(ids.ADMIN_KEY_SELECT, "value"),
+            "lang": State(ids.ADMIN_LANG, "data"),
+        },
         prevent_initial_call=True,
     )(keys_changed)
     callback(
         app,
         Permission.ADMIN,
-        Output(ids.ADMIN_AUDIT_TABLE, "children"),
-        Input(ids.ADMIN_AUDIT_REFRESH, "n_clicks"),
-        # Not the feedback panels: they may hold a new secret, which must not travel back to the server.
-        Input(ids.ADMIN_CHANGED.format("users"), "data"),
-        Input(ids.ADMIN_CHANGED.format("tokens"), "data"),
-        Input(ids.ADMIN_CHANGED.format("keys"), "data"),
-        State(ids.ADMIN_LANG, "data"),
+        output={"table": Output(ids.ADMIN_AUDIT_TABLE, "children")},
+        inputs={
+            "refresh": Input(ids.ADMIN_AUDIT_REFRESH, "n_clicks"),
+            # Not the feedback panels: they may hold a new secret, which must not travel back to the server.
+            "users": Input(ids.ADMIN_CHANGED.format("users"), "data"),
+            "tokens": Input(ids.ADMIN_CHANGED.format("tokens"), "data"),
+            "keys": Input(ids.ADMIN_CHANGED.format("keys"), "data"),
+        },
+        state={"lang": State(ids.ADMIN_LANG, "data")},
         prevent_initial_call=True,
     )(audit_refreshed)

@@ -1,42 +1,44 @@
-"""The appeal page's one server callback: an admin unmasks a record for a stated purpose (audited)."""
+"""The appeal page: its composer, and its one server callback, an admin unmasking a record for a
+stated purpose (audited)."""
 
 from __future__ import annotations
 
-from dash import Input, Output, State, html
+from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
-from dashboard.queries import drill as drilldata
-from dashboard.store.database import db
+from callbacks.console import current_viewer
+from dashboard.domain.roles import Permission
+from dashboard.queries import appeal as appeal_query
 from dashboard.ui import ids
-from dashboard.ui.i18n import normalise_language, t
-from dashboard.web.auth import Permission, audit, callback, current_principal
+from dashboard.ui.i18n import normalise_language
+from dashboard.web.auth import audit, callback
+from layouts import appeal as appeal_layout
 
 MIN_PURPOSE_LENGTH = 4
 
 
-def unmask(n_clicks: int, purpose: str | None, page: dict | None):
+def page(appeal_id: str | None = None, lang: str | None = None, **_query):
+    """/appeal/<appeal_id>: the appeal within the viewer's region only."""
+    lang = normalise_language(lang)
+    viewer = current_viewer()
+    view = appeal_query.read(appeal_id, viewer, lang, viewer.can(Permission.UNMASK))
+    return appeal_layout.render(view, viewer, lang)
+
+
+def unmask(n_clicks: int | None, purpose: str | None, appeal: dict | None) -> dict:
     """Show the reporter's contact in full, after writing who, when, what and why to the audit log."""
-    if not n_clicks or not isinstance(page, dict) or not str(page.get("id", "")).isdigit():
+    if not n_clicks or not isinstance(appeal, dict) or not str(appeal.get("id", "")).isdigit():
         raise PreventUpdate
-    appeal_id = int(page["id"])
-    lang = normalise_language(page.get("lang"))
+    appeal_id = int(appeal["id"])
+    lang = normalise_language(appeal.get("lang"))
     purpose = (purpose or "").strip()
     if len(purpose) < MIN_PURPOSE_LENGTH:
-        return html.P(t("console.unmask_need_purpose", lang), className="console-bad")
-    principal = current_principal()
-    with db.session() as session:
-        contact = drilldata.unmasked_contact(session, int(appeal_id))
-        region = drilldata.appeal_region(session, int(appeal_id))
-    if contact is None or region is None or not principal.covers(region):
+        return {"unmasked": appeal_layout.unmasked(None, lang)}
+    contact = appeal_query.contact(appeal_id, current_viewer(with_csrf=False))
+    if contact is None:
         raise PreventUpdate
-    audit("unmask", f"appeal:{int(appeal_id)}", purpose, {"fields": sorted(contact)})
-    return html.Table(
-        html.Tbody(
-            [html.Tr([html.Th(t(f"console.unmasked_{key}", lang)), html.Td(value)]) for key, value in contact.items()]
-        ),
-        className="console-table",
-        id="appeal-unmasked-table",
-    )
+    audit("unmask", f"appeal:{appeal_id}", purpose, {"fields": sorted(contact)})
+    return {"unmasked": appeal_layout.unmasked(contact, lang)}
 
 
 def register(app) -> None:
@@ -44,9 +46,8 @@ def register(app) -> None:
     callback(
         app,
         Permission.UNMASK,
-        Output(ids.APPEAL_UNMASKED, "children"),
-        Input(ids.APPEAL_UNMASK_BUTTON, "n_clicks"),
-        State(ids.APPEAL_UNMASK_PURPOSE, "value"),
-        State(ids.APPEAL_ID, "data"),
+        output={"unmasked": Output(ids.APPEAL_UNMASKED, "children")},
+        inputs={"n_clicks": Input(ids.APPEAL_UNMASK_BUTTON, "n_clicks")},
+        state={"purpose": State(ids.APPEAL_UNMASK_PURPOSE, "value"), "appeal": State(ids.APPEAL_ID, "data")},
         prevent_initial_call=True,
     )(unmask)

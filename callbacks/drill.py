@@ -1,4 +1,5 @@
-"""Drill-down callbacks: clicks and filters rewrite the URL; the grid pages rows from the server."""
+"""The drill-down page: its composer, and its callbacks (clicks and filters rewrite the URL; the
+grid pages rows from the server)."""
 
 from __future__ import annotations
 
@@ -6,82 +7,79 @@ import datetime as dt
 
 from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
-from dashboard.queries import drill as drilldata
-from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
-from dashboard.queries.regions import default_region_code
-from dashboard.queries.wall import LocalDay
-from dashboard.store.database import db
+from callbacks.console import current_viewer
+from dashboard.domain.regions import covers
+from dashboard.domain.roles import Permission
+from dashboard.queries import drill as drill_query
+from dashboard.queries.drill import DIMENSIONS, DrillFilters
 from dashboard.ui import ids
 from dashboard.ui.i18n import normalise_language
-from dashboard.web.auth import Permission, callback, current_principal
+from dashboard.web.auth import callback
+from layouts import drill as drill_layout
+
+# The charts a click on drills into a region one level down, and those it cross-filters by a value.
+REGION_CHARTS = {"children": ids.DRILL_CHILDREN, "map": ids.DRILL_MAP}
+DIMENSION_CHARTS = {f"{name}_click": ids.DRILL_BY.format(name) for name in DIMENSIONS}
+DROPDOWNS = {name: ids.DRILL_FILTER.format(name) for name in DIMENSIONS}
 
 
-def current_filters(search: str | None) -> DrillFilters:
-    """The filters of a URL search string, for the current principal (PreventUpdate when invalid or out of scope)."""
-    principal = current_principal()
-    query = drilldata.parse_search(search)
-    lang = normalise_language(query.get("lang"))
-    now = dt.datetime.now(dt.UTC)
-    calendar = current_app.extensions["work_calendar"]
-    with db.session() as session:
-        default_region = principal.region_code or default_region_code(session)
-    try:
-        filters = DrillFilters.from_query(query, default_region, LocalDay.of(now, calendar).day, lang)
-    except FilterError:
-        raise PreventUpdate from None
-    if not principal.covers(filters.region):
+def page(lang: str | None = None, **query):
+    """/drill: the page for the URL's filters (the pages router calls this again whenever the URL changes)."""
+    lang = normalise_language(lang)
+    viewer = current_viewer()
+    return drill_layout.render(drill_query.read(query, viewer, lang), viewer, lang)
+
+
+def _filters(search: str | None) -> DrillFilters:
+    """The filters of the URL for this viewer (PreventUpdate when invalid or out of scope)."""
+    filters = drill_query.search_filters(search, current_viewer(with_csrf=False))
+    if filters is None:
         raise PreventUpdate
     return filters
 
 
-def navigate(
-    children_click, map_click, category_click, priority_click, channel_click, status_click,
-    dates_start, dates_end, category, priority, channel, status, overdue, clear, text, search,
-):  # fmt: skip
-    """A click or a filter change → the URL of the new view (the page re-renders from the URL)."""
-    filters = current_filters(search)
+def navigate(search: str | None, **inputs) -> dict:
+    """A click or a filter change → the URL of the new view (the page re-renders from the URL).
+
+    inputs: the registered inputs by name (see register): clicks on the charts, the period,
+    the dropdowns, "only overdue", "clear" and the search box.
+    """
+    filters = _filters(search)
     trigger = ctx.triggered_id
-    clicks = {
-        ids.DRILL_CHILDREN: children_click,
-        ids.DRILL_MAP: map_click,
-        ids.DRILL_BY.format("category"): category_click,
-        ids.DRILL_BY.format("priority"): priority_click,
-        ids.DRILL_BY.format("channel"): channel_click,
-        ids.DRILL_BY.format("status"): status_click,
-    }
-    if trigger in (ids.DRILL_CHILDREN, ids.DRILL_MAP):
-        code = _clicked(clicks[trigger])
-        if not code or not code.startswith(filters.region) or code == filters.region:
-            raise PreventUpdate
-        return filters.to_query(region=code)
+    for name, chart in REGION_CHARTS.items():
+        if trigger == chart:
+            code = _clicked(inputs[name])
+            if not code or not covers(filters.region, code) or code == filters.region:
+                raise PreventUpdate
+            return {"search": filters.to_query(region=code)}
     for name in DIMENSIONS:
-        if trigger == ids.DRILL_BY.format(name):
-            value = _clicked(clicks[trigger])
+        if trigger == DIMENSION_CHARTS[f"{name}_click"]:
+            value = _clicked(inputs[f"{name}_click"])
             if value not in {m.value for m in DIMENSIONS[name]}:
                 raise PreventUpdate
-            return filters.toggled(name, value).to_query()
+            return {"search": filters.toggled(name, value).to_query()}
     if trigger == ids.DRILL_CLEAR:
-        return DrillFilters(region=filters.region, start=filters.start, end=filters.end, lang=filters.lang).to_query()
+        cleared = DrillFilters(region=filters.region, start=filters.start, end=filters.end, lang=filters.lang)
+        return {"search": cleared.to_query()}
     if trigger == ids.DRILL_DATES:
         try:
-            start = dt.date.fromisoformat(dates_start[:10])
-            end = dt.date.fromisoformat(dates_end[:10])
+            start = dt.date.fromisoformat(inputs["start_date"][:10])
+            end = dt.date.fromisoformat(inputs["end_date"][:10])
         except (TypeError, ValueError):
             raise PreventUpdate from None
-        if start > end or (end - start).days >= drilldata.MAX_PERIOD_DAYS:
+        if start > end or (end - start).days >= drill_query.MAX_PERIOD_DAYS:
             raise PreventUpdate
-        return filters.to_query(start=start, end=end)
-    chosen = {"category": category, "priority": priority, "channel": channel, "status": status}
+        return {"search": filters.to_query(start=start, end=end)}
     for name in DIMENSIONS:
-        if trigger == ids.DRILL_FILTER.format(name):
+        if trigger == DROPDOWNS[name]:
             allowed = {m.value for m in DIMENSIONS[name]}
-            return filters.to_query(**{name: tuple(sorted(v for v in chosen[name] or [] if v in allowed))})
+            chosen = tuple(sorted(v for v in inputs[name] or [] if v in allowed))
+            return {"search": filters.to_query(**{name: chosen})}
     if trigger == ids.DRILL_GRID_TEXT:
-        return filters.to_query(text=(text or "").strip()[: drilldata.MAX_TEXT_LENGTH])
+        return {"search": filters.to_query(text=(inputs["text"] or "").strip()[: drill_query.MAX_TEXT_LENGTH])}
     if trigger == ids.DRILL_OVERDUE:
-        return filters.to_query(overdue=bool(overdue))
+        return {"search": filters.to_query(overdue=bool(inputs["overdue"]))}
     raise PreventUpdate
 
 
@@ -94,26 +92,14 @@ def _clicked(click_data: dict | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def grid_rows(request: dict | None, search: str | None):
+def grid_rows(request: dict | None, search: str | None) -> dict:
     """One block of grid rows for ag-grid's infinite row model (sorting on the server)."""
     if not request:
         raise PreventUpdate
-    filters = current_filters(search)
-    now = dt.datetime.now(dt.UTC)
-    with db.session() as session:
-        rows, total = drilldata.grid_page(
-            session,
-            filters,
-            now,
-            current_app.extensions["work_calendar"],
-            request.get("startRow", 0),
-            request.get("endRow", 100),
-            request.get("sortModel"),
-        )
-    suffix = "?lang=en" if filters.lang == "en" else ""
-    for row in rows:
-        row["link"] = f"[{row['id']}](/appeal/{row['id']}{suffix})"
-    return {"rowData": rows, "rowCount": total}
+    grid = drill_query.grid(search, current_viewer(with_csrf=False), request)
+    if grid is None:
+        raise PreventUpdate
+    return {"rows": drill_layout.grid_response(grid)}
 
 
 def register(app) -> None:
@@ -121,30 +107,25 @@ def register(app) -> None:
     callback(
         app,
         Permission.CONSOLE,
-        Output(ids.DRILL_URL, "search"),
-        Input(ids.DRILL_CHILDREN, "clickData"),
-        Input(ids.DRILL_MAP, "clickData"),
-        Input(ids.DRILL_BY.format("category"), "clickData"),
-        Input(ids.DRILL_BY.format("priority"), "clickData"),
-        Input(ids.DRILL_BY.format("channel"), "clickData"),
-        Input(ids.DRILL_BY.format("status"), "clickData"),
-        Input(ids.DRILL_DATES, "start_date"),
-        Input(ids.DRILL_DATES, "end_date"),
-        Input(ids.DRILL_FILTER.format("category"), "value"),
-        Input(ids.DRILL_FILTER.format("priority"), "value"),
-        Input(ids.DRILL_FILTER.format("channel"), "value"),
-        Input(ids.DRILL_FILTER.format("status"), "value"),
-        Input(ids.DRILL_OVERDUE, "value"),
-        Input(ids.DRILL_CLEAR, "n_clicks"),
-        Input(ids.DRILL_GRID_TEXT, "value"),
-        State(ids.DRILL_URL, "search"),
+        output={"search": Output(ids.DRILL_URL, "search")},
+        inputs={
+            **{name: Input(chart, "clickData") for name, chart in REGION_CHARTS.items()},
+            **{name: Input(chart, "clickData") for name, chart in DIMENSION_CHARTS.items()},
+            "start_date": Input(ids.DRILL_DATES, "start_date"),
+            "end_date": Input(ids.DRILL_DATES, "end_date"),
+            **{name: Input(dropdown, "value") for name, dropdown in DROPDOWNS.items()},
+            "overdue": Input(ids.DRILL_OVERDUE, "value"),
+            "clear": Input(ids.DRILL_CLEAR, "n_clicks"),
+            "text": Input(ids.DRILL_GRID_TEXT, "value"),
+        },
+        state={"search": State(ids.DRILL_URL, "search")},
         prevent_initial_call=True,
     )(navigate)
     callback(
         app,
         Permission.CONSOLE,
-        Output(ids.DRILL_GRID, "getRowsResponse"),
-        Input(ids.DRILL_GRID, "getRowsRequest"),
-        State(ids.DRILL_URL, "search"),
+        output={"rows": Output(ids.DRILL_GRID, "getRowsResponse")},
+        inputs={"request": Input(ids.DRILL_GRID, "getRowsRequest")},
+        state={"search": State(ids.DRILL_URL, "search")},
         prevent_initial_call=True,
     )(grid_rows)

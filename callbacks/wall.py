@@ -1,6 +1,8 @@
-"""Wall callbacks. The browser does the per-second and per-delta work itself (assets/wall.js:
-pushed deltas go from the socket event straight to the DOM, with no callback); the server
-is asked only for a coalesced resync of the aggregates."""
+"""The wall: its page composer (access → queries.wall.read → layouts.wall.render) and its callbacks.
+
+The browser does the per-second and per-delta work itself (assets/wall.js: pushed deltas go from
+the socket event straight to the DOM, with no callback); the server is asked only for a coalesced
+resync of the aggregates, shared by every wall of a region (_shared_resync)."""
 
 from __future__ import annotations
 
@@ -8,53 +10,53 @@ import datetime as dt
 import json
 import threading
 
-from dash import ClientsideFunction, Input, Output, State, html
+from dash import ClientsideFunction, Input, Output, State
 from dash.exceptions import PreventUpdate
-from flask import current_app
 from plotly.io.json import to_json_plotly
 
+from dashboard.domain.roles import Permission
+from dashboard.queries import wall as wall_query
 from dashboard.queries.cache import TTLCache
-from dashboard.store.database import db
 from dashboard.ui import ids
-from dashboard.ui.figures import empty_figure, map_figure, trend_figure
-from dashboard.ui.i18n import t
-from dashboard.web.access import AccessDenied, wall_region
-from layouts.wall import epoch_ms, kpi_tiles, population_panel, snapshot, snapshot_stores, visits_panel
+from dashboard.ui.i18n import normalise_language
+from dashboard.web.access import AccessDenied, resolve_wall_region
+from dashboard.web.auth import callback
+from dashboard.web.sockets import DELTA_EVENT
+from layouts import wall as wall_layout
 
 
 def _clientside(app, function: str, outputs, inputs, states=(), **kwargs) -> None:
     app.clientside_callback(ClientsideFunction("wall", function), outputs, inputs, list(states), **kwargs)
 
 
-def refresh(_counter: int, state: dict, scale: float):
+def page(region: str | None = None, lang: str | None = None, token: str | None = None, **_query):
+    """/wall: the wall for one region (default: the district, or the token's region), zh unless ?lang=en."""
+    lang = normalise_language(lang)
+    try:
+        region_code = resolve_wall_region(token, region)
+    except AccessDenied as exc:
+        return wall_layout.denied(lang, str(exc))
+    return wall_layout.render(wall_query.read(region_code, lang, token or ""), DELTA_EVENT)
+
+
+def refresh(counter: int, state: dict | None, scale: float | None) -> dict:
     """Resync: recompute every aggregate and chart from the database (also after a reconnect)."""
     if not state:
         raise PreventUpdate
     lang = state["lang"]
     try:
-        with db.session() as session:
-            region_code = wall_region(session, state.get("token") or None, state["region"], None)
+        region_code = resolve_wall_region(state.get("token") or None, state["region"], default=False)
     except AccessDenied as exc:
         # A revoked token: the screen stops showing data at its next resync.
-        blank = empty_figure()
-        ticker_store, sla_store = snapshot_stores({"recent": [], "sla": []}, dt.datetime.now(dt.UTC))
-        return (
-            [html.Div([t("wall.denied", lang), html.Br(), str(exc)], className="wall-denied")],
-            [],
-            [],
-            blank,
-            blank,
-            sla_store,
-            ticker_store,
-            "",
-        )
+        return wall_layout.resync_denied(lang, str(exc), dt.datetime.now(dt.UTC))
     scale = round(max(min(float(scale or 1.0), 8.0), 0.5), 2)
     # Every wall of a region resyncs after the same burst of deltas: they share one computation.
-    result = _shared_resync((db.engine.url, region_code, lang, scale), lambda: _resync(region_code, lang, scale))
+    key = (wall_query.database_key(), region_code, lang, scale)
+    result = _shared_resync(key, lambda: _resync(region_code, lang, scale))
     # A shared result can be two seconds old: its as_of says when it was read (the browser
     # replays deltas published since), but the clock the countdowns use must be this moment's.
-    sla_store = {**result[5], "server_now": epoch_ms(dt.datetime.now(dt.UTC))}
-    return (*result[:5], sla_store, *result[6:])
+    sla_data = {**result["sla_data"], "server_now": wall_layout.epoch_ms(dt.datetime.now(dt.UTC))}
+    return {**result, "sla_data": sla_data}
 
 
 _resyncs = TTLCache(seconds=2)
@@ -74,21 +76,8 @@ def _shared_resync(key: tuple, compute):
         return _resyncs.get(key, compute)
 
 
-def _resync(region_code: str, lang: str, scale: float) -> list:
-    now = dt.datetime.now(dt.UTC)
-    data = snapshot(region_code, lang, now)
-    local_now = now.astimezone(current_app.extensions["work_calendar"].timezone)
-    ticker_store, sla_store = snapshot_stores(data, now)
-    result = (
-        kpi_tiles(data["kpis"], lang, now),
-        population_panel(data["population"], lang),
-        visits_panel(data["visits"], lang),
-        map_figure(data["load"], lang, scale),
-        trend_figure(data["volume"], lang, scale),
-        sla_store,
-        ticker_store,
-        t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
-    )
+def _resync(region_code: str, lang: str, scale: float) -> dict:
+    result = wall_layout.resync(wall_query.read(region_code, lang), scale)
     # Every wall that asks while this result is cached gets the same one: turn the figures and
     # components into plain JSON data once here rather than once per wall (Plotly deep-copies
     # a figure to serialise it). Measured: 30 walls polling every second cost the server about
@@ -126,17 +115,20 @@ def register(app) -> None:
     # No callback listens to the socket's deltas or renders the ticker and the deadline board:
     # wall.js applies deltas and snapshots to the DOM itself, which keeps a delta out of Dash's
     # callback queue (the earlier chain took 450-880 ms at p95 on a busy headless wall).
-    app.callback(
-        Output(ids.WALL_KPIS, "children"),
-        Output(ids.WALL_POPULATION, "children"),
-        Output(ids.WALL_VISITS, "children"),
-        Output(ids.WALL_MAP, "figure"),
-        Output(ids.WALL_TREND, "figure"),
-        Output(ids.WALL_SLA_DATA, "data"),
-        Output(ids.WALL_TICKER_DATA, "data"),
-        Output(ids.WALL_FRESHNESS, "children"),
-        Input(ids.WALL_REFRESH, "data"),
-        State(ids.WALL_STATE, "data"),
-        State(ids.WALL_VIEWPORT, "data"),
+    callback(
+        app,
+        Permission.WALL,  # the resync checks the device token itself
+        output={
+            "kpis": Output(ids.WALL_KPIS, "children"),
+            "population": Output(ids.WALL_POPULATION, "children"),
+            "visits": Output(ids.WALL_VISITS, "children"),
+            "map": Output(ids.WALL_MAP, "figure"),
+            "trend": Output(ids.WALL_TREND, "figure"),
+            "sla_data": Output(ids.WALL_SLA_DATA, "data"),
+            "ticker_data": Output(ids.WALL_TICKER_DATA, "data"),
+            "freshness": Output(ids.WALL_FRESHNESS, "children"),
+        },
+        inputs={"counter": Input(ids.WALL_REFRESH, "data")},
+        state={"state": State(ids.WALL_STATE, "data"), "scale": State(ids.WALL_VIEWPORT, "data")},
         prevent_initial_call=True,
     )(refresh)

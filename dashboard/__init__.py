@@ -47,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     scheduler.init_app(server)
 
     from dashboard.jobs import registry as jobs
+    from dashboard.queries import drill as drill_queries
     from dashboard.queries import wall as wall_queries
     from dashboard.services import push
     from dashboard.services.ingest.service import Ingestor
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Session listeners of this app's database: deltas go to this app's sockets after commit.
     push.install(server.extensions["database"], sockets.make_publisher(socketio, server.extensions["database"]))
     wall_queries.install(server.extensions["database"])
+    server.extensions["drill_readers"] = drill_queries.make_reader_pool()
     jobs.register(server)
     scheduler.add_local_job(
         sockets.close_revoked_walls, "interval", seconds=30, args=[socketio], id="close_revoked_walls"
@@ -108,33 +110,27 @@ def _create_dash(server: Flask) -> dash.Dash:
     from callbacks import admin as admin_callbacks
     from callbacks import appeal as appeal_callbacks
     from callbacks import drill as drill_callbacks
+    from callbacks import exports as exports_callbacks
+    from callbacks import home as home_callbacks
     from callbacks import wall as wall_callbacks
-    from dashboard.web.auth import Permission, declare_callback, guarded_layout
-    from layouts import admin as admin_layout
-    from layouts import appeal as appeal_layout
-    from layouts import drill as drill_layout
-    from layouts import exports as exports_layout
-    from layouts import home as home_layout
-    from layouts import wall as wall_layout
+    from dashboard.web.auth import Permission, guarded_layout
 
-    # Every page names the permission its layout needs (the wall checks its device token itself).
+    # Every page names the permission its composer (query → layout) needs; the wall checks its device token itself.
     pages = [
-        ("home", "/", None, home_layout.layout, Permission.PUBLIC),
-        ("wall", "/wall", None, wall_layout.layout, Permission.WALL),
-        ("drill", "/drill", None, drill_layout.layout, Permission.CONSOLE),
-        ("appeal", None, "/appeal/<appeal_id>", appeal_layout.layout, Permission.CONSOLE),
-        ("exports", "/exports", None, exports_layout.layout, Permission.EXPORT),
-        ("admin", "/admin", None, admin_layout.layout, Permission.ADMIN),
+        ("home", "/", None, home_callbacks.page, Permission.PUBLIC),
+        ("wall", "/wall", None, wall_callbacks.page, Permission.WALL),
+        ("drill", "/drill", None, drill_callbacks.page, Permission.CONSOLE),
+        ("appeal", None, "/appeal/<appeal_id>", appeal_callbacks.page, Permission.CONSOLE),
+        ("exports", "/exports", None, exports_callbacks.page, Permission.EXPORT),
+        ("admin", "/admin", None, admin_callbacks.page, Permission.ADMIN),
     ]
     for name, path, template, layout, permission in pages:
         dash.register_page(
             name, path=path, path_template=template, layout=guarded_layout(permission, layout), title=t("app.title")
         )
     app.layout = dash.html.Div(dash.page_container)
-    known = set(app.callback_map)
+    # Each server callback declares its permission as it is registered (auth.callback).
     wall_callbacks.register(app)
-    for output in set(app.callback_map) - known:
-        declare_callback(server, output, Permission.WALL)  # the wall's resync checks the device token itself
     drill_callbacks.register(app)
     appeal_callbacks.register(app)
     admin_callbacks.register(app)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
@@ -14,10 +13,11 @@ from dashboard import create_app, freeze_startup_objects
 from dashboard.config import INSTANCE_DIR
 from dashboard.domain.roles import ACCOUNT_ROLES, Role
 from dashboard.domain.vocab import Channel
+from dashboard.queries import admin as admin_queries
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
 from dashboard.services.ingest import bulkload
-from dashboard.store import migrate
+from dashboard.store import counters, migrate
 from dashboard.store.database import db
 from dashboard.store.models import AuditLog, Region
 
@@ -35,6 +35,7 @@ def _prepare_database(app) -> None:
         bulkload.restore(db.engine)
     except Exception:  # never keeps the app from starting: /healthz goes on reporting what is missing
         log.exception("building the appeals indexes an interrupted bulk load left out failed")
+    counters.ensure_current_at_start(db, app.extensions["work_calendar"])
 
 
 @click.group(invoke_without_command=True)
@@ -143,9 +144,9 @@ def _demo_users() -> str:
     """In demo mode: an admin and the first street's supervisor, with random passwords kept in a 0600 file."""
     import secrets
 
+    from dashboard.domain.credentials import hash_password
     from dashboard.domain.vocab import RegionLevel
     from dashboard.store.models import User
-    from dashboard.web.auth import hash_password
 
     lines = []
     with db.transaction() as session:
@@ -276,7 +277,7 @@ def users_list() -> None:
     _app()
     now = dt.datetime.now(dt.UTC)
     with db.session() as session:
-        for user in admin.list_users(session):
+        for user in admin_queries.list_users(session):
             state = "active" if user.active else "disabled"
             if user.locked(now):
                 state += f", locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
@@ -318,11 +319,6 @@ def users_password(username: str, password: str) -> None:
     _app()
     _admin(admin.reset_password, username, password)
     click.echo(f"password of {username} reset")
-
-
-def main() -> None:
-    """Entry point for app.py."""
-    sys.exit(cli())
 
 
 @cli.command()
@@ -388,7 +384,7 @@ def _revoke_credentials(revoke, name: str, what: str) -> None:
 @apikeys_group.command("list")
 def apikeys_list() -> None:
     """List keys (names and state, never the keys)."""
-    _list_credentials(admin.list_api_keys)
+    _list_credentials(admin_queries.list_api_keys)
 
 
 @apikeys_group.command("revoke")
@@ -417,7 +413,7 @@ def walltokens_add(name: str, region_code: str) -> None:
 @walltokens_group.command("list")
 def walltokens_list() -> None:
     """List wall tokens (names, regions and state; never the tokens)."""
-    _list_credentials(admin.list_wall_tokens)
+    _list_credentials(admin_queries.list_wall_tokens)
 
 
 @walltokens_group.command("revoke")

@@ -36,7 +36,6 @@ class Config:
     SLA_POLICY_FILE: str = str(DATA_DIR / "sla_policy.toml")
     KPI_TARGETS_FILE: str = str(DATA_DIR / "kpi_targets.toml")
     CALENDAR_OVERRIDE_FILE: str = str(DATA_DIR / "calendar" / "overrides.toml")
-    GEOJSON_FILE: str = str(DATA_DIR / "geo" / "wuhou_regions.geojson")
     DROP_DIR: str = str(INSTANCE_DIR / "dropbox")
     # A wall page starts afresh after this many hours (when the server answers), so that nothing
     # a browser keeps can grow for weeks; 0 never reloads.
@@ -48,7 +47,6 @@ class Config:
     INGEST_RATE_LIMIT: int = 120  # ingest requests per API key per minute (bulk POSTs and Open311); 0 is off
     # Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.
     TRUSTED_PROXIES: int = 0
-    LANGUAGE: str = "zh"
     LOGIN_MAX_FAILURES: int = 5  # failed log-ins in a row before the account is locked
     LOGIN_LOCK_MINUTES: int = 15
     SESSION_HOURS: int = 8  # a supervisor's session ends after this long

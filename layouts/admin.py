@@ -1,69 +1,72 @@
 """Administration: users, wall tokens, API keys and the recent audit log (admins only).
 
-The layout builds every section from the database; the callbacks (callbacks/admin.py) rebuild a
-section's table with the same functions after each change.
+`render` draws every section from the page's view (queries.admin.read); the callbacks
+(callbacks/admin.py) redraw a section with the same functions after each change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import partial
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from dash import dcc, html
-from flask import current_app
 
 from dashboard.domain.roles import ACCOUNT_ROLES, Role
 from dashboard.domain.vocab import Channel
-from dashboard.services import admin
-from dashboard.services.admin import CredentialView, UserView
-from dashboard.store.database import db
-from dashboard.store.models import AuditLog
 from dashboard.ui import ids
-from dashboard.ui.i18n import label, normalise_language, t
-from dashboard.web.auth import current_principal
+from dashboard.ui.chrome import Viewer
+from dashboard.ui.i18n import label, t
 from layouts.console import page
+
+if TYPE_CHECKING:
+    from dashboard.queries.admin import AdminView, AuditView, CredentialsView, CredentialView, UsersView, UserView
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def layout(lang: str | None = None, **_query) -> html.Div:
-    """The administration page, in lang (zh unless ?lang=en)."""
-    lang = normalise_language(lang)
-    now = dt.datetime.now(dt.UTC)
-    with db.session() as session:
-        users = admin.list_users(session)
-        tokens = admin.list_wall_tokens(session)
-        keys = admin.list_api_keys(session)
-        entries = admin.recent_audit(session)
-        regions = admin.region_choices(session, lang)
-        names = admin.region_names(session, scope_codes(users, tokens), lang)
+def render(view: AdminView, viewer: Viewer) -> html.Div:
+    """The administration page, in the view's language."""
+    lang = view.lang
     body = [
         dcc.Store(id=ids.ADMIN_LANG, data=lang),
         *[dcc.Store(id=ids.ADMIN_CHANGED.format(section)) for section in ("users", "tokens", "keys")],
         html.H2(t("admin.title", lang), className="admin-title"),
-        _users_section(users, names, regions, lang, now),
+        _users_section(view.users, view.regions, view.min_password_length),
         html.Div(
-            [_tokens_section(tokens, names, regions, lang), _keys_section(keys, lang)],
+            [_tokens_section(view.tokens, view.regions), _keys_section(view.keys)],
             className="console-row",
         ),
-        _audit_section(entries, lang),
+        _audit_section(view.audit),
     ]
-    return page(current_principal(), lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)
-
-
-def scope_codes(users: list[UserView], tokens: list[CredentialView]) -> set[str]:
-    """The region codes users and wall tokens are scoped to (whose names the tables show)."""
-    return {u.region_code for u in users if u.region_code} | {token.scope for token in tokens}
+    return page(viewer, lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)
 
 
 # ---------------------------------------------------------------------------- tables (also used by the callbacks)
 
 
-def local_time(instant: dt.datetime | None) -> str:
+def users_refresh(view: UsersView) -> dict:
+    """The users section after a change: its table and the users to choose from."""
+    return {"table": users_table(view), "options": user_options(view.users)}
+
+
+def tokens_refresh(view: CredentialsView) -> dict:
+    """The wall tokens' section after a change: its table and the tokens that can still be revoked."""
+    scope_label = partial(region_label, names=view.names, lang=view.lang)
+    return {"table": tokens_table(view), "options": active_options(view.rows, scope_label)}
+
+
+def keys_refresh(view: CredentialsView) -> dict:
+    """The API keys' section after a change: its table and the keys that can still be revoked."""
+    return {"table": keys_table(view), "options": active_options(view.rows, partial(channel_label, lang=view.lang))}
+
+
+def local_time(instant: dt.datetime | None, timezone: ZoneInfo) -> str:
     """An instant in the configured local time (Beijing by default), or a dash."""
     if instant is None:
         return "—"
-    return instant.astimezone(current_app.extensions["work_calendar"].timezone).strftime(TIME_FORMAT)
+    return instant.astimezone(timezone).strftime(TIME_FORMAT)
 
 
 def _table(headers: list[str], rows: list[html.Tr], lang: str) -> html.Table | html.P:
@@ -81,11 +84,12 @@ def region_label(code: str | None, names: dict[str, str], lang: str) -> str:
     return f"{names.get(code, code)} · {code}"
 
 
-def users_table(users: list[UserView], names: dict[str, str], lang: str, now: dt.datetime):
+def users_table(view: UsersView):
     """Username, display name, role, region, state, lock-out and failed log-ins of every user."""
+    lang, names = view.lang, view.names
     rows = []
-    for user in users:
-        locked = user.locked(now)
+    for user in view.users:
+        locked = user.locked(view.now)
         classes = [name for name, on in (("admin-row-muted", not user.active), ("admin-row-locked", locked)) if on]
         rows.append(
             html.Tr(
@@ -95,7 +99,7 @@ def users_table(users: list[UserView], names: dict[str, str], lang: str, now: dt
                     html.Td(label(user.role, lang)),
                     html.Td(region_label(user.region_code, names, lang)),
                     html.Td(t("admin.active", lang) if user.active else t("admin.inactive", lang)),
-                    html.Td(local_time(user.locked_until) if locked else "—"),
+                    html.Td(local_time(user.locked_until, view.timezone) if locked else "—"),
                     html.Td(str(user.failed_logins), className="num"),
                 ],
                 className=" ".join(classes),
@@ -109,33 +113,34 @@ def users_table(users: list[UserView], names: dict[str, str], lang: str, now: dt
     return _table(headers, rows, lang)
 
 
-def credentials_table(rows: list[CredentialView], scope_header: str, scope_label, lang: str):
+def credentials_table(view: CredentialsView, scope_header: str, scope_label):
     """Name, scope (region or channel), created and revoked of every wall token or API key."""
+    lang, zone = view.lang, view.timezone
     body = [
         html.Tr(
             [
                 html.Td(row.name, className="admin-mono"),
                 html.Td(scope_label(row.scope)),
-                html.Td(local_time(row.created_at)),
-                html.Td(local_time(row.revoked_at) if row.revoked_at else t("admin.in_force", lang)),
+                html.Td(local_time(row.created_at, zone)),
+                html.Td(local_time(row.revoked_at, zone) if row.revoked_at else t("admin.in_force", lang)),
             ],
             className="admin-row-muted" if row.revoked_at else "",
         )
-        for row in rows
+        for row in view.rows
     ]
     headers = [t("admin.col_name", lang), scope_header, t("admin.col_created", lang), t("admin.col_revoked", lang)]
     return _table(headers, body, lang)
 
 
-def tokens_table(tokens: list[CredentialView], names: dict[str, str], lang: str):
+def tokens_table(view: CredentialsView):
     """The wall tokens' table."""
-    scope_label = partial(region_label, names=names, lang=lang)
-    return credentials_table(tokens, t("admin.col_region", lang), scope_label, lang)
+    scope_label = partial(region_label, names=view.names, lang=view.lang)
+    return credentials_table(view, t("admin.col_region", view.lang), scope_label)
 
 
-def keys_table(keys: list[CredentialView], lang: str):
+def keys_table(view: CredentialsView):
     """The API keys' table."""
-    return credentials_table(keys, t("admin.col_channel", lang), partial(channel_label, lang=lang), lang)
+    return credentials_table(view, t("admin.col_channel", view.lang), partial(channel_label, lang=view.lang))
 
 
 def channel_label(code: str, lang: str) -> str:
@@ -143,19 +148,20 @@ def channel_label(code: str, lang: str) -> str:
     return label(Channel(code), lang)
 
 
-def audit_table(entries: list[AuditLog], lang: str):
+def audit_table(view: AuditView):
     """When (local time), who, action, target and purpose of each entry, newest first."""
+    lang = view.lang
     rows = [
         html.Tr(
             [
-                html.Td(local_time(entry.at), className="admin-nowrap"),
+                html.Td(local_time(entry.at, view.timezone), className="admin-nowrap"),
                 html.Td(entry.actor),
                 html.Td(entry.action, className="admin-mono"),
                 html.Td(entry.target, className="admin-mono"),
                 html.Td(entry.purpose or "—"),
             ]
         )
-        for entry in entries
+        for entry in view.entries
     ]
     headers = [t(f"admin.col_{key}", lang) for key in ("when", "actor", "action", "target", "purpose")]
     return _table(headers, rows, lang)
@@ -214,7 +220,8 @@ def _field(text: str, control, hint: str | None = None) -> html.Div:
     return html.Div(parts, className="admin-field")
 
 
-def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.Div:
+def _users_section(view: UsersView, regions: list[tuple[str, str]], min_password_length: int) -> html.Div:
+    lang = view.lang
     new_user = html.Div(
         [
             html.H3(t("admin.new_user", lang)),
@@ -253,7 +260,7 @@ def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.D
                     _field(
                         t("admin.field_password", lang),
                         dcc.Input(id=ids.ADMIN_USER_PASSWORD, type="password", autoComplete="new-password"),
-                        t("admin.password_hint", lang, min=admin.MIN_PASSWORD_LENGTH),
+                        t("admin.password_hint", lang, min=min_password_length),
                     ),
                 ],
                 className="admin-form",
@@ -271,7 +278,7 @@ def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.D
                         t("admin.field_user", lang),
                         dcc.Dropdown(
                             id=ids.ADMIN_USER_SELECT,
-                            options=user_options(users),
+                            options=user_options(view.users),
                             placeholder=t("admin.choose", lang),
                             className="admin-dropdown",
                         ),
@@ -302,7 +309,7 @@ def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.D
                     _field(
                         t("admin.field_new_password", lang),
                         dcc.Input(id=ids.ADMIN_USER_NEW_PASSWORD, type="password", autoComplete="new-password"),
-                        t("admin.password_hint", lang, min=admin.MIN_PASSWORD_LENGTH),
+                        t("admin.password_hint", lang, min=min_password_length),
                     ),
                     html.Div(
                         html.Button(
@@ -323,7 +330,7 @@ def _users_section(users, names, regions, lang: str, now: dt.datetime) -> html.D
         [
             html.H3(t("admin.users", lang)),
             html.P(t("admin.users_help", lang), className="console-hint"),
-            html.Div(users_table(users, names, lang, now), id=ids.ADMIN_USERS_TABLE, className="admin-scroll"),
+            html.Div(users_table(view), id=ids.ADMIN_USERS_TABLE, className="admin-scroll"),
             html.Div(id=ids.ADMIN_USER_FEEDBACK, className="admin-feedback"),
             html.Div([new_user, manage], className="admin-panels"),
         ],
@@ -387,7 +394,8 @@ def _credential_forms(
     return html.Div([create, revoke], className="admin-panels admin-panels-stacked")
 
 
-def _tokens_section(tokens, names, regions, lang: str) -> html.Section:
+def _tokens_section(view: CredentialsView, regions: list[tuple[str, str]]) -> html.Section:
+    lang = view.lang
     region = _field(
         t("admin.field_region", lang),
         dcc.Dropdown(
@@ -401,7 +409,7 @@ def _tokens_section(tokens, names, regions, lang: str) -> html.Section:
         [
             html.H3(t("admin.wall_tokens", lang)),
             html.P(t("admin.wall_tokens_help", lang), className="console-hint"),
-            html.Div(tokens_table(tokens, names, lang), id=ids.ADMIN_TOKENS_TABLE, className="admin-scroll"),
+            html.Div(tokens_table(view), id=ids.ADMIN_TOKENS_TABLE, className="admin-scroll"),
             html.Div(id=ids.ADMIN_TOKEN_FEEDBACK, className="admin-feedback"),
             _credential_forms(
                 lang,
@@ -410,7 +418,7 @@ def _tokens_section(tokens, names, regions, lang: str) -> html.Section:
                 region,
                 ids.ADMIN_TOKEN_CREATE,
                 ids.ADMIN_TOKEN_SELECT,
-                active_options(tokens, partial(region_label, names=names, lang=lang)),
+                active_options(view.rows, partial(region_label, names=view.names, lang=lang)),
                 ids.ADMIN_TOKEN_REVOKE,
                 t("admin.revoke_token", lang),
                 t("admin.revoke_token_confirm", lang),
@@ -421,7 +429,8 @@ def _tokens_section(tokens, names, regions, lang: str) -> html.Section:
     )
 
 
-def _keys_section(keys, lang: str) -> html.Section:
+def _keys_section(view: CredentialsView) -> html.Section:
+    lang = view.lang
     channel = _field(
         t("admin.field_channel", lang),
         dcc.Dropdown(
@@ -435,7 +444,7 @@ def _keys_section(keys, lang: str) -> html.Section:
         [
             html.H3(t("admin.api_keys", lang)),
             html.P(t("admin.api_keys_help", lang), className="console-hint"),
-            html.Div(keys_table(keys, lang), id=ids.ADMIN_KEYS_TABLE, className="admin-scroll"),
+            html.Div(keys_table(view), id=ids.ADMIN_KEYS_TABLE, className="admin-scroll"),
             html.Div(id=ids.ADMIN_KEY_FEEDBACK, className="admin-feedback"),
             _credential_forms(
                 lang,
@@ -444,7 +453,7 @@ def _keys_section(keys, lang: str) -> html.Section:
                 channel,
                 ids.ADMIN_KEY_CREATE,
                 ids.ADMIN_KEY_SELECT,
-                active_options(keys, partial(channel_label, lang=lang)),
+                active_options(view.rows, partial(channel_label, lang=lang)),
                 ids.ADMIN_KEY_REVOKE,
                 t("admin.revoke_key", lang),
                 t("admin.revoke_key_confirm", lang),
@@ -455,12 +464,13 @@ def _keys_section(keys, lang: str) -> html.Section:
     )
 
 
-def _audit_section(entries: list[AuditLog], lang: str) -> html.Section:
+def _audit_section(view: AuditView) -> html.Section:
+    lang = view.lang
     return html.Section(
         [
             html.Div(
                 [
-                    html.H3(t("admin.audit", lang, count=admin.RECENT_AUDIT_ENTRIES)),
+                    html.H3(t("admin.audit", lang, count=view.limit)),
                     html.Button(
                         t("admin.refresh", lang),
                         id=ids.ADMIN_AUDIT_REFRESH,
@@ -470,7 +480,7 @@ def _audit_section(entries: list[AuditLog], lang: str) -> html.Section:
                 ],
                 className="admin-inline",
             ),
-            html.Div(audit_table(entries, lang), id=ids.ADMIN_AUDIT_TABLE, className="admin-scroll admin-audit"),
+            html.Div(audit_table(view), id=ids.ADMIN_AUDIT_TABLE, className="admin-scroll admin-audit"),
         ],
         className="console-card admin-section",
         id="admin-audit",

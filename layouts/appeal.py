@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import TYPE_CHECKING
 
 from dash import dcc, html
-from flask import current_app
 
-from dashboard.queries import drill as drilldata
-from dashboard.store.database import db
 from dashboard.ui import ids
-from dashboard.ui.i18n import normalise_language, t
-from dashboard.web.auth import Permission, current_principal
-from layouts.console import denied, page, with_lang
+from dashboard.ui.chrome import Refusal, Viewer
+from dashboard.ui.i18n import t
+from layouts.console import page, refused, with_lang
+
+if TYPE_CHECKING:
+    from dashboard.queries.appeal import AppealView
 
 
 def _duration(seconds: float, lang: str) -> str:
@@ -22,24 +22,16 @@ def _duration(seconds: float, lang: str) -> str:
     return t("console.duration", lang, days=days, hours=hours, minutes=rest // 60)
 
 
-def layout(appeal_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
-    """The detail page of /appeal/<id>, within the viewer's region only."""
-    lang = normalise_language(lang)
-    principal = current_principal()
-    if not (appeal_id or "").isdigit():
-        return denied(principal, lang, t("console.no_such_appeal", lang))
-    now = dt.datetime.now(dt.UTC)
-    with db.session() as session:
-        detail = drilldata.appeal_detail(session, int(appeal_id), lang, now, current_app.extensions["work_calendar"])
-    # Out of scope looks the same as missing: a supervisor learns nothing about other streets.
-    if detail is None or not principal.covers(detail["region_code"]):
-        return denied(principal, lang, t("console.no_such_appeal", lang))
-    other = f"/appeal/{appeal_id}" + ("" if lang == "en" else "?lang=en")
-    return page(principal, lang, "drill", other, body(detail, lang, principal.can(Permission.UNMASK)))
+def render(view: AppealView | Refusal, viewer: Viewer, lang: str) -> html.Div:
+    """The detail page of /appeal/<id>, or the refusal (missing and out of scope look the same)."""
+    if isinstance(view, Refusal):
+        return refused(viewer, lang, view)
+    other = f"/appeal/{view.appeal_id}" + ("" if lang == "en" else "?lang=en")
+    return page(viewer, lang, "drill", other, body(view.detail, lang, view.may_unmask))
 
 
 def body(detail: dict, lang: str, may_unmask: bool) -> list:
-    """The page content for one appeal's detail dict (see drilldata.appeal_detail)."""
+    """The page content for one appeal's detail dict (see queries.appeal.appeal_detail)."""
     if detail["is_open"]:
         left = detail["seconds_left"]
         clock = (
@@ -154,4 +146,17 @@ def _facts_card(detail: dict, lang: str, clock, fact_rows) -> html.Div:
             fact_rows,
         ],
         className="console-card console-half",
+    )
+
+
+def unmasked(contact: dict | None, lang: str) -> html.Table | html.P:
+    """The reporter's contact in full, once the purpose is written down (None: no purpose given)."""
+    if contact is None:
+        return html.P(t("console.unmask_need_purpose", lang), className="console-bad")
+    return html.Table(
+        html.Tbody(
+            [html.Tr([html.Th(t(f"console.unmasked_{key}", lang)), html.Td(value)]) for key, value in contact.items()]
+        ),
+        className="console-table",
+        id="appeal-unmasked-table",
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.domain.kpi import KPI_KEYS, assess, format_kpi
+from dashboard.domain.roles import Permission
+from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.i18n import normalise_language, t
-from dashboard.web import security
-from dashboard.web.auth import Permission, Principal
 
 
 def with_lang(href: str, lang: str) -> str:
@@ -17,7 +17,7 @@ def with_lang(href: str, lang: str) -> str:
     return href + ("&" if "?" in href else "?") + "lang=en"
 
 
-def header(principal: Principal, lang: str, active: str, other_lang_href: str) -> html.Header:
+def header(viewer: Viewer, lang: str, active: str, other_lang_href: str) -> html.Header:
     """Title, navigation (by permission), language switch, the user and a log-out form."""
     links = [("drill", "/drill", Permission.CONSOLE), ("exports", "/exports", Permission.EXPORT)]
     links.append(("admin", "/admin", Permission.ADMIN))
@@ -29,9 +29,9 @@ def header(principal: Principal, lang: str, active: str, other_lang_href: str) -
             id=f"nav-{name}",
         )
         for name, href, permission in links
-        if principal.can(permission)
+        if viewer.can(permission)
     ]
-    role = t(f"Role.{principal.role.value}", lang) if principal.role else ""
+    role = t(f"Role.{viewer.role.value}", lang) if viewer.role else ""
     return html.Header(
         [
             html.Div([html.Span(t("app.title", lang), className="console-title")], className="console-brand"),
@@ -39,10 +39,10 @@ def header(principal: Principal, lang: str, active: str, other_lang_href: str) -
             html.Div(
                 [
                     html.A(t("login.other_language", lang), href=other_lang_href, className="console-lang"),
-                    html.Span(f"{principal.display_name} · {role}", className="console-user", id="console-user"),
+                    html.Span(f"{viewer.display_name} · {role}", className="console-user", id="console-user"),
                     html.Form(
                         [
-                            dcc.Input(type="hidden", name="csrf_token", value=security.csrf_token()),
+                            dcc.Input(type="hidden", name="csrf_token", value=viewer.csrf_token),
                             html.Button(t("console.logout", lang), type="submit", id="console-logout"),
                         ],
                         method="POST",
@@ -57,18 +57,21 @@ def header(principal: Principal, lang: str, active: str, other_lang_href: str) -
     )
 
 
-def page(principal: Principal, lang: str, active: str, other_lang_href: str, body: list) -> html.Div:
+def page(viewer: Viewer, lang: str, active: str, other_lang_href: str, body: list) -> html.Div:
     """A whole console page: the header above the body."""
     return html.Div(
-        [header(principal, lang, active, other_lang_href), html.Main(body, className="console-main")],
+        [header(viewer, lang, active, other_lang_href), html.Main(body, className="console-main")],
         className="console-root",
     )
 
 
-def denied(principal: Principal, lang: str | None, message: str | None = None) -> html.Div:
-    """What a page shows to someone without the permission: a log-in link, or a refusal."""
+def denied(viewer: Viewer, lang: str | None, message: str | None = None) -> html.Div:
+    """What a page shows to someone without the permission: a log-in link, or a refusal.
+
+    viewer: anything with `authenticated` (the guard passes its Principal).
+    """
     lang = normalise_language(lang)
-    if not principal.authenticated:
+    if not viewer.authenticated:
         return html.Div(
             html.Div(
                 [
@@ -86,6 +89,11 @@ def denied(principal: Principal, lang: str | None, message: str | None = None) -
         ),
         className="console-root",
     )
+
+
+def refused(viewer: Viewer, lang: str, refusal: Refusal) -> html.Div:
+    """denied() with a query's refusal as its message."""
+    return denied(viewer, lang, t(refusal.key, lang, **refusal.values))
 
 
 def kpi_cards(kpis: dict, targets: dict, lang: str) -> html.Div:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import TYPE_CHECKING
 
 import dash_ag_grid as dag
 from dash import dcc, html
-from flask import current_app
 
 from dashboard.domain.vocab import HouseholdType, LivelihoodGroup, RegionLevel, VisitItemStatus, VisitListKind
-from dashboard.queries import drill as drilldata
-from dashboard.queries.drill import DIMENSIONS, DrillFilters, FilterError
-from dashboard.queries.regions import default_region_code
-from dashboard.queries.wall import LocalDay, community_load, population, visit_lists
-from dashboard.store.database import db
 from dashboard.ui import ids
+from dashboard.ui.chrome import Refusal, Viewer
+from dashboard.ui.dimensions import DIMENSIONS
 from dashboard.ui.figures import (
     ageing_figure,
     children_figure,
@@ -24,57 +20,33 @@ from dashboard.ui.figures import (
     timeliness_figure,
     volume_figure,
 )
-from dashboard.ui.i18n import label, normalise_language, t
-from dashboard.web.auth import current_principal
-from layouts.console import denied, kpi_cards, page
+from dashboard.ui.i18n import label, t
+from layouts.console import kpi_cards, page, refused
+
+if TYPE_CHECKING:
+    from dashboard.queries.drill import Crumb, DrillFilters, DrillView, GridPage
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"], "locale": "zh-CN"}
 
 
-def layout(lang: str | None = None, **query) -> html.Div:
-    """The page for the URL's filters (the pages router calls this again whenever the URL changes)."""
-    lang = normalise_language(lang)
-    principal = current_principal()
-    now = dt.datetime.now(dt.UTC)
-    calendar = current_app.extensions["work_calendar"]
-    with db.session() as session:
-        default_region = principal.region_code or default_region_code(session)
-        if default_region is None:
-            return denied(principal, lang, t("home.no_regions", lang))
-        try:
-            filters = DrillFilters.from_query(query, default_region, LocalDay.of(now, calendar).day, lang)
-        except FilterError as exc:
-            return denied(principal, lang, t("console.bad_filter", lang, error=str(exc)))
-        if not principal.covers(filters.region):
-            return denied(principal, lang, t("console.out_of_scope", lang, region=filters.region))
-        session.close()  # its connection goes back to the pool: the page's reads each take their own
-        body = content(session, filters, now, calendar, current_app.extensions["kpi_targets"])
-    other = filters.to_query(lang="zh" if lang == "en" else "en")
-    return page(principal, lang, "drill", "/drill" + other, body)
+def render(view: DrillView | Refusal, viewer: Viewer, lang: str) -> html.Div:
+    """The page for the URL's filters, or why it cannot be shown (the pages router calls this on every URL change)."""
+    if isinstance(view, Refusal):
+        return refused(viewer, lang, view)
+    other = view.filters.to_query(lang="zh" if lang == "en" else "en")
+    return page(viewer, lang, "drill", "/drill" + other, content(view))
 
 
-def content(session, filters: DrillFilters, now: dt.datetime, calendar, targets: dict) -> list:
-    """Everything below the header for these filters (what bench/drill times)."""
+def content(view: DrillView) -> list:
+    """Everything below the header for the view's filters."""
+    filters, targets = view.filters, view.targets
     lang = filters.lang
-    data = drilldata.read_in_parallel(
-        session,
-        {
-            "period": lambda own: _period(own, filters, now, calendar),
-            "by": lambda own: drilldata.dimension_counts(own, filters, now, calendar),
-            "children": lambda own: drilldata.children_breakdown(own, filters, now, calendar),
-            "rest": lambda own: _region_facts(own, filters, now),
-        },
-    )
-    kpis, series = data["period"]
-    children, by = data["children"], data["by"]
-    crumbs, ageing, people, visits, load = data["rest"]
-    child_length = drilldata.child_level_length(filters.region)
-
     charts_top = []
-    if child_length is not None:
-        level = {9: RegionLevel.STREET, 12: RegionLevel.COMMUNITY, 15: RegionLevel.COMPOUND}[child_length]
+    if view.child_length is not None:
+        level = {9: RegionLevel.STREET, 12: RegionLevel.COMMUNITY, 15: RegionLevel.COMPOUND}[view.child_length]
         title = t("console.by_child", lang, level=label(level, lang))
-        charts_top.append(_graph(ids.DRILL_CHILDREN, children_figure(children, title, lang), "console-wide"))
+        charts_top.append(_graph(ids.DRILL_CHILDREN, children_figure(view.children, title, lang), "console-wide"))
+    load = view.load
     if load is not None and len(load) and load["boundary"].notna().any():
         charts_top.append(_graph(ids.DRILL_MAP, console_map_figure(load, lang), "console-narrow"))
 
@@ -89,13 +61,15 @@ def content(session, filters: DrillFilters, now: dt.datetime, calendar, targets:
             ),
             "console-quarter",
         )
-        for name, counts in by.items()
+        for name, counts in view.by.items()
     ]
+    series = view.series
     return [
-        _breadcrumb(crumbs, filters),
+        _breadcrumb(view.crumbs, filters),
         _filter_bar(filters, lang),
         dcc.Location(id=ids.DRILL_URL, refresh="callback-nav"),
-        kpi_cards(kpis, targets, lang),
+        kpi_cards(view.kpis, targets, lang),
+        *_as_of_note(view, lang),
         html.Div(charts_top, className="console-row"),
         html.Div(
             [
@@ -109,49 +83,42 @@ def content(session, filters: DrillFilters, now: dt.datetime, calendar, targets:
         html.Div(
             [
                 _graph(ids.DRILL_SATISFACTION, satisfaction_figure(series, targets, lang), "console-half"),
-                _graph(ids.DRILL_AGEING, ageing_figure(ageing, lang), "console-half"),
+                _graph(ids.DRILL_AGEING, ageing_figure(view.ageing, lang), "console-half"),
             ],
             className="console-row",
         ),
-        _population_panel(people, visits, lang),
+        _population_panel(view.population, view.visits, lang),
         _appeals_panel(filters, lang),
     ]
 
 
-def _period(session, filters: DrillFilters, now: dt.datetime, calendar) -> tuple[dict, object]:
-    """The period's KPIs and daily series: from the per-day counters where they hold the filters."""
-    if drilldata.from_counters(filters):  # the common views
-        return (
-            drilldata.counter_kpis(session, filters, now, calendar),
-            drilldata.counter_series(session, filters, calendar),
-        )
-    # value filters the counters do not hold: read the appeals that count
-    frame = drilldata.appeals_frame(session, filters, now, calendar)
-    return drilldata.period_kpis(frame, filters, now, calendar), drilldata.daily_series(frame, filters, now, calendar)
+def grid_response(grid: GridPage) -> dict:
+    """One block of rows for ag-grid's infinite row model, each with a link to its appeal page."""
+    suffix = "?lang=en" if grid.lang == "en" else ""
+    for row in grid.rows:
+        row["link"] = f"[{row['id']}](/appeal/{row['id']}{suffix})"
+    return {"rowData": grid.rows, "rowCount": grid.total}
 
 
-def _region_facts(session, filters: DrillFilters, now: dt.datetime) -> tuple:
-    """The page's small reads: breadcrumb, overdue ageing, population, visit lists, community load."""
-    return (
-        drilldata.breadcrumb(session, filters.region, filters.lang),
-        drilldata.overdue_ageing(session, filters, now),
-        population(session, filters.region),
-        visit_lists(session, filters.region),
-        community_load(session, filters.region, now) if len(filters.region) <= 12 else None,
-    )
+def _as_of_note(view: DrillView, lang: str) -> list:
+    """A period that has not ended: say the moment its states (overdue) were read."""
+    if view.as_of is None:
+        return []
+    note = t("console.as_of", lang, time=view.as_of.strftime("%H:%M"))
+    return [html.P(note, className="console-hint", id="drill-as-of")]
 
 
 def _graph(component_id: str, figure, width: str) -> html.Div:
     return html.Div(dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG), className=f"console-card {width}")
 
 
-def _breadcrumb(crumbs: list[tuple[str, str]], filters: DrillFilters) -> html.Nav:
-    principal = current_principal()
+def _breadcrumb(crumbs: list[Crumb], filters: DrillFilters) -> html.Nav:
     items = []
-    for position, (code, name) in enumerate(crumbs):
+    for position, crumb in enumerate(crumbs):
+        code, name = crumb.code, crumb.name
         if position:
             items.append(html.Span("›", className="console-crumb-sep"))
-        if not principal.covers(code):  # above the user's scope: shown for orientation, not a link
+        if not crumb.in_scope:  # above the user's scope: shown for orientation, not a link
             items.append(html.Span(name, className="console-crumb-above", id=f"crumb-{code}"))
         elif position == len(crumbs) - 1:
             items.append(html.Span(name, className="console-crumb-current", id=f"crumb-{code}"))

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dash import html
 
-from dashboard.ui.i18n import normalise_language, t
-from dashboard.web.auth import current_principal
-from dashboard.web.downloads import covers_district, finished_exports
+from dashboard.ui.chrome import Viewer
+from dashboard.ui.i18n import t
 from layouts.console import page
 
+if TYPE_CHECKING:
+    from dashboard.queries.exports import ExportsView
 
-def layout(lang: str | None = None, **_query) -> html.Div:
-    """A table of days, newest first, with download links the user's scope allows."""
-    lang = normalise_language(lang)
-    principal = current_principal()
-    district = covers_district(principal)
+
+def render(view: ExportsView, viewer: Viewer) -> html.Div:
+    """A table of days, newest first, with download links the viewer's scope allows."""
+    lang = view.lang
     rows = []
-    for export in finished_exports():
+    for export in view.days:
         day = export.day.isoformat()
-        links = [html.A(name, href=f"/exports/{day}/{name}", className="console-file") for name in export.files or []]
-        if not district:
+        links = [html.A(name, href=f"/exports/{day}/{name}", className="console-file") for name in export.files]
+        if not view.district:
             links = [html.A(t("console.scoped_csv", lang), href=f"/exports/{day}/scoped.csv", className="console-file")]
-        rows.append(html.Tr([html.Td(day), html.Td(links), html.Td(export.finished_at.strftime("%Y-%m-%d %H:%M"))]))
+        made = export.finished_at.strftime("%Y-%m-%d %H:%M")
+        if export.as_of is not None:  # produced before the day ended: its figures are as of then
+            made = t("console.export_as_of", lang, made=made)
+        rows.append(html.Tr([html.Td(day), html.Td(links), html.Td(made)]))
     table = html.Table(
         [
             html.Thead(
@@ -48,4 +53,4 @@ def layout(lang: str | None = None, **_query) -> html.Div:
             className="console-card",
         )
     ]
-    return page(principal, lang, "exports", "/exports" + ("" if lang == "en" else "?lang=en"), body)
+    return page(viewer, lang, "exports", "/exports" + ("" if lang == "en" else "?lang=en"), body)

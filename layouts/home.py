@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dash import dcc, html
-from sqlalchemy import select
 
-from dashboard.domain.vocab import RegionLevel
-from dashboard.store.database import db
-from dashboard.store.models import Region
-from dashboard.ui.i18n import normalise_language, t
+from dashboard.ui.i18n import t
+
+if TYPE_CHECKING:
+    from dashboard.queries.home import HomeView
 
 
-def layout(lang: str | None = None, **_query) -> html.Div:
-    """Links to every wall the database knows, district first."""
-    lang = normalise_language(lang)
+def render(view: HomeView) -> html.Div:
+    """Links to every wall of the view, district first."""
+    lang = view.lang
     suffix = "&lang=en" if lang == "en" else ""
-    with db.session() as session:
-        regions = session.execute(
-            select(Region.code, Region.name, Region.name_en, Region.level)
-            .where(Region.level.in_([RegionLevel.DISTRICT, RegionLevel.STREET]))
-            .order_by(Region.code)
-        ).all()
     items = [
         html.Li(
-            dcc.Link(
-                f"{(row.name_en if lang == 'en' and row.name_en else row.name)} · {t('home.wall', lang)}",
-                href=f"/wall?region={row.code}{suffix}",
-            ),
-            className=f"home-{row.level.value}",
+            dcc.Link(f"{wall.name} · {t('home.wall', lang)}", href=f"/wall?region={wall.code}{suffix}"),
+            className=f"home-{wall.level.value}",
         )
-        for row in regions
+        for wall in view.walls
     ]
     return html.Div(
         [

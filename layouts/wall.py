@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 from dash import dcc, html
 from dash_socketio import DashSocketIO
-from flask import current_app
 
 from dashboard.domain.kpi import assess, format_kpi
 from dashboard.domain.vocab import (
@@ -25,17 +25,13 @@ from dashboard.domain.vocab import (
     VisitItemStatus,
     VisitListKind,
 )
-from dashboard.queries import wall as walldata
-from dashboard.queries.regions import default_region_code
-from dashboard.store.database import db
 from dashboard.ui import ids
-from dashboard.ui.figures import map_figure, trend_figure
-from dashboard.ui.i18n import label, normalise_language, t
-from dashboard.web.access import AccessDenied, wall_region
-from dashboard.web.sockets import DELTA_EVENT
+from dashboard.ui.figures import empty_figure, map_figure, trend_figure
+from dashboard.ui.i18n import label, t
 
-TICKER_LENGTH = 5
-SLA_LENGTH = 6
+if TYPE_CHECKING:
+    from dashboard.queries.wall import WallView
+
 KPI_TILES = (  # (key, label key, unit key)
     ("received", "wall.appeals_today", "wall.unit_items"),
     ("resolved", "wall.resolved_today", "wall.unit_items"),
@@ -47,30 +43,13 @@ KPI_TILES = (  # (key, label key, unit key)
 )
 
 
-def snapshot(region_code: str, lang: str, now: dt.datetime) -> dict:
-    """Everything the wall shows for a region, read in one session."""
-    calendar = current_app.extensions["work_calendar"]
-    with db.session() as session:
-        return {
-            "region_name": walldata.region_name(session, region_code, lang),
-            "population": walldata.population(session, region_code),
-            "kpis": walldata.today_kpis(session, region_code, now, calendar),
-            "recent": walldata.recent_appeals(session, region_code, lang, TICKER_LENGTH),
-            "sla": walldata.sla_board(session, region_code, lang, SLA_LENGTH),
-            "volume": walldata.daily_volume(session, region_code, now, calendar),
-            "load": walldata.community_load(session, region_code, now),
-            "visits": walldata.visit_lists(session, region_code),
-        }
-
-
-def kpi_tiles(kpis: dict, lang: str, as_of: dt.datetime | None = None) -> list:
+def kpi_tiles(kpis: dict, targets: dict, lang: str, as_of: dt.datetime | None = None) -> list:
     """Today's KPIs, each against its target where it has one.
 
     Each number also carries its raw value and the snapshot's instant (as_of, in ms), so the
     browser can add the appeals pushed since that snapshot to the count it shows.
     """
     as_of_ms = "" if as_of is None else str(epoch_ms(as_of))
-    targets = current_app.extensions["kpi_targets"]
     tiles = []
     for key, label_key, unit_key in KPI_TILES:
         value = kpis.get(key)
@@ -177,21 +156,21 @@ def epoch_ms(instant: dt.datetime) -> float:
     return instant.timestamp() * 1000
 
 
-def snapshot_stores(data: dict, now: dt.datetime) -> tuple[dict, dict]:
+def snapshot_stores(recent: list[dict], sla: list[dict], now: dt.datetime) -> tuple[dict, dict]:
     """The ticker's and the deadline board's store data: items and the instant they were read."""
     as_of = epoch_ms(now)
     return (
-        {"items": data["recent"], "as_of": as_of},
-        {"items": data["sla"], "as_of": as_of, "server_now": as_of},
+        {"items": recent, "as_of": as_of},
+        {"items": sla, "as_of": as_of, "server_now": as_of},
     )
 
 
-def browser_ids() -> str:
+def browser_ids(delta_event: str) -> str:
     """The ids assets/wall.js watches, as JSON for the root's data-wall attribute (ids live in ids.py)."""
     return json.dumps(
         {
             "socket": ids.WALL_SOCKET,
-            "event": DELTA_EVENT,
+            "event": delta_event,
             "labels": ids.WALL_LABELS,
             "ticker_data": ids.WALL_TICKER_DATA,
             "sla_data": ids.WALL_SLA_DATA,
@@ -208,7 +187,7 @@ def _panel(title: str, body, class_name: str = "", **kwargs) -> html.Section:
     )
 
 
-def client_labels(lang: str) -> dict:
+def client_labels(lang: str, timezone_name: str) -> dict:
     """Labels the browser needs to render pushed deltas (codes → words) and the connection state."""
     return {
         "connected": t("wall.connected", lang),
@@ -219,7 +198,7 @@ def client_labels(lang: str) -> dict:
         "priority": {p.value: label(p, lang) for p in Priority},
         "status": {s.value: label(s, lang) for s in AppealStatus},
         "lang": lang,
-        "timezone": current_app.config["TIMEZONE"],
+        "timezone": timezone_name,
     }
 
 
@@ -238,30 +217,22 @@ def denied(lang: str, reason: str) -> html.Div:
     return html.Div([html.H1(t("wall.denied", lang)), html.P(reason)], className="wall-root wall-empty")
 
 
-def layout(region: str | None = None, lang: str | None = None, token: str | None = None, **_query) -> html.Div:
-    """The wall for one region (default: the district, or the token's region), zh unless ?lang=en."""
-    lang = normalise_language(lang)
-    now = dt.datetime.now(dt.UTC)
-    try:
-        with db.session() as session:
-            region_code = wall_region(session, token, region, default_region_code(session))
-    except AccessDenied as exc:
-        return denied(lang, str(exc))
-    data = snapshot(region_code, lang, now)
-    timezone = current_app.extensions["work_calendar"].timezone
-    local_now = now.astimezone(timezone)
-    ticker_store, sla_store = snapshot_stores(data, now)
+def render(view: WallView, delta_event: str) -> html.Div:
+    """The wall for one region: the snapshot of view; pushed deltas (delta_event) update it in place."""
+    lang, now, region_code, token = view.lang, view.now, view.region_code, view.token
+    local_now = now.astimezone(view.timezone)
+    ticker_store, sla_store = snapshot_stores(view.recent, view.sla, now)
     return html.Div(
         [
             DashSocketIO(
                 id=ids.WALL_SOCKET,
-                eventNames=[DELTA_EVENT],
+                eventNames=[delta_event],
                 # WebSocket only (no long-polling): any web process can take the connection, no sticky sessions.
                 options={"auth": {"region": region_code, "token": token or ""}, "transports": ["websocket"]},
             ),
             dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
             dcc.Store(id=ids.WALL_STATE, data={"region": region_code, "lang": lang, "token": token or ""}),
-            dcc.Store(id=ids.WALL_LABELS, data=client_labels(lang)),
+            dcc.Store(id=ids.WALL_LABELS, data=client_labels(lang, view.timezone_name)),
             dcc.Store(id=ids.WALL_TICKER_DATA, data=ticker_store),
             dcc.Store(id=ids.WALL_SLA_DATA, data=sla_store),
             dcc.Store(id=ids.WALL_SYNC, data={"last": 0}),
@@ -280,7 +251,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                         ),
                         className="wall-header-side",
                     ),
-                    html.H1(t("wall.title", lang, region=data["region_name"]), className="wall-title"),
+                    html.H1(t("wall.title", lang, region=view.region_name), className="wall-title"),
                     html.Div(
                         [
                             html.Div(
@@ -300,7 +271,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                 ],
                 className="wall-header",
             ),
-            html.Div(kpi_tiles(data["kpis"], lang, now), id=ids.WALL_KPIS, className="wall-tiles"),
+            html.Div(kpi_tiles(view.kpis, view.targets, lang, now), id=ids.WALL_KPIS, className="wall-tiles"),
             html.Main(
                 [
                     html.Div(
@@ -308,7 +279,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                             _panel(
                                 t("wall.population", lang),
                                 html.Div(
-                                    population_panel(data["population"], lang),
+                                    population_panel(view.population, lang),
                                     id=ids.WALL_POPULATION,
                                     className="wall-population",
                                 ),
@@ -316,7 +287,7 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                             ),
                             _panel(
                                 t("wall.visits", lang),
-                                html.Div(visits_panel(data["visits"], lang), id=ids.WALL_VISITS),
+                                html.Div(visits_panel(view.visits, lang), id=ids.WALL_VISITS),
                                 "visits",
                             ),
                         ],
@@ -324,12 +295,10 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
                     ),
                     html.Div(
                         [
-                            _panel(
-                                t("wall.map", lang), graph(ids.WALL_MAP, map_figure(data["load"], lang)), "grow map"
-                            ),
+                            _panel(t("wall.map", lang), graph(ids.WALL_MAP, map_figure(view.load, lang)), "grow map"),
                             _panel(
                                 t("wall.trend_30d", lang),
-                                graph(ids.WALL_TREND, trend_figure(data["volume"], lang)),
+                                graph(ids.WALL_TREND, trend_figure(view.volume, lang)),
                                 "trend",
                             ),
                         ],
@@ -360,7 +329,39 @@ def layout(region: str | None = None, lang: str | None = None, token: str | None
         className="wall-root",
         lang="zh-CN" if lang == "zh" else "en",
         **{
-            "data-wall": browser_ids(),
-            "data-reload-after-ms": str(round(current_app.config["WALL_RELOAD_HOURS"] * 3_600_000)),
+            "data-wall": browser_ids(delta_event),
+            "data-reload-after-ms": str(view.reload_after_ms),
         },
     )
+
+
+def resync(view: WallView, scale: float) -> dict:
+    """What a resync replaces: the aggregates, the charts (at the screen's scale) and both lists' data."""
+    ticker_store, sla_store = snapshot_stores(view.recent, view.sla, view.now)
+    local_now = view.now.astimezone(view.timezone)
+    return {
+        "kpis": kpi_tiles(view.kpis, view.targets, view.lang, view.now),
+        "population": population_panel(view.population, view.lang),
+        "visits": visits_panel(view.visits, view.lang),
+        "map": map_figure(view.load, view.lang, scale),
+        "trend": trend_figure(view.volume, view.lang, scale),
+        "sla_data": sla_store,
+        "ticker_data": ticker_store,
+        "freshness": t("wall.data_as_of", view.lang, time=local_now.strftime("%H:%M:%S")),
+    }
+
+
+def resync_denied(lang: str, reason: str, now: dt.datetime) -> dict:
+    """What a resync shows once the wall may no longer see its region (a revoked token): the reason only."""
+    blank = empty_figure()
+    ticker_store, sla_store = snapshot_stores([], [], now)
+    return {
+        "kpis": [html.Div([t("wall.denied", lang), html.Br(), reason], className="wall-denied")],
+        "population": [],
+        "visits": [],
+        "map": blank,
+        "trend": blank,
+        "sla_data": sla_store,
+        "ticker_data": ticker_store,
+        "freshness": "",
+    }

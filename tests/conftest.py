@@ -154,9 +154,9 @@ def demo_app(app):
 @pytest.fixture
 def api_key(app) -> str:
     """A valid API key for the hotline feed."""
+    from dashboard.domain.credentials import hash_api_key, new_api_key
     from dashboard.domain.vocab import Channel
     from dashboard.store.models import ApiKey
-    from dashboard.web.api import hash_api_key, new_api_key
 
     key = new_api_key()
     with db.transaction() as session:

@@ -219,8 +219,8 @@ def test_an_undeclared_callback_output_is_refused_for_everyone(secure_app):
 def test_pages_render_only_for_their_permission(secure_app):
     from flask import g
 
+    from callbacks import admin, drill, exports
     from dashboard.web.auth import Principal, guarded_layout
-    from layouts import admin, drill, exports
 
     principals = {
         "anonymous": Principal(),
@@ -228,9 +228,9 @@ def test_pages_render_only_for_their_permission(secure_app):
         "admin": Principal(user_id=3, username="admin", role=Role.ADMIN),
     }
     pages = {
-        "drill": (drill.layout, Permission.CONSOLE),
-        "exports": (exports.layout, Permission.EXPORT),
-        "admin": (admin.layout, Permission.ADMIN),
+        "drill": (drill.page, Permission.CONSOLE),
+        "exports": (exports.page, Permission.EXPORT),
+        "admin": (admin.page, Permission.ADMIN),
     }
     for visitor, principal in principals.items():
         for name, (layout, permission) in pages.items():
@@ -253,7 +253,7 @@ def test_supervisor_a_gets_nothing_of_street_b(secure_app):
     for client, has_rows in ((a, False), (b, True)):
         response = dash_callback(
             client,
-            "drill-grid.getRowsResponse",
+            "..drill-grid.getRowsResponse..",
             [{"id": "drill-grid", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 50}}],
             [{"id": "drill-url", "property": "search", "value": search}],
         )
@@ -273,13 +273,13 @@ def test_supervisor_a_gets_nothing_of_street_b(secure_app):
     # The appeal page of street B's appeal, rendered for each supervisor.
     from flask import g
 
+    from callbacks import appeal
     from dashboard.web.auth import Principal
-    from layouts import appeal
 
     for region, visible in ((STREET_A, False), (STREET_B, True)):
         with secure_app.test_request_context(f"/appeal/{appeal_id}"):
             g.principal = Principal(user_id=9, username="x", role=Role.SUPERVISOR, region_code=region)
-            text = str(appeal.layout(appeal_id=str(appeal_id)))
+            text = str(appeal.page(appeal_id=str(appeal_id)))
         assert ("appeal-timeline" in text) == visible
         assert PHONE_B not in text
 

@@ -380,7 +380,7 @@ def audit_text(client) -> str:
     ]
     response = dash_callback(
         client,
-        f"{ids.ADMIN_AUDIT_TABLE}.children",
+        f"..{ids.ADMIN_AUDIT_TABLE}.children..",
         [{"id": ids.ADMIN_AUDIT_REFRESH, "property": "n_clicks", "value": 1}, *changed],
         [{"id": ids.ADMIN_LANG, "property": "data", "value": "zh"}],
         changed=[f"{ids.ADMIN_AUDIT_REFRESH}.n_clicks"],

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 
 from dashboard.domain.kpi import KPI_KEYS, compute_kpis, kpi_frame
 from dashboard.domain.vocab import Category, Priority, RegionLevel, Satisfaction, TransitionAction
-from dashboard.queries import wall as walldata
+from dashboard.queries import kpis as kpi_queries
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
 from dashboard.store import counters as aggregates
@@ -188,10 +188,10 @@ def test_counters_equal_a_recomputation_from_scratch(app, data):
     with db.session() as session:
         for start, end in _periods(draw, calendar, clock):
             region = draw(st.sampled_from(ALL_REGIONS))
-            fast = walldata.region_kpis(session, region, start, end, calendar)
+            fast = kpi_queries.region_kpis(session, region, start, end, calendar)
             assert fast == _reference(session, region, start, end, calendar), (region, start, end)
             category = draw(st.sampled_from(list(Category)[:5]))
-            fast = walldata.region_kpis(session, region, start, end, calendar, category)
+            fast = kpi_queries.region_kpis(session, region, start, end, calendar, category)
             assert fast == _reference(session, region, start, end, calendar, category), (region, category)
             parent = draw(st.sampled_from([DISTRICT, *STREETS, COMMUNITIES[0]]))
             children = aggregates.child_kpis(
@@ -212,12 +212,12 @@ def test_every_key_is_answered_and_days_roll_up(demo_app):
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     end = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
     with db.session() as session:
-        district = walldata.region_kpis(session, "510107", start, end, calendar)
+        district = kpi_queries.region_kpis(session, "510107", start, end, calendar)
         assert list(district) == list(KPI_KEYS)
         assert district == _reference(session, "510107", start, end, calendar)
-        streets = walldata.child_region_kpis(session, "510107", start, end, calendar)
+        streets = kpi_queries.child_region_kpis(session, "510107", start, end, calendar)
         assert streets == {"510107001": district}
-        communities = walldata.child_region_kpis(session, "510107001", start, end, calendar)
+        communities = kpi_queries.child_region_kpis(session, "510107001", start, end, calendar)
     assert len(communities) == 3
     for key in aggregates.COUNTER_KEYS[:3]:
         assert sum(c[key] for c in communities.values()) == district[key] > 0
@@ -235,11 +235,11 @@ def test_a_changed_calendar_rebuilds_the_days_it_changes(demo_app):
     start = aggregates.LocalDay.on(day, calendar).start
     end = aggregates.LocalDay.on(dt.date(2026, 11, 20), calendar).end
     with db.session() as session:
-        before = walldata.region_kpis(session, "510107", start, end, calendar)
+        before = kpi_queries.region_kpis(session, "510107", start, end, calendar)
         older = session.execute(
             select(func.count()).select_from(KpiDay).where(KpiDay.day < day, KpiDay.region_code == "510107")
         ).scalar()
-        after = walldata.region_kpis(session, "510107", start, end, changed)
+        after = kpi_queries.region_kpis(session, "510107", start, end, changed)
         assert after == _reference(session, "510107", start, end, changed)
         assert after["avg_handling_wd"] < before["avg_handling_wd"]  # a day fewer of working time
         digest = session.scalar(select(KpiAggregateState.calendar_digest))
@@ -252,7 +252,7 @@ def test_a_changed_calendar_rebuilds_the_days_it_changes(demo_app):
             ).scalar()
         )
         # And back: the app's own calendar again.
-        assert walldata.region_kpis(session, "510107", start, end, calendar) == before
+        assert kpi_queries.region_kpis(session, "510107", start, end, calendar) == before
 
 
 def test_counters_are_built_on_first_read_when_missing(demo_app):
@@ -263,7 +263,7 @@ def test_counters_are_built_on_first_read_when_missing(demo_app):
         session.execute(delete(KpiDay))
         session.execute(delete(KpiAggregateState))
     with db.session() as session:
-        kpis = walldata.region_kpis(session, "510107001", start, end, calendar)
+        kpis = kpi_queries.region_kpis(session, "510107001", start, end, calendar)
         assert kpis == _reference(session, "510107001", start, end, calendar) and kpis["received"] > 0
         assert session.scalar(select(func.count()).select_from(KpiDay)) > 0
 
@@ -287,7 +287,7 @@ def test_handling_time_is_summed_in_whole_seconds(demo_app):
         for days in (1, 7, 30):
             end = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
             start = end - dt.timedelta(days=days)
-            fast = walldata.region_kpis(session, "510107001001", start, end, calendar)
+            fast = kpi_queries.region_kpis(session, "510107001001", start, end, calendar)
             slow = _reference(session, "510107001001", start, end, calendar)
             assert fast["avg_handling_wd"] is not None
             assert np.float64(fast["avg_handling_wd"]).tobytes() == np.float64(slow["avg_handling_wd"]).tobytes()

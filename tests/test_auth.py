@@ -116,7 +116,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
     # The grid callback answers nothing for street B's region.
     grid = dash_callback(
         client,
-        "drill-grid.getRowsResponse",
+        "..drill-grid.getRowsResponse..",
         [{"id": "drill-grid", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 100}}],
         [{"id": "drill-url", "property": "search", "value": f"?region={COMPOUND_B}&from=2026-11-01&to=2026-11-20"}],
     )
@@ -130,7 +130,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
     assert layout.status_code == 200  # the page shell carries no data; its layout callback refuses:
     from flask import session as flask_session  # noqa: F401
 
-    from layouts import appeal
+    from callbacks import appeal
 
     with demo_app.test_request_context():
         from flask import g
@@ -138,7 +138,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
         from dashboard.web.auth import Principal
 
         g.principal = Principal(user_id=1, username="street-a", role=Role.SUPERVISOR, region_code=STREET_A)
-        text = str(appeal.layout(appeal_id=str(appeal_id)))
+        text = str(appeal.page(appeal_id=str(appeal_id)))
     assert "乙" not in text and "13912345678" not in text
 
 
@@ -164,7 +164,7 @@ def test_admin_unmasks_one_appeal_for_a_stated_purpose_and_it_is_audited(demo_ap
     def unmask(who_client, purpose):
         return dash_callback(
             who_client,
-            "appeal-unmasked.children",
+            "..appeal-unmasked.children..",
             [{"id": "appeal-unmask-button", "property": "n_clicks", "value": 1}],
             [
                 {"id": "appeal-unmask-purpose", "property": "value", "value": purpose},

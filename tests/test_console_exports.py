@@ -8,12 +8,12 @@ from pathlib import Path
 from flask import g
 from sqlalchemy import select
 
+from callbacks import exports as exports_page
 from dashboard.domain.roles import Role
 from dashboard.services.exports import produce_day
 from dashboard.store.database import db
 from dashboard.store.models import AuditLog
 from dashboard.web.auth import Principal
-from layouts import exports as exports_layout
 from tests.console_support import STREET_A, add_user, login
 
 DAY = dt.date(2026, 11, 19)
@@ -34,7 +34,7 @@ def test_exports_page_lists_days_with_links_the_scope_allows(demo_app):
     ):
         with demo_app.test_request_context("/exports"):
             g.principal = principal
-            text = str(exports_layout.layout())
+            text = str(exports_page.page())
         assert expected in text
         assert ("kpi_2026-11-19.csv" in text) == (principal.role == Role.ADMIN)
 

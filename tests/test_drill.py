@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.domain.regions import within
+from dashboard.queries import appeal as appealdata
 from dashboard.queries import drill as drilldata
-from dashboard.queries import wall as walldata
+from dashboard.queries import kpis as kpi_queries
 from dashboard.queries.drill import DrillFilters, FilterError
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Transition
@@ -64,7 +65,7 @@ def test_period_kpis_equal_the_reference_computation(demo_app, category):
         kpis = drilldata.period_kpis(frame, filters, NOW, calendar)
         from dashboard.domain.vocab import Category
 
-        reference = walldata.region_kpis(
+        reference = kpi_queries.region_kpis(
             session, "510107", start, min(end, NOW), calendar, Category(category) if category else None
         )
     assert kpis == pytest.approx(reference)
@@ -162,10 +163,10 @@ def test_appeal_detail_has_the_whole_history_masked(demo_app):
         busiest = session.execute(
             select(Transition.appeal_id, func.count()).group_by(Transition.appeal_id).order_by(func.count().desc())
         ).first()
-        detail = drilldata.appeal_detail(session, busiest[0], "zh", NOW, calendar)
+        detail = appealdata.appeal_detail(session, busiest[0], "zh", NOW, calendar)
         b_id = session.scalar(select(Appeal.id).where(Appeal.region_code == COMPOUND_B))
-        b_detail = drilldata.appeal_detail(session, b_id, "en", NOW, calendar)
-        missing = drilldata.appeal_detail(session, 10**9, "zh", NOW, calendar)
+        b_detail = appealdata.appeal_detail(session, b_id, "en", NOW, calendar)
+        missing = appealdata.appeal_detail(session, 10**9, "zh", NOW, calendar)
     assert len(detail["timeline"]) == busiest[1] and [s["seq"] for s in detail["timeline"]] == sorted(
         s["seq"] for s in detail["timeline"]
     )

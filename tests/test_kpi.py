@@ -8,6 +8,7 @@ import pytest
 
 from dashboard.domain.kpi import KPI_KEYS, compute_kpis, format_kpi
 from dashboard.domain.workcal import build_calendar
+from dashboard.queries import kpis as kpi_queries
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = build_calendar()
@@ -100,16 +101,15 @@ def test_national_day_2026_with_its_make_up_working_day():
 
 
 def test_region_kpis_roll_up_from_compound_to_district(demo_app):
-    from dashboard.queries import wall as walldata
     from dashboard.store.database import db
 
     calendar = demo_app.extensions["work_calendar"]
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     end = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
     with db.session() as session:
-        district = walldata.region_kpis(session, "510107", start, end, calendar)
-        street = walldata.region_kpis(session, "510107001", start, end, calendar)
-        communities = [walldata.region_kpis(session, f"510107001{c:03d}", start, end, calendar) for c in (1, 2, 3)]
+        district = kpi_queries.region_kpis(session, "510107", start, end, calendar)
+        street = kpi_queries.region_kpis(session, "510107001", start, end, calendar)
+        communities = [kpi_queries.region_kpis(session, f"510107001{c:03d}", start, end, calendar) for c in (1, 2, 3)]
     assert district == street  # one street in the tiny demo
     for key in ("received", "resolved", "resolved_on_time", "overdue_open", "rated", "satisfied"):
         assert district[key] == sum(c[key] for c in communities) > 0

@@ -127,19 +127,19 @@ def test_nothing_personal_leaves_the_server(demo_app, client, api_key, tmp_path)
     surfaces["list xlsx"] = _xlsx_text(client.get("/drill/export.xlsx?from=2026-11-19&to=2026-11-20").data)
     surfaces["grid"] = dash_callback(
         client,
-        "drill-grid.getRowsResponse",
+        "..drill-grid.getRowsResponse..",
         [{"id": "drill-grid", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 100}}],
         [{"id": "drill-url", "property": "search", "value": "?from=2026-11-19&to=2026-11-20"}],
     ).get_data(as_text=True)
     from flask import g
 
+    from callbacks import appeal
     from dashboard.web.auth import Principal
-    from layouts import appeal
 
     with demo_app.test_request_context(f"/appeal/{appeal_id}"):
         g.principal = Principal(user_id=1, username="leak-lead", role=Role.SUPERVISOR, region_code="510107001")
         surfaces["appeal page"] = json.dumps(
-            appeal.layout(appeal_id=str(appeal_id)).to_plotly_json(), ensure_ascii=False, default=str
+            appeal.page(appeal_id=str(appeal_id)).to_plotly_json(), ensure_ascii=False, default=str
         )
     for where, text in surfaces.items():
         assert text, where

@@ -140,10 +140,10 @@ def holder_keeps_running(holder: AppProcess) -> None:
 
 def prepare_database(url: str, with_demo: bool) -> str | None:
     """Migrate; optionally add tiny demo data and an API key (returned)."""
+    from dashboard.domain.credentials import hash_api_key, new_api_key
     from dashboard.domain.vocab import Channel
     from dashboard.services import demo
     from dashboard.store.models import ApiKey
-    from dashboard.web.api import hash_api_key, new_api_key
 
     migrate.upgrade(url)
     if not with_demo:

@@ -26,12 +26,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dashboard import create_app
+from dashboard.domain.credentials import hash_api_key, new_api_key
 from dashboard.domain.vocab import Channel
 from dashboard.services import demo
 from dashboard.store import migrate
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey
-from dashboard.web.api import hash_api_key, new_api_key
 from dashboard.web.openapi import document
 from tests.conftest import BACKENDS, fresh_postgres_schema
 

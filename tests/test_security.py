@@ -14,12 +14,12 @@ from flask import jsonify, request, session
 from flask.json.provider import DefaultJSONProvider
 
 from dashboard import create_app
+from dashboard.domain.credentials import hash_api_key, new_api_key
 from dashboard.domain.vocab import Channel
 from dashboard.store import migrate
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey
 from dashboard.web import security
-from dashboard.web.api import hash_api_key, new_api_key
 from dashboard.web.auth import Permission, requires
 
 REQUIRE_SERVICES = os.environ.get("CC_REQUIRE_SERVICES") == "1"

@@ -10,6 +10,7 @@ import pandas as pd
 from plotly.io.json import to_json_plotly
 from sqlalchemy import func, select
 
+from callbacks.wall import page as wall_page
 from dashboard.queries import wall as walldata
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Business, Resident
@@ -95,7 +96,7 @@ def _text_of(component) -> str:
 
 def test_wall_layout_shows_real_numbers_and_no_personal_data(demo_app):
     with demo_app.test_request_context("/wall"):
-        tree = wall.layout()
+        tree = wall_page()
         text = _text_of(tree)
         with db.session() as session:
             residents = session.scalar(select(func.count()).select_from(Resident))
@@ -117,6 +118,7 @@ def test_kpi_tiles_compare_with_targets(demo_app):
                 "avg_handling_wd": 1.1,
                 "response_median_min": None,
             },
+            demo_app.extensions["kpi_targets"],
             "zh",
         )
     tones = {tile.to_plotly_json()["props"]["data-kpi"]: tile.className for tile in tiles}
@@ -152,14 +154,14 @@ def test_visit_lists(demo_app):
 
 def test_wall_layout_in_english_and_for_a_street(demo_app):
     with demo_app.test_request_context("/wall"):
-        text = _text_of(wall.layout(region="510107001", lang="en"))
+        text = _text_of(wall_page(region="510107001", lang="en"))
     assert "Cuqiao Street Smart Governance Center" in text
     assert "Residents" in text
 
 
 def test_wall_layout_with_an_unknown_or_malformed_region(demo_app):
     with demo_app.test_request_context("/wall"):
-        assert "未获授权" in _text_of(wall.layout(region="abc"))
+        assert "未获授权" in _text_of(wall_page(region="abc"))
 
 
 def test_wall_tokens_outside_demo_mode(demo_app):
@@ -170,13 +172,13 @@ def test_wall_tokens_outside_demo_mode(demo_app):
     with db.transaction() as session:
         session.add(WallToken(name="cuqiao-led", token_hash=hash_token("wall_secret"), region_code="510107001"))
     with demo_app.test_request_context("/wall"):
-        assert "token is required" in _text_of(wall.layout())
-        assert "unknown or revoked" in _text_of(wall.layout(token="wall_wrong"))
-        assert "covers 510107001" in _text_of(wall.layout(token="wall_secret", region="510107"))
-        assert "簇桥街道智慧治理中心" in _text_of(wall.layout(token="wall_secret"))
+        assert "token is required" in _text_of(wall_page())
+        assert "unknown or revoked" in _text_of(wall_page(token="wall_wrong"))
+        assert "covers 510107001" in _text_of(wall_page(token="wall_secret", region="510107"))
+        assert "簇桥街道智慧治理中心" in _text_of(wall_page(token="wall_secret"))
         with db.transaction() as session:
             session.scalar(select(WallToken)).revoked_at = END
-        assert "unknown or revoked" in _text_of(wall.layout(token="wall_secret"))
+        assert "unknown or revoked" in _text_of(wall_page(token="wall_secret"))
 
 
 def test_wall_page_is_served_with_local_assets_only(client):

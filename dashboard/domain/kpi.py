@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Float, cast, func
 
+from dashboard.domain.overdue import overdue_mask
 from dashboard.domain.vocab import SATISFIED_RATINGS
 from dashboard.domain.workcal import DAY, WorkCalendar
+
+# The version of the definitions below that the stored counters (store/counters.py) depend on:
+# raise it with any change to what a counter counts (COUNTER_KEYS, resolution_counters, the
+# satisfied ratings…), and every server rebuilds its counters at its next start.
+KPI_DEFINITIONS_VERSION = 1
 
 # The §5 keys, in the table's order (this order is also the export's column order).
 KPI_KEYS = (
@@ -107,17 +113,23 @@ def kpis_from_counters(
 
 
 def compute_kpis(
-    appeals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, calendar: WorkCalendar
+    appeals: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    calendar: WorkCalendar,
+    as_of: pd.Timestamp | None = None,
 ) -> dict[str, float | int | None]:
-    """KPIs over the half-open period [start, end) from an appeals frame, computed from scratch."""
+    """KPIs over the half-open period [start, end) from an appeals frame, computed from scratch.
+
+    overdue_open, a state at a moment, is read at as_of (default: end; domain.overdue.state_moment).
+    """
     reported = appeals["reported_at"]
     resolved_at = appeals["resolved_at"]
     in_period_reported = (reported >= start) & (reported < end)
     in_period_resolved = resolved_at.notna() & (resolved_at >= start) & (resolved_at < end)
     resolved = appeals[in_period_resolved]
 
-    still_open_at_end = (reported < end) & (resolved_at.isna() | (resolved_at >= end))
-    overdue_open = int((still_open_at_end & (appeals["deadline_at"] < end)).sum())
+    overdue_open = int(overdue_mask(appeals, end if as_of is None else as_of).sum())
 
     counters = {key: int(values.sum()) for key, values in resolution_counters(resolved, calendar).items()}
     counters["received"] = int(in_period_reported.sum())

@@ -39,9 +39,13 @@ def overdue_sql(reported_at, resolved_at, deadline_at, at):
     return and_(reported_at < at, deadline_at < at, or_(resolved_at.is_(None), resolved_at >= at))
 
 
-def unresolved_parts_sql(resolved_at, at) -> tuple:
-    """The two disjoint halves of "not resolved by at", for queries that count each through its own index."""
-    return resolved_at.is_(None), resolved_at >= at
+def overdue_sql_parts(reported_at, resolved_at, deadline_at, at) -> tuple:
+    """overdue_sql as two disjoint conditions (never resolved; resolved at or after `at`).
+
+    Their counts add up to overdue_sql's; each can be answered through its own index.
+    """
+    passed = and_(reported_at < at, deadline_at < at)
+    return and_(resolved_at.is_(None), passed), and_(resolved_at >= at, passed)
 
 
 def overdue_now_sql(is_open, deadline_at, now):

@@ -1,8 +1,9 @@
 """Queries behind the supervisors' drill-down: filters from the URL, frames, series, the grid.
 
-Pure functions of (session, filters, now, calendar): the pages and callbacks call them, the
-tests call them directly. Every result is masked; region scope is enforced by the callers
-through auth.require_region before a filter reaches these functions.
+The page's entry points (`read`, `search_filters`, `grid`, at the end) parse the URL's filters,
+check them against the viewer's scope and read everything the page or a callback shows, in
+sessions of their own. Below them, pure functions of (session, filters, now, calendar), which
+the tests call directly. Every result is masked.
 """
 
 from __future__ import annotations
@@ -17,23 +18,30 @@ from urllib.parse import parse_qs, urlencode
 
 import numpy as np
 import pandas as pd
+from flask import current_app, has_app_context
 from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from dashboard.domain import clock
 from dashboard.domain.kpi import COUNTER_KEYS, compute_kpis, kpis_from_counters, resolution_counters
-from dashboard.domain.pii import mask_address, mask_free_text, mask_name, mask_phone, public_text
-from dashboard.domain.regions import level_of, within
-from dashboard.domain.vocab import SATISFIED_RATINGS, AppealStatus, Category, Channel, Priority
+from dashboard.domain.localday import LocalDay, local_dates, period
+from dashboard.domain.overdue import is_overdue_now, overdue_now_sql, overdue_sql_parts
+from dashboard.domain.pii import public_text
+from dashboard.domain.regions import ancestors, covers, level_of, within
+from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority
 from dashboard.domain.workcal import WorkCalendar
-from dashboard.queries.wall import LocalDay
-from dashboard.store.models import Appeal, Department, Region, Transition
-from dashboard.ui.i18n import label
+from dashboard.queries import kpis as kpi_queries
+from dashboard.queries.regions import default_region_code
+from dashboard.queries.wall import community_load, population, visit_lists
+from dashboard.store.database import db
+from dashboard.store.models import Appeal, Region
+from dashboard.ui.chrome import Refusal, Viewer
+from dashboard.ui.dimensions import DIMENSIONS  # the dimensions a click on a chart can filter by
+from dashboard.ui.i18n import label, normalise_language
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 800
 MAX_TEXT_LENGTH = 50
-# The dimensions a click on a chart can filter by, with their vocabularies (URL value → enum).
-DIMENSIONS: dict[str, type] = {"category": Category, "priority": Priority, "channel": Channel, "status": AppealStatus}
 _DIMENSION_COLUMNS = {
     "category": Appeal.category,
     "priority": Appeal.priority,
@@ -121,18 +129,12 @@ class DrillFilters:
 
     def bounds(self, calendar: WorkCalendar) -> tuple[dt.datetime, dt.datetime]:
         """The period as UTC instants [start of first day, start of the day after the last)."""
-        first = LocalDay.of(_local_midnight(self.start, calendar), calendar)
-        after = LocalDay.of(_local_midnight(self.end + dt.timedelta(days=1), calendar), calendar)
-        return first.start, after.start
+        return period(self.start, self.end, calendar)
 
 
 def parse_search(search: str | None) -> dict:
     """A URL search string ("?a=1&b=2") as a dict of first values."""
     return {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
-
-
-def _local_midnight(day: dt.date, calendar: WorkCalendar) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=calendar.timezone).astimezone(dt.UTC)
 
 
 def value_conditions(filters: DrillFilters, now: dt.datetime, skip: str | None = None) -> list:
@@ -143,7 +145,7 @@ def value_conditions(filters: DrillFilters, now: dt.datetime, skip: str | None =
         if chosen and name != skip:
             conditions.append(column.in_(chosen))
     if filters.overdue:
-        conditions.extend([Appeal.is_open, Appeal.deadline_at < now])
+        conditions.append(overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now))
     if filters.text:
         conditions.append(
             or_(Appeal.description.contains(filters.text, autoescape=True), Appeal.external_id == filters.text)
@@ -178,14 +180,19 @@ def appeals_frame(session: Session, filters: DrillFilters, now: dt.datetime, cal
     conditions = value_conditions(filters, now)
     # One query per reason an appeal counts, each answered from its own index (an OR of them
     # would scan the whole table); after the first, only appeals reported before the period.
+    # Overdue at the end (domain.overdue at t = end) in its two halves, each through its own index:
+    # still open now (so unresolved at the end), by (is_open, deadline_at); and resolved after the end.
     earlier = Appeal.reported_at < start
+    _never_resolved, resolved_after_end = overdue_sql_parts(
+        Appeal.reported_at, Appeal.resolved_at, Appeal.deadline_at, end
+    )
     reasons = [
         and_(Appeal.reported_at >= start, Appeal.reported_at < end),
         and_(Appeal.resolved_at >= start, Appeal.resolved_at < end, earlier),
-        and_(Appeal.is_open, Appeal.deadline_at < end, earlier),
+        and_(overdue_now_sql(Appeal.is_open, Appeal.deadline_at, end), earlier),
     ]
     if end < now:  # overdue at a past end and resolved after it
-        reasons.append(and_(Appeal.resolved_at >= end, Appeal.deadline_at < end, earlier))
+        reasons.append(and_(resolved_after_end, earlier))
     rows = []
     for reason in reasons:
         result = session.connection().execute(select(*columns).where(*conditions, reason))
@@ -201,10 +208,15 @@ def appeals_frame(session: Session, filters: DrillFilters, now: dt.datetime, cal
 
 
 # The page's reads run side by side: both databases answer without holding the GIL, so on two
-# cores a page waits for its slowest read rather than for their sum. Shared by every request,
-# which also bounds how many of a page's reads the database sees at once.
+# cores a page waits for its slowest read rather than for their sum. One pool per app (made by
+# create_app, app.extensions["drill_readers"]), shared by its requests, which also bounds how
+# many of a page's reads the database sees at once.
 _READER_PREFIX = "drill-read"
-_PAGE_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_READER_PREFIX)
+
+
+def make_reader_pool() -> ThreadPoolExecutor:
+    """The pool an app runs its drill pages' reads in (threads start on first use)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix=_READER_PREFIX)
 
 
 def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]]) -> dict[str, Any]:
@@ -215,9 +227,11 @@ def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]
         with Session(engine) as own:
             return read(own)
 
-    if threading.current_thread().name.startswith(_READER_PREFIX):  # nested: waiting on the pool could deadlock
+    pool = current_app.extensions.get("drill_readers") if has_app_context() else None
+    if pool is None or threading.current_thread().name.startswith(_READER_PREFIX):
+        # outside an app, or nested (waiting on the pool from inside it could deadlock): one by one
         return {name: run(read) for name, read in reads.items()}
-    futures = {name: _PAGE_READERS.submit(run, read) for name, read in reads.items()}
+    futures = {name: pool.submit(run, read) for name, read in reads.items()}
     return {name: future.result() for name, future in futures.items()}
 
 
@@ -230,11 +244,9 @@ def from_counters(filters: DrillFilters) -> bool:
 
 def counter_kpis(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
     """The period's KPIs from the stored counters (for views where from_counters holds)."""
-    from dashboard.store import counters as aggregates
-
     start, end = filters.bounds(calendar)
     category = Category(filters.category[0]) if filters.category else None
-    return aggregates.region_kpis(session, filters.region, start, min(end, now), calendar, category)
+    return kpi_queries.region_kpis(session, filters.region, start, min(end, now), calendar, category, now=now)
 
 
 def counter_series(session: Session, filters: DrillFilters, calendar: WorkCalendar) -> pd.DataFrame:
@@ -260,10 +272,6 @@ def period_kpis(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, ca
     return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(min(end, now)), calendar)
 
 
-def _local_days(values: pd.Series, calendar: WorkCalendar) -> pd.Series:
-    return values.dt.tz_convert(calendar.timezone).dt.date
-
-
 def daily_series(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
     """Per local day: received, resolved, on-time rate, mean handling (working days), satisfaction rate."""
     start, end = filters.bounds(calendar)
@@ -271,9 +279,9 @@ def daily_series(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, c
     resolved = frame[frame["resolved_at"].notna() & (frame["resolved_at"] >= start) & (frame["resolved_at"] < end)]
     per_day = pd.DataFrame(resolution_counters(resolved, calendar), index=resolved.index)
     per_day["resolved"] = 1
-    per_day["day"] = _local_days(resolved["resolved_at"], calendar)
+    per_day["day"] = local_dates(resolved["resolved_at"], calendar.timezone)
     sums = {day: dict(group.drop(columns="day").sum().astype(int)) for day, group in per_day.groupby("day")}
-    for day, count in _local_days(reported["reported_at"], calendar).value_counts().items():
+    for day, count in local_dates(reported["reported_at"], calendar.timezone).value_counts().items():
         sums.setdefault(day, {})["received"] = int(count)
     return _series(filters, sums)
 
@@ -357,7 +365,7 @@ def children_breakdown(
     load = {
         code: (open_count, overdue)
         for code, open_count, overdue in session.execute(
-            select(child, func.count(), func.count().filter(Appeal.deadline_at < now))
+            select(child, func.count(), func.count().filter(overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now)))
             .where(*value_conditions(filters, now), Appeal.is_open)
             .group_by(child)
         ).all()
@@ -389,7 +397,7 @@ def overdue_ageing(session: Session, filters: DrillFilters, now: dt.datetime) ->
     """Open appeals past their deadline now, counted by how long ago the deadline passed."""
     deadlines = session.scalars(
         select(type_coerce(Appeal.deadline_at, String)).where(
-            *value_conditions(filters, now), Appeal.is_open, Appeal.deadline_at < now
+            *value_conditions(filters, now), overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now)
         )
     ).all()
     if not deadlines:
@@ -404,7 +412,7 @@ def overdue_ageing(session: Session, filters: DrillFilters, now: dt.datetime) ->
 
 def breadcrumb(session: Session, region: str, lang: str) -> list[tuple[str, str]]:
     """(code, name) from the district down to region."""
-    codes = [region[:n] for n in (6, 9, 12, 15) if n <= len(region)]
+    codes = [*ancestors(region), region]
     names = {
         r.code: (r.name_en if lang == "en" and r.name_en else r.name)
         for r in session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
@@ -515,7 +523,7 @@ def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
         "channel": label(Channel(row.source), lang),
         "status": label(AppealStatus(row.status), lang),
         "deadline_at": row.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "overdue": bool(row.is_open and row.deadline_at < now),
+        "overdue": is_overdue_now(row.is_open, row.deadline_at, now),
         "text": public_text(row.description, 60),
     }
 
@@ -537,93 +545,160 @@ def export_frame(
     return pd.DataFrame(rows, columns=[*EXPORT_COLUMNS, "priority_code"])[list(EXPORT_COLUMNS)]
 
 
-# ---------------------------------------------------------------------------- one appeal
+# ---------------------------------------------------------------------------- the page and its callbacks
 
 
-def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict | None:
-    """Everything a supervisor may see of one appeal, masked, with its whole transition history."""
-    appeal = session.get(Appeal, appeal_id)
-    if appeal is None:
-        return None
-    zone = calendar.timezone
-    departments = {
-        d.id: (d.name_en if lang == "en" and d.name_en else d.name) for d in session.scalars(select(Department))
-    }
-    transitions = session.scalars(
-        select(Transition).where(Transition.appeal_id == appeal_id).order_by(Transition.seq)
-    ).all()
-    region = session.get(Region, appeal.region_code)
-    timeline = [
+@dataclass(frozen=True)
+class Crumb:
+    """One step of the breadcrumb: a region above the view, or the view's own; in_scope: a link may lead there."""
+
+    code: str
+    name: str
+    in_scope: bool
+
+
+@dataclass(frozen=True)
+class DrillView:
+    """Everything the drill-down page shows for its filters."""
+
+    filters: DrillFilters
+    targets: dict
+    kpis: dict
+    series: pd.DataFrame
+    by: dict[str, dict[str, int]]
+    children: pd.DataFrame
+    child_length: int | None
+    crumbs: list[Crumb]
+    ageing: list[int]
+    population: dict
+    visits: dict
+    load: pd.DataFrame | None
+    as_of: dt.datetime | None = None  # the period not ended: the local moment its states were read
+
+
+@dataclass(frozen=True)
+class GridPage:
+    """One block of the appeals grid: masked rows, and how many appeals match."""
+
+    rows: list[dict]
+    total: int
+    lang: str
+
+
+def _today(now: dt.datetime, calendar: WorkCalendar) -> dt.date:
+    return LocalDay.of(now, calendar).day
+
+
+def read(query: dict, viewer: Viewer, lang: str, now: dt.datetime | None = None) -> DrillView | Refusal:
+    """The page for the URL's filters as viewer may see it, or why it cannot be shown."""
+    now = now or clock.utcnow()
+    calendar = current_app.extensions["work_calendar"]
+    with db.session() as session:
+        default_region = viewer.region_code or default_region_code(session)
+        if default_region is None:
+            return Refusal("home.no_regions")
+        try:
+            filters = DrillFilters.from_query(query, default_region, _today(now, calendar), lang)
+        except FilterError as exc:
+            return Refusal("console.bad_filter", {"error": str(exc)})
+        if not viewer.covers(filters.region):
+            return Refusal("console.out_of_scope", {"region": filters.region})
+        session.close()  # its connection goes back to the pool: the page's reads each take their own
+        return read_view(session, filters, now, calendar, current_app.extensions["kpi_targets"], viewer.region_code)
+
+
+def read_view(
+    session: Session,
+    filters: DrillFilters,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    targets: dict,
+    scope: str | None = None,
+) -> DrillView:
+    """The page's reads for valid, permitted filters, side by side (what bench/drill times).
+
+    scope: the viewer's region (None: everything), which decides the breadcrumb's links.
+    """
+    data = read_in_parallel(
+        session,
         {
-            "seq": tr.seq,
-            "at": tr.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-            "action": label(tr.action, lang),
-            "from_status": label(tr.from_status, lang) if tr.from_status else "",
-            "to_status": label(tr.to_status, lang),
-            "actor": mask_free_text(tr.actor),
-            "level": label(tr.level, lang),
-            "department": departments.get(tr.department_id, "") if tr.department_id else "",
-            "note": mask_free_text(tr.note) if tr.note else "",
-        }
-        for tr in transitions
-    ]
-    passed = []
-    for step in timeline:
-        stop = (step["level"], step["department"] or "—")
-        if not passed or passed[-1] != stop:
-            passed.append(stop)
-    end = appeal.resolved_at or now
-    remaining = (appeal.deadline_at - now).total_seconds() if appeal.is_open else None
-    return {
-        "id": appeal.id,
-        "external_id": appeal.external_id,
-        "region_code": appeal.region_code,
-        "place": (region.name_en if lang == "en" and region and region.name_en else region.name) if region else "",
-        "category": label(appeal.category, lang),
-        "priority": label(appeal.priority, lang),
-        "priority_code": appeal.priority.value,
-        "channel": label(appeal.source, lang),
-        "status": label(appeal.status, lang),
-        "is_open": appeal.is_open,
-        "level": label(appeal.level, lang),
-        "department": departments.get(appeal.department_id, "") if appeal.department_id else "",
-        "description": mask_free_text(appeal.description),
-        "address": mask_address(appeal.address),
-        "reporter_name": mask_name(appeal.reporter_name),
-        "reporter_phone": mask_phone(appeal.reporter_phone),
-        "reported_at": appeal.reported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "deadline_at": appeal.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "resolved_at": appeal.resolved_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if appeal.resolved_at else "",
-        "seconds_left": remaining,
-        "on_time": None if appeal.resolved_at is None else appeal.resolved_at <= appeal.deadline_at,
-        "handling_wd": float(
-            calendar.working_days_between_local(
-                calendar.to_local_seconds(pd.Series([pd.Timestamp(appeal.reported_at)])),
-                calendar.to_local_seconds(pd.Series([pd.Timestamp(end)])),
-            )[0]
-        ),
-        "satisfaction": label(appeal.satisfaction, lang) if appeal.satisfaction else "",
-        "satisfied": appeal.satisfaction in SATISFIED_RATINGS if appeal.satisfaction else None,
-        "reopen_count": appeal.reopen_count,
-        "duplicate_of": appeal.duplicate_of_id,
-        "timeline": timeline,
-        "levels_passed": passed,
-    }
+            "period": lambda own: _period(own, filters, now, calendar),
+            "by": lambda own: dimension_counts(own, filters, now, calendar),
+            "children": lambda own: children_breakdown(own, filters, now, calendar),
+            "rest": lambda own: _region_facts(own, filters, now),
+        },
+    )
+    kpis, series = data["period"]
+    names, ageing, people, visits, load = data["rest"]
+    crumbs = [Crumb(code, name, covers(scope, code)) for code, name in names]
+    return DrillView(
+        filters=filters,
+        targets=targets,
+        kpis=kpis,
+        series=series,
+        by=data["by"],
+        children=data["children"],
+        child_length=child_level_length(filters.region),
+        crumbs=crumbs,
+        ageing=ageing,
+        population=people,
+        visits=visits,
+        load=load,
+        as_of=now.astimezone(calendar.timezone) if filters.bounds(calendar)[1] > now else None,
+    )
 
 
-def appeal_region(session: Session, appeal_id: int) -> str | None:
-    """The region code of an appeal (for scope checks), or None."""
-    return session.scalar(select(Appeal.region_code).where(Appeal.id == appeal_id))
+def _period(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> tuple[dict, object]:
+    """The period's KPIs and daily series: from the per-day counters where they hold the filters."""
+    if from_counters(filters):  # the common views
+        return counter_kpis(session, filters, now, calendar), counter_series(session, filters, calendar)
+    # value filters the counters do not hold: read the appeals that count
+    frame = appeals_frame(session, filters, now, calendar)
+    return period_kpis(frame, filters, now, calendar), daily_series(frame, filters, now, calendar)
 
 
-def unmasked_contact(session: Session, appeal_id: int) -> dict | None:
-    """The reporter's name, phone and address in full: only for an admin, and only through auth.audit."""
-    appeal = session.get(Appeal, appeal_id)
-    if appeal is None:
+def _region_facts(session: Session, filters: DrillFilters, now: dt.datetime) -> tuple:
+    """The page's small reads: breadcrumb, overdue ageing, population, visit lists, community load."""
+    return (
+        breadcrumb(session, filters.region, filters.lang),
+        overdue_ageing(session, filters, now),
+        population(session, filters.region),
+        visit_lists(session, filters.region),
+        community_load(session, filters.region, now) if len(filters.region) <= 12 else None,
+    )
+
+
+def search_filters(search: str | None, viewer: Viewer, now: dt.datetime | None = None) -> DrillFilters | None:
+    """The filters of a URL search string for viewer; None when they are invalid or outside the viewer's scope."""
+    query = parse_search(search)
+    lang = normalise_language(query.get("lang"))
+    now = now or clock.utcnow()
+    calendar = current_app.extensions["work_calendar"]
+    default_region = viewer.region_code
+    if default_region is None:
+        with db.session() as session:
+            default_region = default_region_code(session)
+    try:
+        filters = DrillFilters.from_query(query, default_region, _today(now, calendar), lang)
+    except FilterError:
         return None
-    return {
-        "reporter_name": appeal.reporter_name or "",
-        "reporter_phone": appeal.reporter_phone or "",
-        "address": appeal.address or "",
-        "description": appeal.description,
-    }
+    return filters if viewer.covers(filters.region) else None
+
+
+def grid(search: str | None, viewer: Viewer, request: dict, now: dt.datetime | None = None) -> GridPage | None:
+    """The block of grid rows ag-grid's request asks for (sorted on the server); None for filters refused."""
+    filters = search_filters(search, viewer, now)
+    if filters is None:
+        return None
+    now = now or clock.utcnow()
+    with db.session() as session:
+        rows, total = grid_page(
+            session,
+            filters,
+            now,
+            current_app.extensions["work_calendar"],
+            request.get("startRow", 0),
+            request.get("endRow", 100),
+            request.get("sortModel"),
+        )
+    return GridPage(rows, total, filters.lang)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import event, func, or_, select
+from flask import current_app
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.domain import clock
+from dashboard.domain.localday import LocalDay, local_date_sql
+from dashboard.domain.overdue import overdue_now_sql
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import within
 from dashboard.domain.vocab import (
@@ -22,9 +28,9 @@ from dashboard.domain.vocab import (
     VisitListKind,
 )
 from dashboard.domain.workcal import WorkCalendar
+from dashboard.queries import kpis
 from dashboard.queries.cache import TTLCache
-from dashboard.store import counters as aggregates
-from dashboard.store.counters import LocalDay  # re-exported: callers cut days here
+from dashboard.store.database import db
 from dashboard.store.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
 from dashboard.ui.i18n import label
 
@@ -115,19 +121,10 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
     ]
 
 
-def local_day(column, session: Session, calendar: WorkCalendar):
-    """SQL: the local calendar day (YYYY-MM-DD) of a UTC instant column."""
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no time zones: shift by the zone's offset (Asia/Shanghai keeps no DST).
-        offset = dt.datetime.now(calendar.timezone).utcoffset()
-        return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
-    return func.to_char(func.timezone(str(calendar.timezone), column), "YYYY-MM-DD")
-
-
 def _volume_between(session, region_code, start, end, calendar) -> dict[str, list[int]]:
     counts: dict[str, list[int]] = {}
     for position, column in enumerate((Appeal.reported_at, Appeal.resolved_at)):
-        day = local_day(column, session, calendar)
+        day = local_date_sql(column, session.get_bind().dialect.name, calendar.timezone)
         rows = session.execute(
             select(day, func.count())
             .where(within(Appeal.region_code, region_code), column >= start, column < end)
@@ -196,34 +193,14 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
     ]
 
 
-def region_kpis(
-    session: Session,
-    region_code: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    calendar: WorkCalendar,
-    category: Category | None = None,
-) -> dict:
-    """The §5 KPIs of a region (optionally one category) over [start, end), from the stored counters."""
-    return aggregates.region_kpis(session, region_code, start, end, calendar, category)
-
-
 def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
-    """The §5 KPIs of today so far (local day start → now) for a region."""
-    return region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
-
-
-def child_region_kpis(
-    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, calendar: WorkCalendar
-) -> dict[str, dict]:
-    """The §5 KPIs of each region one level below region_code (the streets of a district…) over [start, end)."""
-    children = list(session.scalars(select(Region.code).where(Region.parent_code == region_code).order_by(Region.code)))
-    return aggregates.child_kpis(session, region_code, start, end, calendar, children)
+    """The §5 KPIs of today so far (local day start → now) for a region, states as of now."""
+    return kpis.region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar, now=now)
 
 
 def today_child_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict[str, dict]:
     """Today's KPIs so far for each region one level below region_code (the map's streets)."""
-    return child_region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar)
+    return kpis.child_region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar, now=now)
 
 
 def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:
@@ -235,7 +212,7 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
             select(
                 community.label("code"),
                 func.count().label("open"),
-                func.count().filter(Appeal.deadline_at < now).label("overdue"),
+                func.count().filter(overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now)).label("overdue"),
             )
             .where(Appeal.is_open, within(Appeal.region_code, region_code))
             .group_by(community)
@@ -277,43 +254,57 @@ def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]
     return counts
 
 
-def overdue_appeals(session: Session, region_code: str, end: dt.datetime, lang: str) -> pd.DataFrame:
-    """Appeals still open and past their deadline at `end`, masked: what an export lists."""
-    rows = session.execute(
-        select(
-            Appeal.id,
-            Appeal.external_id,
-            Appeal.category,
-            Appeal.priority,
-            Appeal.status,
-            Appeal.reported_at,
-            Appeal.deadline_at,
-            Appeal.description,
-            Region.name,
+TICKER_LENGTH = 5
+SLA_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class WallView:
+    """Everything the wall shows for a region at one instant, and what the page needs to draw it."""
+
+    region_code: str
+    lang: str
+    token: str
+    now: dt.datetime
+    timezone: ZoneInfo  # the working calendar's zone: the clock and "data as of"
+    timezone_name: str  # the configured zone, for the browser's clock
+    targets: dict  # the KPI targets the tiles compare with
+    reload_after_ms: int  # the page reloads itself after this long
+    region_name: str
+    population: dict
+    kpis: dict
+    recent: list[dict]
+    sla: list[dict]
+    volume: pd.DataFrame
+    load: pd.DataFrame
+    visits: dict
+
+
+def database_key() -> str:
+    """Which database this app reads (a cache key part: two apps in one process share no results)."""
+    return str(db.engine.url)
+
+
+def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None = None) -> WallView:
+    """Everything the wall shows for a region, read in one session (region access checked by the caller)."""
+    now = now or clock.utcnow()
+    calendar = current_app.extensions["work_calendar"]
+    with db.session() as session:
+        return WallView(
+            region_code=region_code,
+            lang=lang,
+            token=token,
+            now=now,
+            timezone=calendar.timezone,
+            timezone_name=current_app.config["TIMEZONE"],
+            targets=current_app.extensions["kpi_targets"],
+            reload_after_ms=round(current_app.config["WALL_RELOAD_HOURS"] * 3_600_000),
+            region_name=region_name(session, region_code, lang),
+            population=population(session, region_code),
+            kpis=today_kpis(session, region_code, now, calendar),
+            recent=recent_appeals(session, region_code, lang, TICKER_LENGTH),
+            sla=sla_board(session, region_code, lang, SLA_LENGTH),
+            volume=daily_volume(session, region_code, now, calendar),
+            load=community_load(session, region_code, now),
+            visits=visit_lists(session, region_code),
         )
-        .join(Region, Region.code == Appeal.region_code)
-        .where(
-            within(Appeal.region_code, region_code),
-            Appeal.reported_at < end,
-            Appeal.deadline_at < end,
-            or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
-        )
-        .order_by(Appeal.deadline_at)
-    ).all()
-    return pd.DataFrame(
-        [
-            {
-                "id": row.id,
-                "external_id": row.external_id,
-                "category": label(Category(row.category), lang),
-                "priority": label(Priority(row.priority), lang),
-                "status": label(AppealStatus(row.status), lang),
-                "place": row.name,
-                "reported_at": row.reported_at.isoformat(),
-                "deadline_at": row.deadline_at.isoformat(),
-                "text": public_text(row.description, 80),
-            }
-            for row in rows
-        ],
-        columns=["id", "external_id", "category", "priority", "status", "place", "reported_at", "deadline_at", "text"],
-    )

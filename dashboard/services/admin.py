@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dashboard.domain.credentials import hash_api_key, hash_password, hash_token, new_api_key, new_wall_token
 from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_scoped
-from dashboard.domain.vocab import Channel, RegionLevel
+from dashboard.domain.vocab import Channel
+from dashboard.queries.admin import CredentialView, UserView, user_view
+from dashboard.store.audit import audit_row
 from dashboard.store.database import db
-from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
+from dashboard.store.models import ApiKey, Region, User, WallToken
 from dashboard.ui.i18n import t
-from dashboard.web.access import hash_token, new_wall_token
-from dashboard.web.api import hash_api_key, new_api_key
-from dashboard.web.auth import audit_row, hash_password
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200  # a bound on hashing work per request, far above any real password
@@ -47,76 +46,6 @@ class AdminError(ValueError):
         if field_label is None:
             field_label = t("admin.quoted", lang, text=t(f"admin.field_{self.field}", lang))
         return t(f"admin.error_{self.key}", lang, field=field_label, **self.values)
-
-
-# ---------------------------------------------------------------------------- what the page lists
-
-
-@dataclass(frozen=True)
-class UserView:
-    """A user as the admin page and the CLI show it: never the password hash."""
-
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    region_code: str | None
-    active: bool
-    locked_until: dt.datetime | None
-    failed_logins: int
-    created_at: dt.datetime
-
-    def locked(self, now: dt.datetime) -> bool:
-        """Whether a lock-out is in force at now."""
-        return self.locked_until is not None and self.locked_until > now
-
-
-@dataclass(frozen=True)
-class CredentialView:
-    """A wall token (scope: its region) or API key (scope: its channel): never the secret or its hash."""
-
-    id: int
-    name: str
-    scope: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-
-
-def user_view(user: User) -> UserView:
-    """What may be shown of a user row."""
-    return UserView(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        region_code=user.region_code,
-        active=user.active,
-        locked_until=user.locked_until,
-        failed_logins=user.failed_logins,
-        created_at=user.created_at,
-    )
-
-
-def list_users(session: Session) -> list[UserView]:
-    """Every user, by username."""
-    return [user_view(user) for user in session.scalars(select(User).order_by(User.username))]
-
-
-def list_wall_tokens(session: Session) -> list[CredentialView]:
-    """Every wall token, newest first (active and revoked)."""
-    rows = session.scalars(select(WallToken).order_by(WallToken.id.desc()))
-    return [CredentialView(r.id, r.name, r.region_code, r.created_at, r.revoked_at) for r in rows]
-
-
-def list_api_keys(session: Session) -> list[CredentialView]:
-    """Every API key, newest first (active and revoked)."""
-    rows = session.scalars(select(ApiKey).order_by(ApiKey.id.desc()))
-    return [CredentialView(r.id, r.name, r.source.value, r.created_at, r.revoked_at) for r in rows]
-
-
-def recent_audit(session: Session, limit: int = RECENT_AUDIT_ENTRIES) -> list[AuditLog]:
-    """The newest audit-log entries, newest first."""
-    return list(session.scalars(select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)))
 
 
 # ---------------------------------------------------------------------------- validation
@@ -334,26 +263,3 @@ def revoke_api_keys(actor: str, name: object = None, key_id: object = None) -> l
     """Revoke one API key by id, or every active one with a name: its next request is refused."""
     return _revoke(actor, ApiKey, "apikey", "key", name, key_id)
 
-
-# ---------------------------------------------------------------------------- regions to choose from
-
-
-# Scopes offered in the lists: a supervisor or a wall oversees a district, a street or a community
-# (a compound's code is still accepted from the CLI).
-CHOOSABLE_LEVELS = (RegionLevel.DISTRICT, RegionLevel.STREET, RegionLevel.COMMUNITY)
-
-
-def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:
-    """(code, name) of every district, street and community, in code order (parents before children)."""
-    rows = session.execute(
-        select(Region.code, Region.name, Region.name_en).where(Region.level.in_(CHOOSABLE_LEVELS)).order_by(Region.code)
-    )
-    return [(r.code, r.name_en if lang == "en" and r.name_en else r.name) for r in rows]
-
-
-def region_names(session: Session, codes: set[str], lang: str) -> dict[str, str]:
-    """The names of these region codes, in lang where an English name exists."""
-    if not codes:
-        return {}
-    rows = session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
-    return {r.code: (r.name_en if lang == "en" and r.name_en else r.name) for r in rows}

@@ -4,6 +4,10 @@ A day is claimed by inserting its row in daily_exports (the primary key makes th
 exclusive across processes); the snapshot rows and the files are then written, and the row
 is marked finished. Producing a day again (`python app.py export --date`) rewrites the same
 content: snapshots are replaced and the files regenerated from the same data.
+
+A day asked for before it has ended is exported as of that moment (domain.overdue.state_moment):
+its rows carry an `as_of` column, its daily_exports row says when, and the nightly job produces
+the day again once it has ended.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from dashboard.domain import clock
 from dashboard.domain.kpi import KPI_KEYS
+from dashboard.domain.localday import LocalDay, local_date
+from dashboard.domain.overdue import state_moment
 from dashboard.domain.vocab import Category, RegionLevel
 from dashboard.domain.workcal import WorkCalendar
-from dashboard.queries.wall import LocalDay, child_region_kpis, overdue_appeals, region_kpis
+from dashboard.queries.kpis import child_region_kpis, overdue_appeals, region_kpis
 from dashboard.store.database import Database
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
 from dashboard.ui.figures import export_figure
@@ -39,13 +46,16 @@ def holder_name() -> str:
 
 def day_bounds(day: dt.date, calendar: WorkCalendar) -> tuple[dt.datetime, dt.datetime]:
     """A local day as a half-open UTC interval."""
-    local = LocalDay.of(dt.datetime.combine(day, dt.time(12), calendar.timezone), calendar)
+    local = LocalDay.on(day, calendar)
     return local.start, local.end
 
 
-def compute_day(database: Database, calendar: WorkCalendar, day: dt.date) -> pd.DataFrame:
-    """The §5 KPIs of every district, street and community for one local day."""
+def compute_day(
+    database: Database, calendar: WorkCalendar, day: dt.date, now: dt.datetime | None = None
+) -> pd.DataFrame:
+    """The §5 KPIs of every district, street and community for one local day (as of now if it has not ended)."""
     start, end = day_bounds(day, calendar)
+    now = now or clock.utcnow()
     rows = []
     with database.session() as session:
         regions = session.execute(
@@ -55,11 +65,11 @@ def compute_day(database: Database, calendar: WorkCalendar, day: dt.date) -> pd.
         kpis_by_code: dict[str, dict] = {}
         for region in regions:
             if region.level == RegionLevel.DISTRICT:
-                kpis_by_code[region.code] = region_kpis(session, region.code, start, end, calendar)
+                kpis_by_code[region.code] = region_kpis(session, region.code, start, end, calendar, now=now)
             if region.level in (RegionLevel.DISTRICT, RegionLevel.STREET):
-                kpis_by_code.update(child_region_kpis(session, region.code, start, end, calendar))
+                kpis_by_code.update(child_region_kpis(session, region.code, start, end, calendar, now=now))
         for region in regions:
-            kpis = kpis_by_code.get(region.code) or region_kpis(session, region.code, start, end, calendar)
+            kpis = kpis_by_code.get(region.code) or region_kpis(session, region.code, start, end, calendar, now=now)
             rows.append(
                 {
                     "date": day.isoformat(),
@@ -69,14 +79,21 @@ def compute_day(database: Database, calendar: WorkCalendar, day: dt.date) -> pd.
                 }
                 | kpis
             )
-    return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    if now < end:  # a day not over: say when its states were read
+        frame["as_of"] = state_moment(end, now).isoformat()
+    return frame
 
 
-def category_kpis(database: Database, calendar: WorkCalendar, day: dt.date, district: str) -> pd.DataFrame:
-    """The district's KPIs of one day, per category."""
+def category_kpis(
+    database: Database, calendar: WorkCalendar, day: dt.date, district: str, now: dt.datetime | None = None
+) -> pd.DataFrame:
+    """The district's KPIs of one day, per category (as of now if it has not ended)."""
     start, end = day_bounds(day, calendar)
     with database.session() as session:
-        rows = [{"category": c.value} | region_kpis(session, district, start, end, calendar, c) for c in Category]
+        rows = [
+            {"category": c.value} | region_kpis(session, district, start, end, calendar, c, now=now) for c in Category
+        ]
     return pd.DataFrame(rows, columns=["category", *KPI_KEYS])
 
 
@@ -88,7 +105,7 @@ def write_files(
     csv_path = folder / f"kpi_{day.isoformat()}.csv"
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(frame.columns)
         for row in frame.itertuples(index=False):
             writer.writerow(["" if value is None or value != value else value for value in row])
     xlsx_path = folder / f"kpi_{day.isoformat()}.xlsx"
@@ -108,8 +125,20 @@ def write_files(
     return files
 
 
-def produce_day(database: Database, calendar: WorkCalendar, day: dt.date, folder: Path, force: bool = False) -> bool:
-    """Produce one day's snapshots and files; False when another run has it (unless force)."""
+def produce_day(
+    database: Database,
+    calendar: WorkCalendar,
+    day: dt.date,
+    folder: Path,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Produce one day's snapshots and files; False when another run has it (unless force).
+
+    A day that has not ended yet is produced as of now, and marked so (DailyExport.as_of).
+    """
+    now = now or clock.utcnow()
+    as_of = now if now < day_bounds(day, calendar)[1] else None
     with database.session() as session:
         try:
             with session.begin():
@@ -118,15 +147,16 @@ def produce_day(database: Database, calendar: WorkCalendar, day: dt.date, folder
                 session.add(DailyExport(day=day, holder=holder_name()))
         except IntegrityError:
             return False  # claimed by another process (or produced already)
-    frame = compute_day(database, calendar, day)
+    frame = compute_day(database, calendar, day, now)
     district = frame.loc[frame["level"] == RegionLevel.DISTRICT.value, "region_code"]
     if district.empty:
         categories = pd.DataFrame(columns=["category", *KPI_KEYS])
         overdue = pd.DataFrame()
     else:
-        categories = category_kpis(database, calendar, day, district.iloc[0])
+        categories = category_kpis(database, calendar, day, district.iloc[0], now)
         with database.session() as session:
-            overdue = overdue_appeals(session, district.iloc[0], day_bounds(day, calendar)[1], "zh")
+            moment = state_moment(day_bounds(day, calendar)[1], now)
+            overdue = overdue_appeals(session, district.iloc[0], moment, "zh")
     files = write_files(frame, day, folder, categories, overdue)
     with database.transaction() as session:
         session.execute(delete(KpiSnapshot).where(KpiSnapshot.day == day))
@@ -141,26 +171,46 @@ def produce_day(database: Database, calendar: WorkCalendar, day: dt.date, folder
         claim = session.get(DailyExport, day)
         claim.finished_at = dt.datetime.now(dt.UTC)
         claim.files = files
+        claim.as_of = as_of
     log.info("KPI export for %s: %d regions, %s", day, len(frame), ", ".join(files))
     return True
 
 
 def missing_days(database: Database, calendar: WorkCalendar, today: dt.date) -> list[dt.date]:
-    """Days up to yesterday with no export, from the day after the last one (or just yesterday)."""
+    """Days up to yesterday with no export, from the day after the last one (or just yesterday),
+    and days before today exported before they had ended (provisional: produced again)."""
     with database.session() as session:
-        last = session.scalar(select(func.max(DailyExport.day)))
-        done = set(session.scalars(select(DailyExport.day).where(DailyExport.day >= (last or today))))
+        last = session.scalar(select(func.max(DailyExport.day)).where(DailyExport.as_of.is_(None)))
+        done = set(
+            session.scalars(
+                select(DailyExport.day).where(DailyExport.day >= (last or today), DailyExport.as_of.is_(None))
+            )
+        )
+        provisional = set(
+            session.scalars(select(DailyExport.day).where(DailyExport.as_of.is_not(None), DailyExport.day < today))
+        )
     first = (last + dt.timedelta(days=1)) if last else today - dt.timedelta(days=1)
-    days = []
+    days = set(provisional)
     day = first
     while day < today:
         if day not in done:
-            days.append(day)
+            days.add(day)
         day += dt.timedelta(days=1)
-    return days
+    return sorted(days)
+
+
+def provisional_days(database: Database) -> set[dt.date]:
+    """Days whose stored export was produced before the day ended."""
+    with database.session() as session:
+        return set(session.scalars(select(DailyExport.day).where(DailyExport.as_of.is_not(None))))
 
 
 def catch_up(database: Database, calendar: WorkCalendar, folder: Path, now: dt.datetime | None = None) -> list[dt.date]:
     """Produce every missing day up to yesterday (after downtime, several); returns those produced here."""
-    today = (now or dt.datetime.now(dt.UTC)).astimezone(calendar.timezone).date()
-    return [day for day in missing_days(database, calendar, today) if produce_day(database, calendar, day, folder)]
+    today = local_date(now or clock.utcnow(), calendar.timezone)
+    redo = provisional_days(database)  # their claim stands: take it over
+    return [
+        day
+        for day in missing_days(database, calendar, today)
+        if produce_day(database, calendar, day, folder, force=day in redo)
+    ]

@@ -85,18 +85,26 @@ def queue_deltas(session: Session, deltas: list[dict]) -> None:
 
 def install(database, publisher: Callable[[list[dict]], None]) -> None:
     """Send the deltas queued in this database's sessions to publisher once they commit (create_app calls this)."""
+    publishers = getattr(database, "push_publishers", None)
+    if publishers is None:
+        publishers = database.push_publishers = []
 
-    def publish_after_commit(session: Session) -> None:
-        deltas = session.info.pop("deltas", None)
-        if not deltas:
-            return
+        def publish_after_commit(session: Session) -> None:
+            deltas = session.info.pop("deltas", None)
+            if deltas:
+                _publish(publishers, deltas)
+
+        event.listen(database.sessions, "after_commit", publish_after_commit)
+        event.listen(database.sessions, "after_rollback", _drop_after_rollback)
+    publishers.append(publisher)
+
+
+def _publish(publishers: list[Callable[[list[dict]], None]], deltas: list[dict]) -> None:
+    for publisher in publishers:
         try:
             publisher(deltas)
         except Exception:  # a push failure must never undo or fail a committed change
             log.exception("publishing %d deltas failed", len(deltas))
-
-    event.listen(database.sessions, "after_commit", publish_after_commit)
-    event.listen(database.sessions, "after_rollback", _drop_after_rollback)
 
 
 def _drop_after_rollback(session: Session) -> None:

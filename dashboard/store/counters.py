@@ -39,9 +39,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dashboard.domain.kpi import COUNTER_KEYS, kpis_from_counters, resolution_counters, response_minutes_sql
+from dashboard.domain.kpi import (
+    COUNTER_KEYS,
+    KPI_DEFINITIONS_VERSION,
+    kpis_from_counters,
+    resolution_counters,
+    response_minutes_sql,
+)
 from dashboard.domain.localday import LocalDay
-from dashboard.domain.overdue import unresolved_parts_sql
+from dashboard.domain.overdue import overdue_sql, overdue_sql_parts
 from dashboard.domain.regions import within
 from dashboard.domain.vocab import Category
 from dashboard.domain.workcal import DAY, FIRST_YEAR, WorkCalendar
@@ -244,7 +250,12 @@ def _write_state(connection: Connection, calendar: WorkCalendar) -> None:
     connection.execute(delete(STATE))
     connection.execute(
         insert(STATE).values(
-            id=STATE_ID, timezone=zone, working_days=flags, calendar_digest=digest, built_at=dt.datetime.now(dt.UTC)
+            id=STATE_ID,
+            timezone=zone,
+            working_days=flags,
+            calendar_digest=digest,
+            definitions_version=KPI_DEFINITIONS_VERSION,
+            built_at=dt.datetime.now(dt.UTC),
         )
     )
 
@@ -380,8 +391,10 @@ def ensure_current(session: Session, calendar: WorkCalendar) -> None:
     A rebuild runs in its own transaction, so call this from a session that has not written:
     readers (wall, API, exports) only read, and each of their statements sees the rebuilt rows.
     """
-    digest = session.execute(select(STATE.c.calendar_digest).where(STATE.c.id == STATE_ID)).scalar()
-    if digest == calendar_signature(calendar)[2]:
+    stored = session.execute(
+        select(STATE.c.calendar_digest, STATE.c.definitions_version).where(STATE.c.id == STATE_ID)
+    ).first()
+    if stored is not None and tuple(stored) == (calendar_signature(calendar)[2], KPI_DEFINITIONS_VERSION):
         return
     engine = session.get_bind()
     with engine.begin() as connection:
@@ -389,8 +402,9 @@ def ensure_current(session: Session, calendar: WorkCalendar) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"LOCK TABLE {STATE.name} IN EXCLUSIVE MODE"))
         stored = stored_calendar(connection)
-        if stored is None:
-            from_day = None
+        version = connection.execute(select(STATE.c.definitions_version).where(STATE.c.id == STATE_ID)).scalar()
+        if stored is None or version != KPI_DEFINITIONS_VERSION:
+            from_day = None  # never built, or built by other definitions: every day again
         else:
             from_day = _first_difference(stored, calendar)
             if from_day is None:
@@ -398,6 +412,15 @@ def ensure_current(session: Session, calendar: WorkCalendar) -> None:
             from_day = None if from_day <= 0 else from_day
         log.info("KPI counters: rebuilding %s", "all days" if from_day is None else f"from day {from_day}")
         rebuild(connection, calendar, from_day)
+
+
+def ensure_current_at_start(database, calendar: WorkCalendar) -> None:
+    """At start-up: rebuild the counters if the KPI definitions or the calendar changed (logged, never fatal)."""
+    try:
+        with database.session() as session:
+            ensure_current(session, calendar)
+    except Exception:  # the first reader tries again; /healthz and the log say what failed
+        log.exception("KPI counters: checking or rebuilding them at start-up failed")
 
 
 # ---- readers ----------------------------------------------------------------------------------
@@ -499,11 +522,9 @@ def _overdue_open(session, region_code, end, category, by_length=None) -> dict[s
     code = func.substr(APPEALS.c.region_code, 1, by_length) if by_length else None
     counts: dict[str, int] = {}
     # domain.overdue's rule, counted in its two disjoint halves, each through its own index.
-    for unresolved in unresolved_parts_sql(APPEALS.c.resolved_at, end):
+    for part in overdue_sql_parts(APPEALS.c.reported_at, APPEALS.c.resolved_at, APPEALS.c.deadline_at, end):
         query = select(*([code] if by_length else []), func.count()).where(
-            unresolved,
-            APPEALS.c.deadline_at < end,
-            APPEALS.c.reported_at < end,
+            part,
             within(APPEALS.c.region_code, region_code),
         )
         if category is not None:
@@ -551,11 +572,15 @@ def region_kpis(
     end: dt.datetime,
     calendar: WorkCalendar,
     category: Category | None = None,
+    as_of: dt.datetime | None = None,
 ) -> dict:
-    """The §5 KPIs of a region (and everything below it) over [start, end), from the stored counters."""
+    """The §5 KPIs of a region (and everything below it) over [start, end), from the stored counters.
+
+    overdue_open is evaluated at as_of (default: end); see domain.overdue.state_moment.
+    """
     ensure_current(session, calendar)
     counters = _counters(session, region_code, start, end, calendar, category).get(region_code, _zero())
-    overdue = _overdue_open(session, region_code, end, category)[region_code]
+    overdue = _overdue_open(session, region_code, as_of or end, category)[region_code]
     minutes = _response_minutes(session, region_code, start, end, category).get(region_code, np.zeros(0))
     return kpis_from_counters(counters, overdue, minutes)
 
@@ -568,12 +593,16 @@ def child_kpis(
     calendar: WorkCalendar,
     child_codes: Sequence[str],
     category: Category | None = None,
+    as_of: dt.datetime | None = None,
 ) -> dict[str, dict]:
-    """The §5 KPIs of each child region (one level below region_code) over [start, end), in one pass."""
+    """The §5 KPIs of each child region (one level below region_code) over [start, end), in one pass.
+
+    overdue_open is evaluated at as_of (default: end).
+    """
     ensure_current(session, calendar)
     length = len(region_code) + 3
     counters = _counters(session, region_code, start, end, calendar, category, length)
-    overdue = _overdue_open(session, region_code, end, category, length)
+    overdue = _overdue_open(session, region_code, as_of or end, category, length)
     minutes = _response_minutes(session, region_code, start, end, category, length)
     return {
         code: kpis_from_counters(counters.get(code, _zero()), overdue.get(code, 0), minutes.get(code, np.zeros(0)))
@@ -588,6 +617,7 @@ def recompute_region_kpis(
     end: dt.datetime,
     calendar: WorkCalendar,
     category: Category | None = None,
+    as_of: dt.datetime | None = None,
 ) -> dict:
     """The reference: load every appeal that can count over [start, end) and run kpi.compute_kpis on it.
 
@@ -603,13 +633,10 @@ def recompute_region_kpis(
             or_(
                 and_(Appeal.reported_at >= start, Appeal.reported_at < end),
                 and_(Appeal.resolved_at >= start, Appeal.resolved_at < end),
-                # candidates for "overdue and still open at the end"
-                and_(
-                    Appeal.deadline_at < end,
-                    Appeal.reported_at < end,
-                    or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= end),
-                ),
+                # candidates for "overdue and still open" at the moment the state is read
+                overdue_sql(Appeal.reported_at, Appeal.resolved_at, Appeal.deadline_at, as_of or end),
             ),
         )
     ).all()
-    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar)
+    moment = pd.Timestamp(as_of) if as_of is not None else None
+    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar, moment)

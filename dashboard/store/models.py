@@ -366,7 +366,7 @@ class KpiDay(Base):
 
 
 class KpiAggregateState(Base):
-    """What kpi_daily was computed with (one row): the time zone and the working-day calendar."""
+    """What kpi_daily was computed with (one row): the KPI definitions, the time zone and the working-day calendar."""
 
     __tablename__ = "kpi_aggregate_state"
 
@@ -375,6 +375,8 @@ class KpiAggregateState(Base):
     # '1' (working) or '0' per local day from workcal.FIRST_YEAR-01-01, and its SHA-256 with the zone.
     working_days: Mapped[str] = mapped_column(Text)
     calendar_digest: Mapped[str] = mapped_column(String(64))
+    # domain.kpi.KPI_DEFINITIONS_VERSION the counters were computed with: another version rebuilds them.
+    definitions_version: Mapped[int] = mapped_column(Integer, server_default="1")
     built_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -388,6 +390,9 @@ class DailyExport(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     files: Mapped[list | None] = mapped_column(JSON)
+    # Set when the day had not ended when it was produced: the moment its states were read. Such
+    # an export is provisional; the nightly job produces the day again once it has ended.
+    as_of: Mapped[dt.datetime | None]
 
 
 class User(Base):

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.domain.regions import level_of
+from dashboard.domain.credentials import hash_token
+from dashboard.domain.regions import covers, level_of
+from dashboard.queries.regions import default_region_code
+from dashboard.store.database import db
 from dashboard.store.models import WallToken
 
 
 class AccessDenied(Exception):
     """The request may not see what it asked for."""
-
-
-def hash_token(token: str) -> str:
-    """Wall tokens are stored only as their SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_wall_token() -> str:
-    """A fresh random wall token (shown once)."""
-    return "wall_" + secrets.token_urlsafe(24)
 
 
 def wall_region(session: Session, token: str | None, requested: str | None, default_region: str | None) -> str:
@@ -43,7 +33,7 @@ def wall_region(session: Session, token: str | None, requested: str | None, defa
         if row is None or row.revoked_at is not None:
             raise AccessDenied("this wall token is unknown or revoked")
         region = requested or row.region_code
-        if not region.startswith(row.region_code):
+        if not covers(row.region_code, region):
             raise AccessDenied(f"this wall token covers {row.region_code}, not {region}")
         return region
     if current_app.config.get("DEMO_MODE"):
@@ -51,3 +41,9 @@ def wall_region(session: Session, token: str | None, requested: str | None, defa
             return requested or default_region
         raise AccessDenied("no regions in the database")
     raise AccessDenied("a wall token is required (?token=…); create one with `python app.py walltokens add`")
+
+
+def resolve_wall_region(token: str | None, requested: str | None, *, default: bool = True) -> str:
+    """wall_region in a session of its own; default=False: no fallback to the district (a resync)."""
+    with db.session() as session:
+        return wall_region(session, token, requested, default_region_code(session) if default else None)

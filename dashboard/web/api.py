@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from dashboard.domain import clock
+from dashboard.domain.credentials import hash_api_key
+from dashboard.domain.localday import period
+from dashboard.domain.overdue import state_moment
 from dashboard.domain.regions import level_of
 from dashboard.domain.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR
-from dashboard.queries.wall import LocalDay, region_kpis
+from dashboard.queries.kpis import region_kpis
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
@@ -26,16 +28,6 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 # Ids beyond their column's range would reach the database as an error: they are a 404.
 MAX_BIGINT = 2**63 - 1  # appeals
 MAX_INTEGER = 2**31 - 1  # quarantined records
-
-
-def hash_api_key(key: str) -> str:
-    """API keys are stored only as their SHA-256."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_api_key() -> str:
-    """A fresh random API key (shown once, stored hashed)."""
-    return "cc_" + secrets.token_urlsafe(32)
 
 
 def api_key_from(value: str | None) -> ApiKey | None:
@@ -208,13 +200,15 @@ def kpis():
         return error(400, "a range may span at most 367 days", field="to")
     if not (first.year >= FIRST_YEAR and last.year <= LAST_YEAR):
         return error(400, f"dates must fall in {FIRST_YEAR}–{LAST_YEAR}", field="date")
-    start = LocalDay.of(dt.datetime.combine(first, dt.time(12), calendar.timezone), calendar).start
-    end = LocalDay.of(dt.datetime.combine(last, dt.time(12), calendar.timezone), calendar).end
+    start, end = period(first, last, calendar)
+    now = clock.utcnow()
     with db.session() as session:
         if session.get(Region, region_code) is None:
             return error(404, f"region {region_code} does not exist")
-        values = region_kpis(session, region_code, start, end, calendar)
-    return jsonify({"region": region_code, "from": first.isoformat(), "to": last.isoformat(), **values})
+        values = region_kpis(session, region_code, start, end, calendar, now=now)
+    # A period that has not ended is answered as of now (its states, like overdue_open, read now).
+    as_of = {"as_of": state_moment(end, now).isoformat()} if end > now else {}
+    return jsonify({"region": region_code, "from": first.isoformat(), "to": last.isoformat(), **values, **as_of})
 
 
 @bp.get("/quarantine")

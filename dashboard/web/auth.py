@@ -18,10 +18,12 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.domain import roles
+from dashboard.domain.credentials import hash_password  # noqa: F401  (the CLI and tests make users with it)
 from dashboard.domain.regions import covers
 from dashboard.domain.roles import Permission, Role
+from dashboard.store.audit import audit_row
 from dashboard.store.database import db
-from dashboard.store.models import AuditLog, User
+from dashboard.store.models import User
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,6 @@ ANONYMOUS = Principal()
 
 
 # ---------------------------------------------------------------------------- passwords, log-in
-
-
-def hash_password(password: str) -> str:
-    """A salted, slow hash of a password (werkzeug's scrypt)."""
-    return generate_password_hash(password)
 
 
 class LoginRefused(Exception):
@@ -148,18 +145,6 @@ def current_principal() -> Principal:
 
 
 # ---------------------------------------------------------------------------- audit
-
-
-def audit_row(actor: str, action: str, target: str, purpose: str | None, detail: dict | None) -> AuditLog:
-    """An audit-log row to add in the caller's own transaction (so a change never lands without it)."""
-    return AuditLog(
-        at=dt.datetime.now(dt.UTC),
-        actor=actor or "anonymous",
-        action=action,
-        target=target[:128],
-        purpose=purpose,
-        detail=detail,
-    )
 
 
 def audit(action: str, target: str, purpose: str | None = None, detail: dict | None = None) -> None:

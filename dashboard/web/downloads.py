@@ -10,10 +10,12 @@ import pandas as pd
 from flask import Blueprint, Response, abort, current_app, request, send_file
 from sqlalchemy import select
 
+from dashboard.domain import clock
+from dashboard.domain.localday import LocalDay
 from dashboard.domain.regions import within
 from dashboard.queries import drill as drilldata
+from dashboard.queries.exports import covers_district
 from dashboard.queries.regions import default_region_code
-from dashboard.queries.wall import LocalDay
 from dashboard.services.exports import CSV_COLUMNS
 from dashboard.store.database import db
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
@@ -33,7 +35,7 @@ def export_list(fmt: str):
         abort(404)
     principal = current_principal()
     lang = normalise_language(request.args.get("lang"))
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utcnow()
     calendar = current_app.extensions["work_calendar"]
     with db.session() as session:
         default_region = principal.region_code or default_region_code(session)
@@ -60,21 +62,6 @@ def export_list(fmt: str):
 
 def _attachment(body: bytes, name: str, mimetype: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def covers_district(principal: Principal) -> bool:
-    """Whether the principal may take the district-wide export files (admins and district supervisors)."""
-    return principal.region_code is None or len(principal.region_code) == 6
-
-
-def finished_exports() -> list[DailyExport]:
-    """Every produced day, newest first."""
-    with db.session() as session:
-        return list(
-            session.scalars(
-                select(DailyExport).where(DailyExport.finished_at.is_not(None)).order_by(DailyExport.day.desc())
-            )
-        )
 
 
 @bp.route("/exports/<day>/<name>")
@@ -115,6 +102,7 @@ def _scoped_csv(principal: Principal, day: dt.date) -> Response:
             .where(KpiSnapshot.day == day, within(KpiSnapshot.region_code, scope))
             .order_by(KpiSnapshot.region_code)
         ).all()
+        export = session.get(DailyExport, day)
     if not rows:
         abort(404)
     frame = pd.DataFrame(
@@ -130,6 +118,8 @@ def _scoped_csv(principal: Principal, day: dt.date) -> Response:
         ],
         columns=list(CSV_COLUMNS),
     )
+    if export is not None and export.as_of is not None:  # a day exported before it ended
+        frame["as_of"] = export.as_of.isoformat()
     audit("download_export", f"export:kpi_{day.isoformat()}_{scope}.csv")
     return _attachment(
         frame.to_csv(index=False).encode("utf-8"), f"kpi_{day.isoformat()}_{scope}.csv", "text/csv; charset=utf-8"

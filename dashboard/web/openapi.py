@@ -69,6 +69,14 @@ def document() -> dict:
             "region": {"type": "string"},
             "from": {"type": "string", "format": "date"},
             "to": {"type": "string", "format": "date"},
+            "as_of": {
+                "type": "string",
+                "format": "date-time",
+                "description": (
+                    "Present only when the period has not ended: the moment (now) at which the states of the "
+                    "period, such as overdue_open, were read. A finished period's states are read at its end."
+                ),
+            },
         }
         | {key: {"type": ["number", "null"]} for key in KPI_KEYS},
     }
@@ -157,6 +165,10 @@ def document() -> dict:
             "/kpis": {
                 "get": {
                     "summary": "BRIEF §5 KPIs of a region for a local day or a range of days",
+                    "description": (
+                        "Counts (received, resolved, …) cover the period; overdue_open is a state, read at the "
+                        "period's end, or now when the period includes today (then `as_of` says when)."
+                    ),
                     "parameters": [
                         {"name": "region", "in": "query", "required": True, "schema": {"type": "string"}},
                         {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},

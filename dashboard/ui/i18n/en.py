@@ -227,6 +227,8 @@ STRINGS: dict[str, str] = {
     "console.export_day": "Day",
     "console.export_files": "Files",
     "console.export_made": "Produced",
+    "console.as_of": "The period has not ended: states such as overdue are as of {time}",
+    "console.export_as_of": "{made} (day not over: figures as of then; produced again after midnight)",
     "console.exports_help": "The previous day’s KPI export is produced at 00:10 every day; every download is audited.",
     "console.elapsed_wd": "Time so far (working days)",
     "console.handling_wd": "Handling time (working days)",

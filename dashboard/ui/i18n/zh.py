@@ -227,6 +227,8 @@ STRINGS: dict[str, str] = {
     "console.export_day": "日期",
     "console.export_files": "文件",
     "console.export_made": "生成时间",
+    "console.as_of": "时间段未结束：超期等状态指标截至 {time}",
+    "console.export_as_of": "{made}（当日未结束，数据截至此时；次日凌晨重新生成）",
     "console.exports_help": "每天 00:10 自动生成前一天的指标报表；每次下载均记入审计日志。",
     "console.elapsed_wd": "已用时长(工作日)",
     "console.handling_wd": "办理时长(工作日)",

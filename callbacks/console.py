@@ -1,0 +1,23 @@
+"""The console frame's request data: who is looking, as the layouts' Viewer."""
+
+from __future__ import annotations
+
+from dashboard.ui.chrome import Viewer
+from dashboard.web import security
+from dashboard.web.auth import current_principal
+
+
+def current_viewer(with_csrf: bool = True) -> Viewer:
+    """This request's principal as the header shows it, with the session's CSRF token for log-out.
+
+    with_csrf=False leaves the token out (and the session untouched): for callbacks that draw no header.
+    """
+    principal = current_principal()
+    return Viewer(
+        authenticated=principal.authenticated,
+        username=principal.username,
+        display_name=principal.display_name,
+        role=principal.role,
+        region_code=principal.region_code,
+        csrf_token=security.csrf_token() if with_csrf and principal.authenticated else "",
+    )
