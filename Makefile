@@ -42,6 +42,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	@! grep -rnE '\bSession\b|\.engine\b|\bdb\.' layouts/ || { echo "layouts/ must not touch the database"; exit 1; }
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -6,7 +6,6 @@ resync of the aggregates, shared by every wall of a region (_shared_resync)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 
@@ -14,6 +13,7 @@ from dash import ClientsideFunction, Input, Output, State
 from dash.exceptions import PreventUpdate
 from plotly.io.json import to_json_plotly
 
+from dashboard.domain import clock
 from dashboard.domain.roles import Permission
 from dashboard.queries import wall as wall_query
 from dashboard.queries.cache import TTLCache
@@ -48,14 +48,14 @@ def refresh(counter: int, state: dict | None, scale: float | None) -> dict:
         region_code = resolve_wall_region(state.get("token") or None, state["region"], default=False)
     except AccessDenied as exc:
         # A revoked token: the screen stops showing data at its next resync.
-        return wall_layout.resync_denied(lang, str(exc), dt.datetime.now(dt.UTC))
+        return wall_layout.resync_denied(lang, str(exc), clock.utcnow())
     scale = round(max(min(float(scale or 1.0), 8.0), 0.5), 2)
     # Every wall of a region resyncs after the same burst of deltas: they share one computation.
     key = (wall_query.database_key(), region_code, lang, scale)
     result = _shared_resync(key, lambda: _resync(region_code, lang, scale))
     # A shared result can be two seconds old: its as_of says when it was read (the browser
     # replays deltas published since), but the clock the countdowns use must be this moment's.
-    sla_data = {**result["sla_data"], "server_now": wall_layout.epoch_ms(dt.datetime.now(dt.UTC))}
+    sla_data = {**result["sla_data"], "server_now": wall_layout.epoch_ms(clock.utcnow())}
     return {**result, "sla_data": sla_data}
 
 

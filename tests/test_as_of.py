@@ -16,6 +16,15 @@ REPORTED = dt.datetime(2026, 11, 20, 12, 30, tzinfo=dt.UTC)  # 20:30 local
 DEADLINE = REPORTED + dt.timedelta(hours=1)  # extra-urgent: one hour of calendar time → 21:30 local
 BEFORE, AFTER = DEADLINE - dt.timedelta(minutes=20), DEADLINE + dt.timedelta(minutes=20)
 END_OF_DAY = dt.datetime(2026, 11, 20, 16, 0, tzinfo=dt.UTC)
+DUE_TONIGHT = {
+    "external_id": "AS-OF-1",
+    "source": "hotline_12345",
+    "reported_at": REPORTED.isoformat(),
+    "category": "噪音扰民",
+    "priority": "特急",
+    "region_code": "510107001001001",
+    "description": "夜间噪音",
+}
 
 
 def _overdue_at(moment: dt.datetime) -> int:
@@ -27,18 +36,12 @@ def _overdue_at(moment: dt.datetime) -> int:
 
 def test_an_appeal_due_this_evening_is_not_overdue_before_its_deadline(demo_app, client, api_key, monkeypatch):
     headers = {"X-API-Key": api_key}
-    record = {
-        "external_id": "AS-OF-1",
-        "source": "hotline_12345",
-        "reported_at": REPORTED.isoformat(),
-        "category": "噪音扰民",
-        "priority": "特急",
-        "region_code": "510107001001001",
-        "description": "夜间噪音",
-    }
-    assert client.post("/api/v1/appeals", json=[record], headers=headers).get_json()["created"] == 1
+    assert client.post("/api/v1/appeals", json=[DUE_TONIGHT], headers=headers).get_json()["created"] == 1
     with db.session() as session:
-        assert session.scalar(select(Appeal.deadline_at).where(Appeal.external_id == "AS-OF-1")) == DEADLINE
+        assert (
+            session.scalar(select(Appeal.deadline_at).where(Appeal.external_id == DUE_TONIGHT["external_id"]))
+            == DEADLINE
+        )
     yesterday = client.get("/api/v1/kpis?region=510107&date=2026-11-19", headers=headers).get_json()
 
     monkeypatch.setattr(clock, "utcnow", lambda: BEFORE)
@@ -77,16 +80,7 @@ def test_wall_drill_export_and_api_agree_at_the_same_moment(demo_app, client, ap
     from dashboard.services import exports
 
     headers = {"X-API-Key": api_key}
-    record = {
-        "external_id": "AS-OF-2",
-        "source": "hotline_12345",
-        "reported_at": REPORTED.isoformat(),
-        "category": "噪音扰民",
-        "priority": "特急",
-        "region_code": "510107001001001",
-        "description": "夜间噪音",
-    }
-    assert client.post("/api/v1/appeals", json=[record], headers=headers).get_json()["created"] == 1
+    assert client.post("/api/v1/appeals", json=[DUE_TONIGHT], headers=headers).get_json()["created"] == 1
     calendar = demo_app.extensions["work_calendar"]
     for moment in (BEFORE, AFTER):
         monkeypatch.setattr(clock, "utcnow", lambda moment=moment: moment)

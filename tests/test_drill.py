@@ -231,7 +231,7 @@ def test_page_reads_run_side_by_side_in_their_own_sessions(demo_app):
         seen[threading.current_thread().name] = session
         return session.scalar(select(func.count()).select_from(Appeal))
 
-    with db.session() as session:
+    with demo_app.app_context(), db.session() as session:  # the pool is the app's (create_app makes it)
         expected = session.scalar(select(func.count()).select_from(Appeal))
         results = drilldata.read_in_parallel(session, {"a": count, "b": count, "c": lambda s: "x"})
         assert results == {"a": expected, "b": expected, "c": "x"}
@@ -249,7 +249,7 @@ def test_page_reads_nested_in_a_page_read_run_in_its_thread(demo_app):
     """A read that itself reads in parallel runs its reads in place: waiting on the shared pool could deadlock."""
     import threading
 
-    with db.session() as session:
+    with demo_app.app_context(), db.session() as session:
 
         def outer(own):
             return drilldata.read_in_parallel(own, {"inner": lambda _s: threading.current_thread().name})

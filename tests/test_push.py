@@ -67,21 +67,7 @@ def test_deltas_are_published_after_commit_and_dropped_on_rollback(demo_app):
         with database.session() as session:
             appeal = session.query(Appeal).first()
             appeal_id = appeal.id
-            row = {
-                c: getattr(appeal, c)
-                for c in (
-                    "id",
-                    "region_code",
-                    "category",
-                    "priority",
-                    "status",
-                    "is_open",
-                    "reported_at",
-                    "deadline_at",
-                    "resolved_at",
-                    "description",
-                )
-            }
+            row = push.appeal_row(appeal)
             push.queue_deltas(session, [push.appeal_delta(row, "updated")])
             assert published == []
             session.rollback()

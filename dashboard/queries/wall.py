@@ -87,6 +87,15 @@ def _count_population(session: Session, region_code: str) -> dict:
     }
 
 
+def _kind_labels(row, lang: str) -> dict:
+    """An appeal's category and priority as the wall's rows show them (the priority's code styles the row)."""
+    return {
+        "category": label(Category(row.category), lang),
+        "priority": Priority(row.priority).value,
+        "priority_label": label(Priority(row.priority), lang),
+    }
+
+
 def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 10) -> list[dict]:
     """The newest appeals, masked for a public screen: no names, phones or ID numbers."""
     rows = session.execute(
@@ -109,9 +118,7 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
         {
             "id": row.id,
             "time": row.reported_at.isoformat(),
-            "category": label(Category(row.category), lang),
-            "priority": Priority(row.priority).value,
-            "priority_label": label(Priority(row.priority), lang),
+            **_kind_labels(row, lang),
             "channel": label(Channel(row.source), lang),
             "status": label(AppealStatus(row.status), lang),
             "place": row.name,
@@ -183,9 +190,7 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
         {
             "id": row.id,
             "deadline": row.deadline_at.isoformat(),
-            "category": label(Category(row.category), lang),
-            "priority": Priority(row.priority).value,
-            "priority_label": label(Priority(row.priority), lang),
+            **_kind_labels(row, lang),
             "status": label(AppealStatus(row.status), lang),
             "place": row.name,
         }

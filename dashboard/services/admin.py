@@ -262,4 +262,3 @@ def revoke_wall_tokens(actor: str, name: object = None, token_id: object = None)
 def revoke_api_keys(actor: str, name: object = None, key_id: object = None) -> list[str]:
     """Revoke one API key by id, or every active one with a name: its next request is refused."""
     return _revoke(actor, ApiKey, "apikey", "key", name, key_id)
-

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from dashboard.config import DATA_DIR
 from dashboard.domain import lifecycle
 from dashboard.domain.kpi import compute_kpis, kpi_frame
+from dashboard.domain.localday import local_date
 from dashboard.domain.pii import PiiVault
 from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import (
@@ -861,7 +862,7 @@ def generate(
     rng = np.random.default_rng(seed)
     names = _names()
     vault = PiiVault(secret_key)
-    today = end_ts.tz_convert(calendar.timezone).date()
+    today = local_date(end_ts.to_pydatetime(), calendar.timezone)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

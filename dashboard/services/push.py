@@ -48,6 +48,25 @@ def appeal_delta(row: dict, change: str) -> dict:
     }
 
 
+DELTA_COLUMNS = (
+    "id",
+    "region_code",
+    "category",
+    "priority",
+    "status",
+    "is_open",
+    "reported_at",
+    "deadline_at",
+    "resolved_at",
+    "description",
+)
+
+
+def appeal_row(appeal) -> dict:
+    """The values of an Appeal object that appeal_delta reads."""
+    return {column: getattr(appeal, column) for column in DELTA_COLUMNS}
+
+
 def appeal_deltas(rows: list[dict], change: str) -> list[dict]:
     """Deltas for many changed appeals, given as rows (see coalesced_deltas)."""
     reported_at = [row["reported_at"] for row in rows]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dashboard.domain import lifecycle
 from dashboard.domain.lifecycle import LEVEL_DOWN, LEVEL_UP
 from dashboard.domain.vocab import Satisfaction, TransitionAction
-from dashboard.services.push import appeal_delta, queue_deltas
+from dashboard.services.push import appeal_delta, appeal_row, queue_deltas
 from dashboard.store.models import Appeal, Department, Transition
 
 A = TransitionAction
@@ -117,23 +117,5 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
     )
     session.add(transition)
     session.flush()
-    queue_deltas(session, [appeal_delta(_row(appeal), "updated")])
+    queue_deltas(session, [appeal_delta(appeal_row(appeal), "updated")])
     return transition
-
-
-def _row(appeal: Appeal) -> dict:
-    return {
-        column: getattr(appeal, column)
-        for column in (
-            "id",
-            "region_code",
-            "category",
-            "priority",
-            "status",
-            "is_open",
-            "reported_at",
-            "deadline_at",
-            "resolved_at",
-            "description",
-        )
-    }

@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+from dashboard.config import ROOT
 from dashboard.services.ingest.prepare import BATCH_SIZE, Context, PreparedBatch, collector_paused, prepare_batches
 from dashboard.services.ingest.readers import FileError, read_records
 
@@ -48,7 +49,7 @@ def prepared_batches(path: Path, context: Context, batch_size: int = BATCH_SIZE)
         [sys.executable, "-m", "dashboard.services.ingest.pipeline"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,  # the project root, where `dashboard` is importable
     )
     try:
         pickle.dump((str(path), context, batch_size), reader.stdin, protocol=pickle.HIGHEST_PROTOCOL)
