@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
+from dashboard.domain.credentials import hash_password
 from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.store.database import db
 from dashboard.store.models import Region, User
-from dashboard.web.auth import hash_password
 
 STREET_A = "510107001"
 STREET_B = "510107002"

@@ -18,6 +18,7 @@ from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
+from dashboard.ui.i18n import localized
 
 # Scopes offered in the lists: a supervisor or a wall oversees a district, a street or a community
 # (a compound's code is still accepted from the CLI).
@@ -150,7 +151,7 @@ def region_names(session: Session, codes: set[str], lang: str) -> dict[str, str]
     if not codes:
         return {}
     rows = session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
-    return {r.code: (r.name_en if lang == "en" and r.name_en else r.name) for r in rows}
+    return {r.code: localized(r.name, r.name_en, lang) for r in rows}
 
 
 def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:
@@ -158,7 +159,7 @@ def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:
     rows = session.execute(
         select(Region.code, Region.name, Region.name_en).where(Region.level.in_(CHOOSABLE_LEVELS)).order_by(Region.code)
     )
-    return [(r.code, r.name_en if lang == "en" and r.name_en else r.name) for r in rows]
+    return [(r.code, localized(r.name, r.name_en, lang)) for r in rows]
 
 
 def _users(session: Session, lang: str, now: dt.datetime) -> UsersView:

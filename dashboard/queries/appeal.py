@@ -20,7 +20,7 @@ from dashboard.domain.workcal import WorkCalendar
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Department, Region, Transition
 from dashboard.ui.chrome import Refusal, Viewer
-from dashboard.ui.i18n import label
+from dashboard.ui.i18n import label, localized
 
 NO_SUCH_APPEAL = Refusal("console.no_such_appeal")
 
@@ -66,9 +66,7 @@ def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime,
     if appeal is None:
         return None
     zone = calendar.timezone
-    departments = {
-        d.id: (d.name_en if lang == "en" and d.name_en else d.name) for d in session.scalars(select(Department))
-    }
+    departments = {d.id: localized(d.name, d.name_en, lang) for d in session.scalars(select(Department))}
     transitions = session.scalars(
         select(Transition).where(Transition.appeal_id == appeal_id).order_by(Transition.seq)
     ).all()
@@ -98,7 +96,7 @@ def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime,
         "id": appeal.id,
         "external_id": appeal.external_id,
         "region_code": appeal.region_code,
-        "place": (region.name_en if lang == "en" and region and region.name_en else region.name) if region else "",
+        "place": localized(region.name, region.name_en, lang) if region else "",
         "category": label(appeal.category, lang),
         "priority": label(appeal.priority, lang),
         "priority_code": appeal.priority.value,

@@ -37,7 +37,7 @@ from dashboard.store.database import db
 from dashboard.store.models import Appeal, Region
 from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.dimensions import DIMENSIONS  # the dimensions a click on a chart can filter by
-from dashboard.ui.i18n import label, normalise_language
+from dashboard.ui.i18n import label, localized, normalise_language
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 800
@@ -379,7 +379,7 @@ def children_breakdown(
         [
             {
                 "code": r.code,
-                "name": r.name_en if filters.lang == "en" and r.name_en else r.name,
+                "name": localized(r.name, r.name_en, filters.lang),
                 "received": int(received.get(r.code, 0)),
                 "open": int(load.get(r.code, (0, 0))[0]),
                 "overdue": int(load.get(r.code, (0, 0))[1]),
@@ -414,7 +414,7 @@ def breadcrumb(session: Session, region: str, lang: str) -> list[tuple[str, str]
     """(code, name) from the district down to region."""
     codes = [*ancestors(region), region]
     names = {
-        r.code: (r.name_en if lang == "en" and r.name_en else r.name)
+        r.code: localized(r.name, r.name_en, lang)
         for r in session.execute(select(Region.code, Region.name, Region.name_en).where(Region.code.in_(codes)))
     }
     return [(code, names.get(code, code)) for code in codes]
@@ -516,7 +516,7 @@ def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
     return {
         "id": row.id,
         "reported_at": row.reported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "place": row.name_en if lang == "en" and row.name_en else row.name,
+        "place": localized(row.name, row.name_en, lang),
         "category": label(Category(row.category), lang),
         "priority": label(Priority(row.priority), lang),
         "priority_code": Priority(row.priority).value,

@@ -19,16 +19,6 @@ def covers_district(principal) -> bool:
     return principal.region_code is None or len(principal.region_code) == 6
 
 
-def finished_exports() -> list[DailyExport]:
-    """Every produced day, newest first."""
-    with db.session() as session:
-        return list(
-            session.scalars(
-                select(DailyExport).where(DailyExport.finished_at.is_not(None)).order_by(DailyExport.day.desc())
-            )
-        )
-
-
 @dataclass(frozen=True)
 class ExportDay:
     """One produced day: its files and when it was finished."""
@@ -50,5 +40,9 @@ class ExportsView:
 
 def read(principal, lang: str) -> ExportsView:
     """Every produced day, newest first, for principal (anything with a region_code)."""
-    days = [ExportDay(row.day, list(row.files or []), row.finished_at, row.as_of) for row in finished_exports()]
+    with db.session() as session:
+        rows = session.scalars(
+            select(DailyExport).where(DailyExport.finished_at.is_not(None)).order_by(DailyExport.day.desc())
+        )
+        days = [ExportDay(row.day, list(row.files or []), row.finished_at, row.as_of) for row in rows]
     return ExportsView(lang, covers_district(principal), days)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from dashboard.domain.vocab import RegionLevel
 from dashboard.store.database import db
 from dashboard.store.models import Region
+from dashboard.ui.i18n import localized
 
 
 @dataclass(frozen=True)
@@ -36,5 +37,5 @@ def read(lang: str) -> HomeView:
             .where(Region.level.in_([RegionLevel.DISTRICT, RegionLevel.STREET]))
             .order_by(Region.code)
         ).all()
-    walls = [WallLink(row.code, row.name_en if lang == "en" and row.name_en else row.name, row.level) for row in rows]
+    walls = [WallLink(row.code, localized(row.name, row.name_en, lang), row.level) for row in rows]
     return HomeView(lang, walls)

@@ -32,7 +32,7 @@ from dashboard.queries import kpis
 from dashboard.queries.cache import TTLCache
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
-from dashboard.ui.i18n import label
+from dashboard.ui.i18n import label, localized
 
 _population_cache = TTLCache(seconds=300)
 
@@ -174,7 +174,7 @@ def region_name(session: Session, region_code: str, lang: str) -> str:
     region = session.get(Region, region_code)
     if region is None:
         return region_code
-    return region.name_en if lang == "en" and region.name_en else region.name
+    return localized(region.name, region.name_en, lang)
 
 
 def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> list[dict]:

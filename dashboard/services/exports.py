@@ -144,6 +144,8 @@ def produce_day(
             with session.begin():
                 if force:
                     session.execute(delete(DailyExport).where(DailyExport.day == day))
+                elif as_of is None:  # a day exported before it ended is produced again once it has
+                    session.execute(delete(DailyExport).where(DailyExport.day == day, DailyExport.as_of.is_not(None)))
                 session.add(DailyExport(day=day, holder=holder_name()))
         except IntegrityError:
             return False  # claimed by another process (or produced already)
@@ -199,18 +201,7 @@ def missing_days(database: Database, calendar: WorkCalendar, today: dt.date) -> 
     return sorted(days)
 
 
-def provisional_days(database: Database) -> set[dt.date]:
-    """Days whose stored export was produced before the day ended."""
-    with database.session() as session:
-        return set(session.scalars(select(DailyExport.day).where(DailyExport.as_of.is_not(None))))
-
-
 def catch_up(database: Database, calendar: WorkCalendar, folder: Path, now: dt.datetime | None = None) -> list[dt.date]:
     """Produce every missing day up to yesterday (after downtime, several); returns those produced here."""
     today = local_date(now or clock.utcnow(), calendar.timezone)
-    redo = provisional_days(database)  # their claim stands: take it over
-    return [
-        day
-        for day in missing_days(database, calendar, today)
-        if produce_day(database, calendar, day, folder, force=day in redo)
-    ]
+    return [day for day in missing_days(database, calendar, today) if produce_day(database, calendar, day, folder)]

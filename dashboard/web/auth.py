@@ -18,7 +18,6 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.domain import roles
-from dashboard.domain.credentials import hash_password  # noqa: F401  (the CLI and tests make users with it)
 from dashboard.domain.regions import covers
 from dashboard.domain.roles import Permission, Role
 from dashboard.store.audit import audit_row

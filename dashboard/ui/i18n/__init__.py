@@ -31,6 +31,11 @@ def label(member: StrEnum, lang: str = DEFAULT_LANGUAGE) -> str:
     return t(f"{type(member).__name__}.{member.value}", lang)
 
 
+def localized(name: str, name_en: str | None, lang: str) -> str:
+    """A region's or department's name in lang: the English one where asked for and known, else the Chinese."""
+    return name_en if lang == "en" and name_en else name
+
+
 def chinese_aliases(enum_cls: type[StrEnum]) -> dict[str, StrEnum]:
     """Chinese labels (and known synonyms) that name each member, for importing data."""
     aliases = {zh.STRINGS[f"{enum_cls.__name__}.{m.value}"]: m for m in enum_cls}
