@@ -23,20 +23,21 @@ from dashboard.queries import admin as admin_query
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
 from dashboard.ui import ids
-from dashboard.ui.i18n import normalise_language, t
+from dashboard.ui.i18n import t
+from dashboard.web import callback_inputs as valid
 from dashboard.web.auth import callback
 from layouts import admin as admin_layout
 
 
 def page(lang: str | None = None, **_query):
     """/admin: the administration page, in lang (zh unless ?lang=en)."""
-    lang = normalise_language(lang)
+    lang = valid.language(lang)
     view = admin_query.read(lang, admin.RECENT_AUDIT_ENTRIES, admin.MIN_PASSWORD_LENGTH)
     return admin_layout.render(view, current_viewer())
 
 
 def _lang(value: object) -> str:
-    return normalise_language(value if isinstance(value, str) else None)
+    return valid.language(value)
 
 
 def _now() -> float:
@@ -53,10 +54,10 @@ def _clicked(button_id: str, clicks: object) -> bool:
 
 
 def users_changed(
-    create, deactivate, reactivate, unlock, reset,
+    create, deactivate, reactivate, unlock, reset, end_sessions,
     username, display_name, role, region, password, selected, new_password, lang,
 ) -> dict:  # fmt: skip
-    """Create a user, or deactivate / reactivate / unlock / reset the password of the chosen one."""
+    """Create a user, or deactivate / reactivate / unlock / reset the password / end the sessions of the chosen one."""
     lang = _lang(lang)
     actor = _actor()
     cleared = dict.fromkeys(("username", "display_name", "password", "new_password"), no_update)
@@ -74,6 +75,9 @@ def users_changed(
         elif _clicked(ids.ADMIN_USER_UNLOCK, unlock):
             user = admin.unlock_user(actor, selected)
             done = t("admin.done_user_unlock", lang, username=user.username)
+        elif _clicked(ids.ADMIN_USER_END_SESSIONS, end_sessions):
+            user = admin.end_user_sessions(actor, selected)
+            done = t("admin.done_user_end_sessions", lang, username=user.username)
         elif _clicked(ids.ADMIN_USER_RESET_PASSWORD, reset):
             user = admin.reset_password(actor, selected, new_password)
             done = t("admin.done_user_password", lang, username=user.username)
@@ -116,14 +120,18 @@ def tokens_changed(create, revoke, name, region, selected, lang) -> dict:
     return {**section, "feedback": message, "selected": cleared_choice, "name": cleared_name, "changed": changed}
 
 
-def keys_changed(create, revoke, name, channel, selected, lang) -> dict:
-    """Create an API key (shown once) or revoke the chosen one."""
+def keys_changed(
+    create, revoke, scope, name, channel, region, actions, selected, scope_region, scope_actions, lang
+) -> dict:
+    """Create an API key (shown once; limited to region and actions), or revoke or re-scope the chosen one."""
     lang = _lang(lang)
     actor = _actor()
     cleared_name = cleared_choice = changed = no_update
+    scoped = []
     try:
         if _clicked(ids.ADMIN_KEY_CREATE, create):
-            view, key = admin.create_api_key(actor, name, channel)
+            # An empty region is the whole database; unticking every action is refused (it names the field).
+            view, key = admin.create_api_key(actor, name, channel, region, actions if actions is not None else [])
             done = t("admin.done_key_create", lang, name=view.name)
             message = admin_layout.secret_panel(done, key, ids.ADMIN_KEY_SECRET, lang)
             cleared_name, changed = "", _now()
@@ -131,11 +139,23 @@ def keys_changed(create, revoke, name, channel, selected, lang) -> dict:
             revoked = admin.revoke_api_keys(actor, key_id=selected)
             message = admin_layout.feedback(t("admin.done_key_revoke", lang, name=", ".join(revoked)), True)
             cleared_choice, changed = None, _now()
+        elif _clicked(ids.ADMIN_KEY_SCOPE, scope):
+            # Nothing chosen leaves that half as it is; "all" in the region list is the whole database.
+            scoped = admin.set_api_key_scope(
+                actor,
+                key_id=selected,
+                region_code=admin.KEEP if scope_region in (None, "") else scope_region,
+                actions=scope_actions or admin.KEEP,
+            )
+            message, changed = None, _now()
         else:
             raise PreventUpdate
     except AdminError as error:
         message = admin_layout.feedback(error.message(lang), False)
-    section = admin_layout.keys_refresh(admin_query.api_keys(lang))
+    view = admin_query.api_keys(lang)
+    if scoped:
+        message = admin_layout.feedback(" ".join(admin_layout.scope_done(key, view) for key in scoped), True)
+    section = admin_layout.keys_refresh(view)
     return {**section, "feedback": message, "selected": cleared_choice, "name": cleared_name, "changed": changed}
 
 
@@ -176,6 +196,7 @@ def register(app) -> None:
             "reactivate": Input(ids.ADMIN_USER_REACTIVATE, "n_clicks"),
             "unlock": Input(ids.ADMIN_USER_UNLOCK, "n_clicks"),
             "reset": Input(ids.ADMIN_USER_RESET_PASSWORD, "n_clicks"),
+            "end_sessions": Input(ids.ADMIN_USER_END_SESSIONS, "n_clicks"),
         },
         state={
             "username": State(ids.ADMIN_USER_USERNAME, "value"),
@@ -216,11 +237,16 @@ def register(app) -> None:
         inputs={
             "create": Input(ids.ADMIN_KEY_CREATE, "n_clicks"),
             "revoke": Input(ids.ADMIN_KEY_REVOKE, "submit_n_clicks"),
+            "scope": Input(ids.ADMIN_KEY_SCOPE, "n_clicks"),
         },
         state={
             "name": State(ids.ADMIN_KEY_NAME, "value"),
             "channel": State(ids.ADMIN_KEY_CHANNEL, "value"),
+            "region": State(ids.ADMIN_KEY_REGION, "value"),
+            "actions": State(ids.ADMIN_KEY_ACTIONS, "value"),
             "selected": State(ids.ADMIN_KEY_SELECT, "value"),
+            "scope_region": State(ids.ADMIN_KEY_SCOPE_REGION, "value"),
+            "scope_actions": State(ids.ADMIN_KEY_SCOPE_ACTIONS, "value"),
             "lang": State(ids.ADMIN_LANG, "data"),
         },
         prevent_initial_call=True,

@@ -14,7 +14,7 @@ from dashboard.domain.roles import Permission
 from dashboard.queries import drill as drill_query
 from dashboard.queries.drill import DIMENSIONS, DrillFilters
 from dashboard.ui import ids
-from dashboard.ui.i18n import normalise_language
+from dashboard.web import callback_inputs as valid
 from dashboard.web.auth import callback
 from layouts import drill as drill_layout
 
@@ -22,21 +22,39 @@ from layouts import drill as drill_layout
 REGION_CHARTS = {"children": ids.DRILL_CHILDREN, "map": ids.DRILL_MAP}
 DIMENSION_CHARTS = {f"{name}_click": ids.DRILL_BY.format(name) for name in DIMENSIONS}
 DROPDOWNS = {name: ids.DRILL_FILTER.format(name) for name in DIMENSIONS}
+MAX_DATE_LENGTH = 32  # the date picker sends "YYYY-MM-DD" (or with a time)
+MAX_CLICK_LENGTH = 64  # a clicked point's region code or vocabulary value
+MAX_SORT_COLUMNS = 20
 
 
 def page(lang: str | None = None, **query):
     """/drill: the page for the URL's filters (the pages router calls this again whenever the URL changes)."""
-    lang = normalise_language(lang)
+    lang = valid.language(lang)
     viewer = current_viewer()
     return drill_layout.render(drill_query.read(query, viewer, lang), viewer, lang)
 
 
-def _filters(search: str | None) -> DrillFilters:
+def _filters(search: object) -> DrillFilters:
     """The filters of the URL for this viewer (PreventUpdate when invalid or out of scope)."""
+    search = valid.text(search, "search", valid.MAX_SEARCH_LENGTH)
     filters = drill_query.search_filters(search, current_viewer(with_csrf=False))
     if filters is None:
         raise PreventUpdate
     return filters
+
+
+def _checked_inputs(inputs: dict) -> dict:
+    """navigate's inputs, each of the type its component sends (400 otherwise)."""
+    checked = {name: _clicked(inputs[name], name) for name in (*REGION_CHARTS, *DIMENSION_CHARTS)}
+    for name in REGION_CHARTS:
+        checked[name] = valid.region_code(checked[name], name, optional=True)
+    for name in ("start_date", "end_date"):
+        checked[name] = valid.text(inputs[name], name, MAX_DATE_LENGTH)
+    for name in (*DROPDOWNS, "overdue"):
+        checked[name] = valid.strings(inputs[name], name)
+    checked["clear"] = valid.clicks(inputs["clear"], "clear")
+    checked["text"] = valid.text(inputs["text"], "text")
+    return checked
 
 
 def navigate(search: str | None, **inputs) -> dict:
@@ -45,17 +63,18 @@ def navigate(search: str | None, **inputs) -> dict:
     inputs: the registered inputs by name (see register): clicks on the charts, the period,
     the dropdowns, "only overdue", "clear" and the search box.
     """
+    inputs = _checked_inputs(inputs)
     filters = _filters(search)
     trigger = ctx.triggered_id
     for name, chart in REGION_CHARTS.items():
         if trigger == chart:
-            code = _clicked(inputs[name])
+            code = inputs[name]
             if not code or not covers(filters.region, code) or code == filters.region:
                 raise PreventUpdate
             return {"search": filters.to_query(region=code)}
     for name in DIMENSIONS:
         if trigger == DIMENSION_CHARTS[f"{name}_click"]:
-            value = _clicked(inputs[f"{name}_click"])
+            value = inputs[f"{name}_click"]
             if value not in {m.value for m in DIMENSIONS[name]}:
                 raise PreventUpdate
             return {"search": filters.toggled(name, value).to_query()}
@@ -64,9 +83,9 @@ def navigate(search: str | None, **inputs) -> dict:
         return {"search": cleared.to_query()}
     if trigger == ids.DRILL_DATES:
         try:
-            start = dt.date.fromisoformat(inputs["start_date"][:10])
-            end = dt.date.fromisoformat(inputs["end_date"][:10])
-        except (TypeError, ValueError):
+            start = dt.date.fromisoformat((inputs["start_date"] or "")[:10])
+            end = dt.date.fromisoformat((inputs["end_date"] or "")[:10])
+        except ValueError:
             raise PreventUpdate from None
         if start > end or (end - start).days >= drill_query.MAX_PERIOD_DAYS:
             raise PreventUpdate
@@ -74,7 +93,7 @@ def navigate(search: str | None, **inputs) -> dict:
     for name in DIMENSIONS:
         if trigger == DROPDOWNS[name]:
             allowed = {m.value for m in DIMENSIONS[name]}
-            chosen = tuple(sorted(v for v in inputs[name] or [] if v in allowed))
+            chosen = tuple(sorted({v for v in inputs[name] if v in allowed}))
             return {"search": filters.to_query(**{name: chosen})}
     if trigger == ids.DRILL_GRID_TEXT:
         return {"search": filters.to_query(text=(inputs["text"] or "").strip()[: drill_query.MAX_TEXT_LENGTH])}
@@ -83,19 +102,48 @@ def navigate(search: str | None, **inputs) -> dict:
     raise PreventUpdate
 
 
-def _clicked(click_data: dict | None) -> str | None:
-    if not click_data or not click_data.get("points"):
+def _clicked(click_data: object, field: str) -> str | None:
+    """The value a click on a chart carries (its point's customdata), or None for no click."""
+    click_data = valid.mapping(click_data, field)
+    points = (click_data or {}).get("points")
+    if not points:
         return None
-    value = click_data["points"][0].get("customdata")
+    if not isinstance(points, list) or not isinstance(points[0], dict):
+        valid.refuse(f"{field}.points: expected a list of points")
+    value = points[0].get("customdata")
     if isinstance(value, list):
         value = value[0] if value else None
-    return str(value) if value is not None else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        valid.refuse(f"{field}: a point's customdata must be a string or a number")
+    return valid.text(str(value), field, MAX_CLICK_LENGTH)
+
+
+def _grid_request(request: dict) -> dict:
+    """ag-grid's getRowsRequest, checked: the rows asked for, and the sort (400 for anything else)."""
+    start = valid.integer(request.get("startRow"), "startRow", default=0, high=valid.MAX_ROW)
+    end = valid.integer(request.get("endRow"), "endRow", default=start + 100, high=valid.MAX_ROW)
+    sort_model = request.get("sortModel")
+    if sort_model is not None and (not isinstance(sort_model, list) or len(sort_model) > MAX_SORT_COLUMNS):
+        valid.refuse(f"sortModel: expected a list of at most {MAX_SORT_COLUMNS} sorts")
+    for sort in sort_model or []:
+        if not isinstance(sort, dict):
+            valid.refuse("sortModel: each sort must be an object with colId and sort")
+        valid.text(sort.get("colId"), "sortModel.colId", 100)
+        if sort.get("sort") not in (None, "asc", "desc"):
+            valid.refuse('sortModel.sort: "asc" or "desc"')
+    valid.mapping(request.get("filterModel"), "filterModel")  # the grid filters through the URL, not this
+    return {"startRow": start, "endRow": end, "sortModel": sort_model}
 
 
 def grid_rows(request: dict | None, search: str | None) -> dict:
     """One block of grid rows for ag-grid's infinite row model (sorting on the server)."""
+    request = valid.mapping(request, "getRowsRequest")
     if not request:
         raise PreventUpdate
+    request = _grid_request(request)
+    search = valid.text(search, "search", valid.MAX_SEARCH_LENGTH)
     grid = drill_query.grid(search, current_viewer(with_csrf=False), request)
     if grid is None:
         raise PreventUpdate

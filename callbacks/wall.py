@@ -18,8 +18,8 @@ from dashboard.domain.roles import Permission
 from dashboard.queries import wall as wall_query
 from dashboard.queries.cache import TTLCache
 from dashboard.ui import ids
-from dashboard.ui.i18n import normalise_language
-from dashboard.web.access import AccessDenied, resolve_wall_region
+from dashboard.web import callback_inputs as valid
+from dashboard.web.access import AccessDenied, resolve_wall_region, wall_token
 from dashboard.web.auth import callback
 from dashboard.web.sockets import DELTA_EVENT
 from layouts import wall as wall_layout
@@ -31,25 +31,34 @@ def _clientside(app, function: str, outputs, inputs, states=(), **kwargs) -> Non
 
 def page(region: str | None = None, lang: str | None = None, token: str | None = None, **_query):
     """/wall: the wall for one region (default: the district, or the token's region), zh unless ?lang=en."""
-    lang = normalise_language(lang)
+    lang = valid.language(lang)
+    region = valid.query_value(region, "region")
+    # A browser's token is in its cookie (web.access.exchange_wall_token turned ?token= into it);
+    # it is never written into the page: the resync and the socket send the cookie themselves.
+    token = valid.query_value(token, "token") or wall_token()
     try:
         region_code = resolve_wall_region(token, region)
     except AccessDenied as exc:
         return wall_layout.denied(lang, str(exc))
-    return wall_layout.render(wall_query.read(region_code, lang, token or ""), DELTA_EVENT)
+    return wall_layout.render(wall_query.read(region_code, lang, ""), DELTA_EVENT)
 
 
 def refresh(counter: int, state: dict | None, scale: float | None) -> dict:
     """Resync: recompute every aggregate and chart from the database (also after a reconnect)."""
+    valid.number(counter, "counter", default=0)
+    state = valid.mapping(state, "state")
     if not state:
         raise PreventUpdate
-    lang = state["lang"]
+    lang = valid.language(state.get("lang"), "state.lang")
+    requested = valid.region_code(state.get("region"), "state.region", optional=True)
+    token = valid.token(state.get("token"), "state.token") or wall_token()
+    scale = valid.number(scale, "scale", default=1.0)
     try:
-        region_code = resolve_wall_region(state.get("token") or None, state["region"], default=False)
+        region_code = resolve_wall_region(token, requested, default=False)
     except AccessDenied as exc:
         # A revoked token: the screen stops showing data at its next resync.
         return wall_layout.resync_denied(lang, str(exc), clock.utcnow())
-    scale = round(max(min(float(scale or 1.0), 8.0), 0.5), 2)
+    scale = round(max(min(scale, 8.0), 0.5), 2)
     # Every wall of a region resyncs after the same burst of deltas: they share one computation.
     key = (wall_query.database_key(), region_code, lang, scale)
     result = _shared_resync(key, lambda: _resync(region_code, lang, scale))
@@ -60,7 +69,9 @@ def refresh(counter: int, state: dict | None, scale: float | None) -> dict:
 
 
 _resyncs = TTLCache(seconds=2)
-_computing: dict[tuple, threading.Lock] = {}
+# The lock of each key being computed now, and how many requests hold or wait for it; the last
+# one out removes it, so the map holds only keys in use (not one lock per key ever asked).
+_computing: dict[tuple, tuple[threading.Lock, list[int]]] = {}
 _computing_guard = threading.Lock()
 
 
@@ -71,9 +82,16 @@ def _shared_resync(key: tuple, compute):
     33 times a second) computed it again, and the server spent its time on copies.
     """
     with _computing_guard:
-        lock = _computing.setdefault(key, threading.Lock())
-    with lock:
-        return _resyncs.get(key, compute)
+        lock, users = _computing.setdefault(key, (threading.Lock(), [0]))
+        users[0] += 1
+    try:
+        with lock:
+            return _resyncs.get(key, compute)
+    finally:
+        with _computing_guard:
+            users[0] -= 1
+            if not users[0]:
+                del _computing[key]
 
 
 def _resync(region_code: str, lang: str, scale: float) -> dict:

@@ -76,10 +76,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         sockets.close_revoked_walls, "interval", seconds=30, args=[socketio], id="close_revoked_walls"
     )
     _create_dash(server)
-    from dashboard.web import security
+    from dashboard.web import callback_inputs, security
 
     security.init_app(server)
+    callback_inputs.init_app(server)  # callback bodies of the wrong shape: a JSON 400, after the guard
     auth.init_app(server)
+    from dashboard.web import access
+
+    access.init_app(server)  # first of all before_request hooks: a token in the URL becomes a cookie
     return server
 
 

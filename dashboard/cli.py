@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from dashboard import create_app, freeze_startup_objects
 from dashboard.config import INSTANCE_DIR
+from dashboard.domain.keys import UNBOUNDED, KeyAction
 from dashboard.domain.roles import ACCOUNT_ROLES, Role
 from dashboard.domain.vocab import Channel
 from dashboard.queries import admin as admin_queries
@@ -238,6 +239,8 @@ CLI_FIELDS = {
     "user": "USERNAME",
     "name": "--name",
     "channel": "--source",
+    "actions": "--actions",
+    "scope": "--region or --actions",
 }
 
 
@@ -302,6 +305,15 @@ def users_reactivate(username: str) -> None:
     click.echo(f"user {username} reactivated")
 
 
+@users_group.command("end-sessions")
+@click.argument("username")
+def users_end_sessions(username: str) -> None:
+    """End every session of a user now: each open console asks them to log in again."""
+    _app()
+    _admin(admin.end_user_sessions, username)
+    click.echo(f"every session of {username} ended")
+
+
 @users_group.command("unlock")
 @click.argument("username")
 def users_unlock(username: str) -> None:
@@ -354,15 +366,49 @@ def apikeys_group() -> None:
     """API keys for feeds and department systems."""
 
 
+KEY_ACTIONS_HELP = f"Comma-separated, of: {', '.join(KeyAction)}; or 'all'."
+
+
 @apikeys_group.command("add")
 @click.option("--name", required=True, help="Who uses the key, e.g. hotline-12345.")
 @click.option("--source", type=click.Choice([c.value for c in Channel]), required=True, help="The feed's channel.")
-def apikeys_add(name: str, source: str) -> None:
+@click.option(
+    "--region",
+    "region_code",
+    default=None,
+    help="Limit the key to this region and everything below it (default: the whole database).",
+)
+@click.option("--actions", default=None, help=KEY_ACTIONS_HELP + " Default: all.")
+def apikeys_add(name: str, source: str, region_code: str | None, actions: str | None) -> None:
     """Create a key; it is printed once and stored only as a hash."""
     app = _app()
     _prepare_database(app)
-    _view, key = _admin(admin.create_api_key, name, source)
+    _view, key = _admin(admin.create_api_key, name, source, region_code, actions)
     click.echo(key)
+
+
+def _key_scope_text(key) -> str:
+    """A key's region and actions as `apikeys list` and `apikeys scope` print them ("all": not narrowed)."""
+    actions = ",".join(key.actions) if key.actions is not None else UNBOUNDED
+    return f"region={key.region_code or UNBOUNDED}\tactions={actions}"
+
+
+@apikeys_group.command("scope")
+@click.argument("name")
+@click.option("--region", "region_code", default=None, help="A region code, or 'all' for the whole database.")
+@click.option("--actions", default=None, help=KEY_ACTIONS_HELP)
+def apikeys_scope(name: str, region_code: str | None, actions: str | None) -> None:
+    """Change the region and/or actions of every active key with this name (what is not given stays)."""
+    _app()
+    keys = _admin(
+        admin.set_api_key_scope,
+        name=name,
+        region_code=admin.KEEP if region_code is None else region_code,
+        actions=admin.KEEP if actions is None else actions,
+        fields={"name": "NAME"},
+    )
+    for key in keys:
+        click.echo(f"{key.id}\t{key.name}\t{_key_scope_text(key)}")
 
 
 def _list_credentials(listing) -> None:
@@ -383,8 +429,12 @@ def _revoke_credentials(revoke, name: str, what: str) -> None:
 
 @apikeys_group.command("list")
 def apikeys_list() -> None:
-    """List keys (names and state, never the keys)."""
-    _list_credentials(admin_queries.list_api_keys)
+    """List keys: id, name, channel, region, actions and state (never the keys), oldest first."""
+    _app()
+    with db.session() as session:
+        for key in reversed(admin_queries.list_api_keys(session)):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            click.echo(f"{key.id}\t{key.name}\t{key.scope}\t{_key_scope_text(key)}\t{state}")
 
 
 @apikeys_group.command("revoke")

@@ -50,6 +50,7 @@ class Config:
     LOGIN_MAX_FAILURES: int = 5  # failed log-ins in a row before the account is locked
     LOGIN_LOCK_MINUTES: int = 15
     SESSION_HOURS: int = 8  # a supervisor's session ends after this long
+    HEALTH_TOKEN: str = ""  # X-Health-Token for monitors to read /healthz details without a log-in
     TESTING: bool = False
 
     @classmethod

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from dashboard.domain.keys import UNBOUNDED, KeyAction
 from dashboard.domain.roles import ACCOUNT_ROLES, Role
 from dashboard.domain.vocab import Channel
 from dashboard.ui import ids
@@ -21,7 +22,15 @@ from dashboard.ui.i18n import label, t
 from layouts.console import page
 
 if TYPE_CHECKING:
-    from dashboard.queries.admin import AdminView, AuditView, CredentialsView, CredentialView, UsersView, UserView
+    from dashboard.queries.admin import (
+        AdminView,
+        ApiKeyView,
+        AuditView,
+        CredentialsView,
+        CredentialView,
+        UsersView,
+        UserView,
+    )
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -35,7 +44,7 @@ def render(view: AdminView, viewer: Viewer) -> html.Div:
         html.H2(t("admin.title", lang), className="admin-title"),
         _users_section(view.users, view.regions, view.min_password_length),
         html.Div(
-            [_tokens_section(view.tokens, view.regions), _keys_section(view.keys)],
+            [_tokens_section(view.tokens, view.regions), _keys_section(view.keys, view.regions)],
             className="console-row",
         ),
         _audit_section(view.audit),
@@ -58,8 +67,8 @@ def tokens_refresh(view: CredentialsView) -> dict:
 
 
 def keys_refresh(view: CredentialsView) -> dict:
-    """The API keys' section after a change: its table and the keys that can still be revoked."""
-    return {"table": keys_table(view), "options": active_options(view.rows, partial(channel_label, lang=view.lang))}
+    """The API keys' section after a change: its table and the keys that can still be revoked or narrowed."""
+    return {"table": keys_table(view), "options": key_options(view)}
 
 
 def local_time(instant: dt.datetime | None, timezone: ZoneInfo) -> str:
@@ -139,8 +148,49 @@ def tokens_table(view: CredentialsView):
 
 
 def keys_table(view: CredentialsView):
-    """The API keys' table."""
-    return credentials_table(view, t("admin.col_channel", view.lang), partial(channel_label, lang=view.lang))
+    """Name, channel, region, actions, created and revoked of every API key."""
+    lang, zone = view.lang, view.timezone
+    body = [
+        html.Tr(
+            [
+                html.Td(row.name, className="admin-mono"),
+                html.Td(channel_label(row.scope, lang)),
+                html.Td(region_label(row.region_code, view.names, lang)),
+                html.Td(actions_label(row.actions, lang)),
+                html.Td(local_time(row.created_at, zone)),
+                html.Td(local_time(row.revoked_at, zone) if row.revoked_at else t("admin.in_force", lang)),
+            ],
+            className="admin-row-muted" if row.revoked_at else "",
+        )
+        for row in view.rows
+    ]
+    headers = [t(f"admin.col_{key}", lang) for key in ("name", "channel", "region", "actions", "created", "revoked")]
+    return _table(headers, body, lang)
+
+
+def actions_label(actions: tuple[KeyAction, ...] | None, lang: str) -> str:
+    """A key's actions by name; None (not narrowed) is every action."""
+    if actions is None:
+        return t("admin.all_actions", lang)
+    return ("、" if lang == "zh" else ", ").join(label(action, lang) for action in actions)
+
+
+def scope_done(key: ApiKeyView, view: CredentialsView) -> str:
+    """The outcome of setting a key's region and actions, in the section's language."""
+    lang = view.lang
+    region = region_label(key.region_code, view.names, lang)
+    return t("admin.done_key_scope", lang, name=key.name, region=region, actions=actions_label(key.actions, lang))
+
+
+def key_options(view: CredentialsView) -> list[dict]:
+    """The keys that can still be revoked or narrowed, as "name · channel · region"."""
+    lang = view.lang
+    rows: list[ApiKeyView] = view.rows  # type: ignore[assignment] - the keys' section holds ApiKeyViews
+
+    def scope(row: ApiKeyView) -> str:
+        return f"{channel_label(row.scope, lang)} · {region_label(row.region_code, view.names, lang)}"
+
+    return [{"label": f"{r.name} · {scope(r)}", "value": r.id} for r in rows if r.revoked_at is None]
 
 
 def channel_label(code: str, lang: str) -> str:
@@ -303,6 +353,12 @@ def _users_section(view: UsersView, regions: list[tuple[str, str]], min_password
                                 n_clicks=0,
                                 className="admin-button admin-secondary",
                             ),
+                            html.Button(
+                                t("admin.end_sessions", lang),
+                                id=ids.ADMIN_USER_END_SESSIONS,
+                                n_clicks=0,
+                                className="admin-button admin-secondary",
+                            ),
                         ],
                         className="admin-actions",
                     ),
@@ -350,6 +406,7 @@ def _credential_forms(
     revoke_id: str,
     revoke_title: str,
     confirm: str,
+    manage: list | None = None,
 ) -> html.Div:
     create = html.Div(
         [
@@ -358,7 +415,7 @@ def _credential_forms(
                     _field(
                         t("admin.field_name", lang), dcc.Input(id=name_id, maxLength=64, autoComplete="off"), name_hint
                     ),
-                    scope_field,
+                    *(scope_field if isinstance(scope_field, list) else [scope_field]),
                 ],
                 className="admin-form",
             ),
@@ -388,6 +445,7 @@ def _credential_forms(
                 ],
                 className="admin-inline",
             ),
+            *(manage or []),
         ],
         className="admin-panel",
     )
@@ -429,7 +487,20 @@ def _tokens_section(view: CredentialsView, regions: list[tuple[str, str]]) -> ht
     )
 
 
-def _keys_section(view: CredentialsView) -> html.Section:
+def _action_choices(control_id: str, lang: str, value: list[str], hint: str) -> html.Div:
+    return _field(
+        t("admin.field_actions", lang),
+        dcc.Checklist(
+            id=control_id,
+            options=[{"label": label(action, lang), "value": action.value} for action in KeyAction],
+            value=value,
+            className="admin-radio",
+        ),
+        hint,
+    )
+
+
+def _keys_section(view: CredentialsView, regions: list[tuple[str, str]]) -> html.Section:
     lang = view.lang
     channel = _field(
         t("admin.field_channel", lang),
@@ -440,6 +511,37 @@ def _keys_section(view: CredentialsView) -> html.Section:
             className="admin-dropdown",
         ),
     )
+    region = _field(
+        t("admin.field_region", lang),
+        dcc.Dropdown(
+            id=ids.ADMIN_KEY_REGION,
+            options=region_options(regions),
+            placeholder=t("admin.whole_district", lang),
+            className="admin-dropdown",
+        ),
+        t("admin.key_region_hint", lang),
+    )
+    every_action = [action.value for action in KeyAction]
+    actions = _action_choices(ids.ADMIN_KEY_ACTIONS, lang, every_action, t("admin.key_actions_hint", lang))
+    scope = [
+        _field(
+            t("admin.field_region", lang),
+            dcc.Dropdown(
+                id=ids.ADMIN_KEY_SCOPE_REGION,
+                options=[{"label": t("admin.whole_district", lang), "value": UNBOUNDED}, *region_options(regions)],
+                placeholder=t("admin.choose", lang),
+                className="admin-dropdown",
+            ),
+            t("admin.key_scope_region_hint", lang),
+        ),
+        _action_choices(ids.ADMIN_KEY_SCOPE_ACTIONS, lang, [], t("admin.key_scope_actions_hint", lang)),
+        html.Div(
+            html.Button(
+                t("admin.set_scope", lang), id=ids.ADMIN_KEY_SCOPE, n_clicks=0, className="admin-button admin-secondary"
+            ),
+            className="admin-actions",
+        ),
+    ]
     return html.Section(
         [
             html.H3(t("admin.api_keys", lang)),
@@ -450,13 +552,14 @@ def _keys_section(view: CredentialsView) -> html.Section:
                 lang,
                 ids.ADMIN_KEY_NAME,
                 t("admin.key_name_hint", lang),
-                channel,
+                [channel, region, actions],
                 ids.ADMIN_KEY_CREATE,
                 ids.ADMIN_KEY_SELECT,
-                active_options(view.rows, partial(channel_label, lang=lang)),
+                key_options(view),
                 ids.ADMIN_KEY_REVOKE,
-                t("admin.revoke_key", lang),
+                t("admin.manage_key", lang),
                 t("admin.revoke_key_confirm", lang),
+                manage=scope,
             ),
         ],
         className="console-card console-half admin-section",

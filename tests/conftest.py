@@ -54,6 +54,22 @@ def require_postgres() -> None:
         pytest.skip(message)
 
 
+REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> None:
+    """Skip (or, in CI, fail) when Redis is not reachable."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis at {REDIS_URL} is not reachable ({exc})"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + "; CC_REQUIRE_SERVICES=1 forbids skipping")
+        pytest.skip(message)
+
+
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
@@ -105,6 +121,24 @@ def app(database_url, tmp_path):
         }
     )
     yield app
+    db.engine.dispose()
+
+
+@pytest.fixture
+def make_hardened_app(database_url, tmp_path):
+    """Builds apps as in production (demo mode off) on the migrated test database; call with overrides."""
+
+    def make(**overrides):
+        config = {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SCHEDULER_ENABLED": False,
+            "EXPORT_DIR": str(tmp_path / "exports"),
+        }
+        return create_app({**config, **overrides})
+
+    yield make
     db.engine.dispose()
 
 

@@ -235,7 +235,7 @@ def test_pages_render_only_for_their_permission(secure_app):
     for visitor, principal in principals.items():
         for name, (layout, permission) in pages.items():
             with secure_app.test_request_context(f"/{name}"):
-                g.principal = principal
+                g._login_user = principal
                 text = str(guarded_layout(permission, layout)())
             denied = "console-denied" in text
             assert denied == (not principal.can(permission)), (visitor, name)
@@ -278,7 +278,7 @@ def test_supervisor_a_gets_nothing_of_street_b(secure_app):
 
     for region, visible in ((STREET_A, False), (STREET_B, True)):
         with secure_app.test_request_context(f"/appeal/{appeal_id}"):
-            g.principal = Principal(user_id=9, username="x", role=Role.SUPERVISOR, region_code=region)
+            g._login_user = Principal(user_id=9, username="x", role=Role.SUPERVISOR, region_code=region)
             text = str(appeal.page(appeal_id=str(appeal_id)))
         assert ("appeal-timeline" in text) == visible
         assert PHONE_B not in text

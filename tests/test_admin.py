@@ -9,6 +9,7 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
+from dashboard.domain.keys import KeyAction
 from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
 from dashboard.services import admin
@@ -197,6 +198,8 @@ def test_cli_user_commands_go_through_the_same_rules(runner):
     missing = runner.invoke("users", "unlock", "nobody")
     assert missing.exit_code != 0 and "USERNAME: there is no user nobody" in missing.output
     assert runner.invoke("users", "password", "lead", "--password", NEW_PASSWORD).exit_code == 0
+    ended = runner.invoke("users", "end-sessions", "lead")
+    assert ended.exit_code == 0 and "every session of lead ended" in ended.output
     nothing = runner.invoke("apikeys", "revoke", "no-such-feed")
     assert nothing.exit_code != 0 and "NAME: nothing active to revoke" in nothing.output
     actions = [(actor, action) for actor, action, _ in audit_actions()]
@@ -206,10 +209,24 @@ def test_cli_user_commands_go_through_the_same_rules(runner):
         ("cli", "user_reactivate"),
         ("cli", "user_unlock"),
         ("cli", "user_password_reset"),
+        ("cli", "user_end_sessions"),
     ]
 
 
 # ---------------------------------------------------------------------------- the page and its callbacks
+
+
+def test_admin_ends_a_users_sessions_from_the_page(regions, client, app):
+    add_user("boss", Role.ADMIN, None)
+    add_user("lead", Role.SUPERVISOR, STREET_A)
+    assert login(client, "boss").status_code == 302
+    lead = app.test_client()
+    assert login(lead, "lead").status_code == 302
+    assert lead.get("/drill/export.csv").status_code == 200
+    ended = response_of(user_action(client, ids.ADMIN_USER_END_SESSIONS, selected="lead"))
+    assert "用户 lead 的所有会话已结束" in str(ended[ids.ADMIN_USER_FEEDBACK])
+    assert lead.get("/drill/export.csv").status_code == 302  # sent to the log-in page
+    assert ("boss", "user_end_sessions") in [(actor, action) for actor, action, _ in audit_actions()]
 
 
 def multi_callback(client, outputs: list[tuple[str, str]], inputs: list[tuple], state: list[tuple], trigger: str):
@@ -240,6 +257,7 @@ USER_BUTTONS = [
     ids.ADMIN_USER_REACTIVATE,
     ids.ADMIN_USER_UNLOCK,
     ids.ADMIN_USER_RESET_PASSWORD,
+    ids.ADMIN_USER_END_SESSIONS,
 ]
 TOKEN_OUTPUTS = [
     (ids.ADMIN_TOKENS_TABLE, "children"),
@@ -293,8 +311,43 @@ KEYS = {
 }
 
 
+def key_action(
+    client,
+    button: str,
+    name=None,
+    channel=None,
+    region=None,
+    actions=tuple(KeyAction),
+    selected=None,
+    scope_region=None,
+    scope_actions=(),
+    lang="zh",
+):
+    """Click "create", confirm "revoke" or click "set scope" (button) in the API keys section."""
+    inputs = [
+        (ids.ADMIN_KEY_CREATE, "n_clicks", int(button == "create")),
+        (ids.ADMIN_KEY_REVOKE, "submit_n_clicks", int(button == "revoke")),
+        (ids.ADMIN_KEY_SCOPE, "n_clicks", int(button == "scope")),
+    ]
+    state = [
+        (ids.ADMIN_KEY_NAME, "value", name),
+        (ids.ADMIN_KEY_CHANNEL, "value", channel),
+        (ids.ADMIN_KEY_REGION, "value", region),
+        (ids.ADMIN_KEY_ACTIONS, "value", None if actions is None else list(actions)),
+        (ids.ADMIN_KEY_SELECT, "value", selected),
+        (ids.ADMIN_KEY_SCOPE_REGION, "value", scope_region),
+        (ids.ADMIN_KEY_SCOPE_ACTIONS, "value", list(scope_actions)),
+        (ids.ADMIN_LANG, "data", lang),
+    ]
+    trigger = {"create": "n_clicks", "revoke": "submit_n_clicks", "scope": "n_clicks"}[button]
+    button_id = {"create": ids.ADMIN_KEY_CREATE, "revoke": ids.ADMIN_KEY_REVOKE, "scope": ids.ADMIN_KEY_SCOPE}[button]
+    return multi_callback(client, KEY_OUTPUTS, inputs, state, f"{button_id}.{trigger}")
+
+
 def credential_action(client, section: dict, button: str, name=None, scope=None, selected=None, lang="zh"):
     """Click "create" or confirm "revoke" (button) in the wall tokens or API keys section."""
+    if section is KEYS:
+        return key_action(client, button, name=name, channel=scope, selected=selected, lang=lang)
     inputs = [
         (section["create"], "n_clicks", int(button == "create")),
         (section["revoke"], "submit_n_clicks", int(button == "revoke")),
@@ -406,7 +459,7 @@ def test_admin_creates_and_revokes_wall_tokens_and_api_keys_through_the_page(reg
     # The secret is only in that one response: the table and a reload of the page never show it.
     assert token not in str(made[ids.ADMIN_TOKENS_TABLE])
     with regions.test_request_context("/admin"):
-        g.principal = Principal(user_id=1, username="boss", role=Role.ADMIN)
+        g._login_user = Principal(user_id=1, username="boss", role=Role.ADMIN)
         page_text = str(registered_layout("/admin")())
     assert "led-1" in page_text and token not in page_text
 
@@ -453,7 +506,7 @@ def test_only_admins_reach_the_admin_callbacks_and_page(regions, client, who):
     if who == "supervisor":
         principal = Principal(user_id=1, username="lead", role=Role.SUPERVISOR, region_code=STREET_A)
     with regions.test_request_context("/admin"):
-        g.principal = principal
+        g._login_user = principal
         text = str(registered_layout("/admin")())
     assert ids.ADMIN_USERS_TABLE not in text
     assert t("console.login_needed" if who == "anonymous" else "console.forbidden") in text

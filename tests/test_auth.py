@@ -137,7 +137,7 @@ def test_supervisor_sees_nothing_of_another_street(demo_app, client):
 
         from dashboard.web.auth import Principal
 
-        g.principal = Principal(user_id=1, username="street-a", role=Role.SUPERVISOR, region_code=STREET_A)
+        g._login_user = Principal(user_id=1, username="street-a", role=Role.SUPERVISOR, region_code=STREET_A)
         text = str(appeal.page(appeal_id=str(appeal_id)))
     assert "乙" not in text and "13912345678" not in text
 

@@ -33,7 +33,7 @@ def test_exports_page_lists_days_with_links_the_scope_allows(demo_app):
         ),
     ):
         with demo_app.test_request_context("/exports"):
-            g.principal = principal
+            g._login_user = principal
             text = str(exports_page.page())
         assert expected in text
         assert ("kpi_2026-11-19.csv" in text) == (principal.role == Role.ADMIN)

@@ -43,7 +43,8 @@ def test_filters_read_and_write_the_url():
     ("query", "field"),
     [
         ({"region": "5101"}, "region"),
-        ({"from": "2026-13-01"}, "from/to"),
+        ({"from": "2026-13-01"}, "from"),
+        ({"to": "0001-01-01"}, "to"),
         ({"from": "2026-11-21"}, "from"),
         ({"category": "noise,aliens"}, "category"),
         ({"priority": "whenever"}, "priority"),

@@ -3,6 +3,8 @@
 from dashboard import create_app
 from dashboard.store.database import db
 
+HEALTH_TOKEN = "monitor-token"
+
 
 def test_healthz_reports_ok_with_database_status(client, app):
     response = client.get("/healthz")
@@ -24,9 +26,10 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
             "TESTING": True,
             "SECRET_KEY": "x",
             "SCHEDULER_ENABLED": False,
+            "HEALTH_TOKEN": HEALTH_TOKEN,
         }
     )
-    response = app.test_client().get("/healthz")
+    response = app.test_client().get("/healthz", headers={"X-Health-Token": HEALTH_TOKEN})
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "error"
@@ -46,6 +49,7 @@ def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hand
             "SECRET_KEY": "x",
             "SCHEDULER_ENABLED": True,
             "SCHEDULER_LOCK_POLL_SECONDS": 0.1,
+            "DEMO_MODE": True,  # details without a log-in
             "DROP_DIR": str(tmp_path / "dropbox"),
             "EXPORT_DIR": str(tmp_path / "exports"),
         }
@@ -80,3 +84,27 @@ def test_healthz_reports_standby_then_running_as_the_scheduler_lock_changes_hand
         scheduler.shutdown()
         other_process.release()
         db.engine.dispose()
+
+
+def test_anonymous_gets_the_status_only_outside_demo_mode(make_hardened_app):
+    app = make_hardened_app(HEALTH_TOKEN=HEALTH_TOKEN)
+    client = app.test_client()
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 200
+    assert set(anonymous.get_json()) == {"status"}  # no lock holder, pid, host or file path
+    assert set(client.get("/healthz", headers={"X-Health-Token": "wrong"}).get_json()) == {"status"}
+    monitor = client.get("/healthz", headers={"X-Health-Token": HEALTH_TOKEN}).get_json()
+    assert {"database", "calendar", "scheduler", "scheduler_lock"} <= set(monitor)
+
+
+def test_a_logged_in_user_gets_the_details(make_hardened_app):
+    from dashboard.domain.roles import Role
+    from tests.console_support import add_user, login
+
+    app = make_hardened_app()
+    with app.app_context():
+        add_user("ops", Role.ADMIN, None)
+    client = app.test_client()
+    assert set(client.get("/healthz").get_json()) == {"status"}
+    login(client, "ops")
+    assert "scheduler_lock" in client.get("/healthz").get_json()

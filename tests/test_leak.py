@@ -137,7 +137,7 @@ def test_nothing_personal_leaves_the_server(demo_app, client, api_key, tmp_path)
     from dashboard.web.auth import Principal
 
     with demo_app.test_request_context(f"/appeal/{appeal_id}"):
-        g.principal = Principal(user_id=1, username="leak-lead", role=Role.SUPERVISOR, region_code="510107001")
+        g._login_user = Principal(user_id=1, username="leak-lead", role=Role.SUPERVISOR, region_code="510107001")
         surfaces["appeal page"] = json.dumps(
             appeal.page(appeal_id=str(appeal_id)).to_plotly_json(), ensure_ascii=False, default=str
         )

@@ -125,11 +125,16 @@ class TransitionAction(StrEnum):
 
 
 class TeamKind(StrEnum):
-    """The three visiting teams (三支队伍) and whom they visit."""
+    """The three visiting teams (三支队伍) and whom they visit, and a community's patrol team (巡逻队)."""
 
     RESIDENTS = "residents"
     MERCHANTS = "merchants"
     ENTERPRISES = "enterprises"
+    PATROL = "patrol"
+
+
+# The three visiting teams (三支队伍) every community has; PATROL is optional.
+VISITING_TEAM_KINDS = (TeamKind.RESIDENTS, TeamKind.MERCHANTS, TeamKind.ENTERPRISES)
 
 
 class VisitListKind(StrEnum):

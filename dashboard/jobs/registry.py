@@ -36,6 +36,15 @@ def simulate(app: Flask, simulator: Simulator, seconds: float) -> None:
     log.debug("simulator: %d new appeals, %d steps", created, steps)
 
 
+def delete_expired_sessions(app: Flask) -> None:
+    """Delete log-in sessions past their lifetime from the database (Redis expires its own)."""
+    from dashboard.store import sessions
+
+    removed = sessions.remove_expired()
+    if removed:
+        log.info("deleted %d expired log-in session(s)", removed)
+
+
 def export_missing_days(app: Flask) -> None:
     """Produce the KPI export of every local day that has none yet (yesterday, or several after downtime)."""
     from dashboard.services.exports import catch_up
@@ -62,6 +71,7 @@ def register(app: Flask) -> None:
         misfire_grace_time=3600,  # a busy minute at 00:10 must not skip the day
         run_on_takeover=True,
     )
+    scheduler.add_shared_job(delete_expired_sessions, "interval", hours=1, args=[app], id="expired_sessions")
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
         scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dashboard.domain.keys import KeyAction, actions_from_text
 from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
 from dashboard.store.database import db
@@ -56,6 +57,14 @@ class CredentialView:
 
 
 @dataclass(frozen=True)
+class ApiKeyView(CredentialView):
+    """An API key (scope: its channel) with its reach (domain.keys): a region and actions, None when not narrowed."""
+
+    region_code: str | None = None
+    actions: tuple[KeyAction, ...] | None = None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One audit-log entry."""
 
@@ -79,7 +88,7 @@ class UsersView:
 
 @dataclass(frozen=True)
 class CredentialsView:
-    """The wall tokens' or API keys' section (names: of the tokens' regions; empty for keys)."""
+    """The wall tokens' or API keys' section (names: of the regions they are scoped to)."""
 
     lang: str
     timezone: ZoneInfo
@@ -140,10 +149,23 @@ def list_wall_tokens(session: Session) -> list[CredentialView]:
     return [CredentialView(r.id, r.name, r.region_code, r.created_at, r.revoked_at) for r in rows]
 
 
-def list_api_keys(session: Session) -> list[CredentialView]:
-    """Every API key, newest first (active and revoked)."""
-    rows = session.scalars(select(ApiKey).order_by(ApiKey.id.desc()))
-    return [CredentialView(r.id, r.name, r.source.value, r.created_at, r.revoked_at) for r in rows]
+def api_key_view(key: ApiKey) -> ApiKeyView:
+    """What may be shown of an API key row: never the key or its hash."""
+    actions = actions_from_text(key.actions)
+    return ApiKeyView(
+        id=key.id,
+        name=key.name,
+        scope=key.source.value,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        region_code=key.region_code,
+        actions=None if actions is None else tuple(action for action in KeyAction if action in actions),
+    )
+
+
+def list_api_keys(session: Session) -> list[ApiKeyView]:
+    """Every API key, newest first (active and revoked), with its region and actions."""
+    return [api_key_view(key) for key in session.scalars(select(ApiKey).order_by(ApiKey.id.desc()))]
 
 
 def region_names(session: Session, codes: set[str], lang: str) -> dict[str, str]:
@@ -174,7 +196,9 @@ def _tokens(session: Session, lang: str) -> CredentialsView:
 
 
 def _keys(session: Session, lang: str) -> CredentialsView:
-    return CredentialsView(lang, _timezone(), list_api_keys(session), {})
+    rows = list_api_keys(session)
+    names = region_names(session, {r.region_code for r in rows if r.region_code}, lang)
+    return CredentialsView(lang, _timezone(), rows, names)
 
 
 def _audit(session: Session, lang: str, limit: int) -> AuditView:

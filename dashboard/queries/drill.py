@@ -29,7 +29,7 @@ from dashboard.domain.overdue import is_overdue_now, overdue_now_sql, overdue_sq
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import ancestors, covers, level_of, within
 from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority
-from dashboard.domain.workcal import WorkCalendar
+from dashboard.domain.workcal import FIRST_YEAR, WorkCalendar
 from dashboard.queries import kpis as kpi_queries
 from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import community_load, population, visit_lists
@@ -40,6 +40,10 @@ from dashboard.ui.dimensions import DIMENSIONS  # the dimensions a click on a ch
 from dashboard.ui.i18n import label, localized, normalise_language
 
 DEFAULT_PERIOD_DAYS = 30
+# The days a period may cover: none before the working calendar's first year (no appeal is older),
+# none after tomorrow (local: a browser in a zone ahead of ours). MAX_PERIOD_DAYS bounds the span.
+EARLIEST_DAY = dt.date(FIRST_YEAR, 1, 1)
+FUTURE_DAYS = 1
 MAX_PERIOD_DAYS = 800
 MAX_TEXT_LENGTH = 50
 _DIMENSION_COLUMNS = {
@@ -48,6 +52,17 @@ _DIMENSION_COLUMNS = {
     "channel": Appeal.source,
     "status": Appeal.status,
 }
+
+
+def _day(value: str, name: str, latest: dt.date) -> dt.date:
+    """A from/to query value as a date within EARLIEST_DAY..latest; FilterError naming the parameter otherwise."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except (ValueError, TypeError):
+        raise FilterError(f"{name}: {str(value)[:20]!r} is not a date YYYY-MM-DD") from None
+    if not EARLIEST_DAY <= day <= latest:
+        raise FilterError(f"{name}: {day.isoformat()} is outside {EARLIEST_DAY.isoformat()}..{latest.isoformat()}")
+    return day
 
 
 class FilterError(ValueError):
@@ -84,11 +99,12 @@ class DrillFilters:
             level_of(region)
         except ValueError as exc:
             raise FilterError(f"region: {exc}") from None
-        try:
-            end = dt.date.fromisoformat(one("to")) if one("to") else today
-            start = dt.date.fromisoformat(one("from")) if one("from") else end - dt.timedelta(DEFAULT_PERIOD_DAYS - 1)
-        except ValueError as exc:
-            raise FilterError(f"from/to: {exc}") from None
+        latest = today + dt.timedelta(days=FUTURE_DAYS)
+        start = _day(one("from"), "from", latest) if one("from") else None
+        end = _day(one("to"), "to", latest) if one("to") else today
+        start = start or end - dt.timedelta(DEFAULT_PERIOD_DAYS - 1)
+        if start < EARLIEST_DAY:  # also a default start, counted back from "to"
+            raise FilterError(f"from: the period may not start before {EARLIEST_DAY.isoformat()}")
         if start > end:
             raise FilterError("from: the period starts after it ends")
         if (end - start).days >= MAX_PERIOD_DAYS:

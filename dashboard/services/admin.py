@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dashboard.domain.credentials import hash_api_key, hash_password, hash_token, new_api_key, new_wall_token
+from dashboard.domain.keys import UNBOUNDED, KeyAction, KeyScopeError, actions_text, parse_actions
 from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_scoped
 from dashboard.domain.vocab import Channel
-from dashboard.queries.admin import CredentialView, UserView, user_view
+from dashboard.queries.admin import ApiKeyView, CredentialView, UserView, api_key_view, user_view
 from dashboard.store.audit import audit_row
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey, Region, User, WallToken
@@ -30,6 +31,7 @@ MAX_NAME_LENGTH = 64  # the columns' width
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
 RECENT_AUDIT_ENTRIES = 100
 MAX_ID = 2**31 - 1  # the id columns' range: a larger number would reach the database as an error
+KEEP = object()  # set_api_key_scope: leave this half of the scope as it is
 
 
 class AdminError(ValueError):
@@ -195,6 +197,16 @@ def reset_password(actor: str, username: object, password: object) -> UserView:
         return user_view(user)
 
 
+def end_user_sessions(actor: str, username: object) -> UserView:
+    """End every session of a user at once, on every web process (a lost laptop, a shared screen)."""
+    with db.transaction() as session:
+        user = _user(session, username)
+        user.end_sessions()
+        _audit(session, actor, "user_end_sessions", f"user:{user.username}")
+        session.flush()
+        return user_view(user)
+
+
 # ---------------------------------------------------------------------------- wall tokens and API keys
 
 
@@ -221,19 +233,90 @@ def create_wall_token(actor: str, name: object, region_code: object) -> tuple[Cr
     return view, token
 
 
-def create_api_key(actor: str, name: object, channel: object) -> tuple[CredentialView, str]:
-    """A new API key for a feed of one channel; returns it with the key, shown once."""
+def _key_region(session: Session, value: object) -> str | None:
+    """A key's region: an existing region's code; nothing (or "all") is the whole database."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", UNBOUNDED)):
+        return None
+    return _region(session, value)
+
+
+def _key_actions(value: object) -> str | None:
+    """A key's actions as stored (domain.keys); nothing (or "all") is every action."""
+    try:
+        return actions_text(parse_actions(value))  # type: ignore[arg-type] - parse_actions refuses other types
+    except KeyScopeError as error:
+        if error.word is None:
+            raise AdminError("actions", "actions_empty") from None
+        known = ", ".join(action.value for action in KeyAction)
+        raise AdminError("actions", "action_unknown", value=error.word, known=known) from None
+
+
+def _key_scope(region_code: str | None, actions: str | None) -> dict:
+    """A key's scope as the audit log records it (None: not narrowed)."""
+    return {"region": region_code, "actions": actions}
+
+
+def create_api_key(
+    actor: str, name: object, channel: object, region_code: object = None, actions: object = None
+) -> tuple[ApiKeyView, str]:
+    """A new API key for a feed of one channel, limited to a region and to some actions when given
+    (None: the whole database, every action); returns it with the key, shown once."""
     if not isinstance(channel, str) or channel not in {c.value for c in Channel}:
         raise AdminError("channel", "required" if not channel else "channel", value=str(channel)[:40])
+    stored_actions = _key_actions(actions)
     key = new_api_key()
     with db.transaction() as session:
         name = _unused_name(session, ApiKey, name)
-        row = ApiKey(name=name, key_hash=hash_api_key(key), source=Channel(channel))
+        region = _key_region(session, region_code)
+        row = ApiKey(
+            name=name, key_hash=hash_api_key(key), source=Channel(channel), region_code=region, actions=stored_actions
+        )
         session.add(row)
         session.flush()
-        _audit(session, actor, "apikey_create", f"apikey:{row.id}:{name}", {"channel": channel})
-        view = CredentialView(row.id, row.name, row.source.value, row.created_at, row.revoked_at)
+        detail = {"channel": channel, **_key_scope(region, stored_actions)}
+        _audit(session, actor, "apikey_create", f"apikey:{row.id}:{name}", detail)
+        view = api_key_view(row)
     return view, key
+
+
+def set_api_key_scope(
+    actor: str, name: object = None, key_id: object = None, region_code: object = KEEP, actions: object = KEEP
+) -> list[ApiKeyView]:
+    """Narrow or widen the active key with this id, or every active one with this name.
+
+    region_code: an existing region (the key then reaches it and everything below it), None or
+    "all" for the whole database, KEEP to leave it; actions likewise (domain.keys.KeyAction codes,
+    a list or comma-separated). Each key whose scope changes gets an audit entry with its scope
+    before and after, in the same transaction.
+    """
+    if key_id is None and name is None:
+        raise AdminError("key", "required")
+    if region_code is KEEP and actions is KEEP:
+        raise AdminError("scope", "scope_unchanged")
+    stored_actions = KEEP if actions is KEEP else _key_actions(actions)
+    with db.transaction() as session:
+        query = select(ApiKey).where(ApiKey.revoked_at.is_(None)).with_for_update()
+        if key_id is not None:
+            query = query.where(ApiKey.id == _id(key_id, "key"))
+        else:
+            query = query.where(ApiKey.name == _text(name, "name"))
+        region = KEEP if region_code is KEEP else _key_region(session, region_code)
+        rows = session.scalars(query.order_by(ApiKey.id)).all()
+        if not rows:
+            raise AdminError("key" if key_id is not None else "name", "no_active_key")
+        for row in rows:
+            before = _key_scope(row.region_code, row.actions)
+            if region is not KEEP:
+                row.region_code = region
+            if stored_actions is not KEEP:
+                row.actions = stored_actions
+            after = _key_scope(row.region_code, row.actions)
+            if after != before:
+                _audit(
+                    session, actor, "apikey_scope", f"apikey:{row.id}:{row.name}", {"before": before, "after": after}
+                )
+        session.flush()
+        return [api_key_view(row) for row in rows]
 
 
 def _revoke(actor: str, model, kind: str, field: str, name: object, credential_id: object) -> list[str]:

@@ -34,6 +34,7 @@ from dashboard.domain.vocab import (
     Priority,
     RegionLevel,
     Satisfaction,
+    VISITING_TEAM_KINDS,
     TeamKind,
     TransitionAction,
     VisitItemStatus,
@@ -514,7 +515,7 @@ def build_teams_and_staff(
         [
             {"region_code": code, "kind": kind.value, "name": f"{name}{label}"}
             for code, name in zip(communities["code"], communities["name"], strict=True)
-            for kind, label in zip(TeamKind, ("居民走访队", "商家走访队", "企业走访队"), strict=True)
+            for kind, label in zip(VISITING_TEAM_KINDS, ("居民走访队", "商家走访队", "企业走访队"), strict=True)
         ]
     )
     teams.insert(0, "id", np.arange(1, len(teams) + 1))

@@ -5,6 +5,10 @@ exclusive across processes); the snapshot rows and the files are then written, a
 is marked finished. Producing a day again (`python app.py export --date`) rewrites the same
 content: snapshots are replaced and the files regenerated from the same data.
 
+Every CSV and XLSX cell the service writes goes through domain.cells (formula-like text is made
+inert; numbers stay numbers): here for the daily files, and through csv_bytes and write_xlsx for
+the console's downloads (web.downloads).
+
 A day asked for before it has ended is exported as of that moment (domain.overdue.state_moment):
 its rows carry an `as_of` column, its daily_exports row says when, and the nightly job produces
 the day again once it has ended.
@@ -14,16 +18,20 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.domain import clock
+from dashboard.domain.cells import neutralise_cell, xlsx_cell
 from dashboard.domain.kpi import KPI_KEYS
 from dashboard.domain.localday import LocalDay, local_date
 from dashboard.domain.overdue import state_moment
@@ -97,24 +105,74 @@ def category_kpis(
     return pd.DataFrame(rows, columns=["category", *KPI_KEYS])
 
 
+def inert_frame(frame: pd.DataFrame, cell: Callable[[Any], Any] = neutralise_cell) -> pd.DataFrame:
+    """A copy of frame whose column names and text cells went through cell (domain.cells).
+
+    Numeric, boolean and date columns are kept as they are; any other column (object, string,
+    categorical) is passed cell by cell, and cell itself leaves whatever is not text unchanged.
+    """
+    columns = {}
+    for position, dtype in enumerate(frame.dtypes):
+        column = frame.iloc[:, position]
+        kept = any(
+            check(dtype)
+            for check in (
+                pd.api.types.is_numeric_dtype,
+                pd.api.types.is_datetime64_any_dtype,
+                pd.api.types.is_timedelta64_dtype,
+            )
+        )
+        columns[position] = column if kept else column.map(cell)
+    inert = pd.DataFrame(columns, index=frame.index)
+    inert.columns = [cell(name) for name in frame.columns]
+    return inert
+
+
+def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
+    """frame as CSV (a header row, no index), every text cell inert, fields quoted as RFC 4180 says.
+
+    Lines end in CRLF: csv quotes a field holding a line break only when the break is one of the
+    line terminator's characters (before Python 3.12), and an unquoted CR inside a description
+    would start a new row whose first cell no quote protects.
+    """
+    table = inert_frame(frame).to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    return table.encode(encoding)
+
+
+def write_xlsx(target: Path | io.BytesIO, sheets: dict[str, pd.DataFrame]) -> None:
+    """A workbook of one sheet per frame (a header row, no index), every text cell inert.
+
+    openpyxl stores a str as a formula only when it starts with "="; no cell does once through
+    domain.cells.xlsx_cell, so every text cell is stored as text.
+    """
+    with pd.ExcelWriter(target, engine="openpyxl") as excel:
+        for name, frame in sheets.items():
+            inert_frame(frame, xlsx_cell).to_excel(excel, sheet_name=name, index=False)
+
+
 def write_files(
     frame: pd.DataFrame, day: dt.date, folder: Path, categories: pd.DataFrame, overdue: pd.DataFrame
 ) -> list[str]:
-    """The day's CSV, XLSX and PNG; an empty rate is an empty cell. Returns the file names."""
+    """The day's CSV, XLSX and PNG; an empty rate is an empty cell, text cells inert. Returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"kpi_{day.isoformat()}.csv"
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(frame.columns)
+        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")  # RFC 4180
+        writer.writerow([neutralise_cell(name) for name in frame.columns])
         for row in frame.itertuples(index=False):
-            writer.writerow(["" if value is None or value != value else value for value in row])
+            writer.writerow(["" if value is None or value != value else neutralise_cell(value) for value in row])
     xlsx_path = folder / f"kpi_{day.isoformat()}.xlsx"
-    with pd.ExcelWriter(xlsx_path, engine="openpyxl") as excel:
-        frame[frame["level"] == RegionLevel.DISTRICT.value].to_excel(excel, sheet_name="summary", index=False)
-        frame[frame["level"] == RegionLevel.STREET.value].to_excel(excel, sheet_name="streets", index=False)
-        frame[frame["level"] == RegionLevel.COMMUNITY.value].to_excel(excel, sheet_name="communities", index=False)
-        categories.to_excel(excel, sheet_name="categories", index=False)
-        overdue.to_excel(excel, sheet_name="overdue", index=False)
+    level = frame["level"]
+    write_xlsx(
+        xlsx_path,
+        {
+            "summary": frame[level == RegionLevel.DISTRICT.value],
+            "streets": frame[level == RegionLevel.STREET.value],
+            "communities": frame[level == RegionLevel.COMMUNITY.value],
+            "categories": categories,
+            "overdue": overdue,
+        },
+    )
     files = [csv_path.name, xlsx_path.name]
     png_path = folder / f"kpi_{day.isoformat()}.png"
     try:

@@ -23,9 +23,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
+from dashboard.domain.keys import KeyScope, actions_from_text
 from dashboard.domain.roles import Role, scope_required_sql
 from dashboard.domain.vocab import (
     AppealStatus,
@@ -126,8 +127,11 @@ class Region(Base):
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     center_lat: Mapped[float | None] = mapped_column(Float)
     center_lon: Mapped[float | None] = mapped_column(Float)
-    # GeoJSON geometry. Demo regions carry synthetic rectangles placed around Wuhou's real location.
+    # GeoJSON geometry (WGS-84). Demo regions carry synthetic shapes placed around Wuhou's real location.
     boundary: Mapped[dict | None] = mapped_column(JSON)
+    # Set when a re-import no longer lists the region and --archive-missing was given: it is kept
+    # (appeals, residents and users may point at it) but no longer offered or drawn.
+    archived_at: Mapped[dt.datetime | None]
 
     parent: Mapped[Region | None] = relationship(remote_side=[code], back_populates="children")
     children: Mapped[list[Region]] = relationship(back_populates="parent")
@@ -144,10 +148,11 @@ class Department(Base):
     name_en: Mapped[str | None] = mapped_column(String(96))
     level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "department_level"))
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    kind: Mapped[str | None] = mapped_column(String(32))  # e.g. urban management, police, property
 
 
 class Team(Base):
-    """One of a community's three visiting teams (三支队伍)."""
+    """One of a community's three visiting teams (三支队伍), or its patrol team; one of each kind per community."""
 
     __tablename__ = "teams"
     __table_args__ = (UniqueConstraint("region_code", "kind", name="uq_teams_region_kind"),)
@@ -170,6 +175,8 @@ class Staff(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    # The district's own id for the person (an imported staff file): a re-import updates, never duplicates.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class Resident(Base):
@@ -321,6 +328,29 @@ class VisitItem(Base):
     found_at: Mapped[dt.datetime]
     resolved_at: Mapped[dt.datetime | None]
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+    # The id of the entry in an imported visits file: a re-import updates, never duplicates.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class PopulationAggregate(Base):
+    """A compound's population counted by the district, as of a date (for districts that keep
+    individual resident records to themselves). Where a compound has resident records, those count."""
+
+    __tablename__ = "population_aggregates"
+    __table_args__ = (
+        UniqueConstraint("region_code", "as_of", name="uq_population_aggregates_region_as_of"),
+        CheckConstraint("residents >= 0", name="residents_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    residents: Mapped[int] = mapped_column(Integer)
+    # Households (or people) by HouseholdType value, and people by LivelihoodGroup value.
+    household_types: Mapped[dict] = mapped_column(JSON, default=dict)
+    groups: Mapped[dict] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(64))  # the file it came from
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class KpiSnapshot(Base):
@@ -411,6 +441,31 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Part of every session's identity (auth.Principal.get_id): raising it ends all of this
+    # user's sessions at once, on every web process, at their next request.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def end_sessions(self) -> None:
+        """End every session of this user (they must log in again)."""
+        self.session_generation = (self.session_generation or 0) + 1
+
+    @validates("password_hash", "role", "region_code", "active")
+    def _credentials_changed(self, key: str, value):
+        # A new password, role, region or activation state ends the sessions started under the
+        # old one (a stolen cookie must not outlive a password change or a deactivation).
+        if self.id is not None and getattr(self, key) != value:
+            self.end_sessions()
+        return value
+
+
+class WebSession(Base):
+    """A server-side log-in session (Flask-Session's data, keyed by the random id in the cookie)."""
+
+    __tablename__ = "web_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class WallToken(Base):
@@ -437,6 +492,15 @@ class ApiKey(Base):
     source: Mapped[Channel] = mapped_column(enum_column(Channel, "api_key_channel"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+    # Its scope (domain.keys): a region, covering everything below it, and the actions it may take
+    # (their codes, comma-separated). NULL is not narrowed: keys made before revision 0007 keep their reach.
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    actions: Mapped[str | None] = mapped_column(String(128))
+
+    @property
+    def scope(self) -> KeyScope:
+        """What this key may reach and do."""
+        return KeyScope(self.region_code, actions_from_text(self.actions))
 
 
 class AuditLog(Base):

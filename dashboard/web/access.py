@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, redirect, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,9 +14,50 @@ from dashboard.queries.regions import default_region_code
 from dashboard.store.database import db
 from dashboard.store.models import WallToken
 
+WALL_COOKIE = "cc_wall"
+WALL_COOKIE_DAYS = 400  # a wall runs for months; revoking the token ends it (sockets.close_revoked_walls)
+MAX_TOKEN_LENGTH = 128
+
 
 class AccessDenied(Exception):
     """The request may not see what it asked for."""
+
+
+def wall_token() -> str | None:
+    """The wall-device token of this request: its cookie (set by exchange_wall_token), if any."""
+    token = request.cookies.get(WALL_COOKIE) or None
+    return token if token is None or len(token) <= MAX_TOKEN_LENGTH else None
+
+
+def exchange_wall_token():
+    """before_request: /wall?token=… sets the token as an HttpOnly cookie and redirects to the URL without it.
+
+    So the token appears in no later URL, access log, history entry or Referer, and the page, its
+    callbacks and its socket read it from the cookie.
+    """
+    if request.method != "GET" or request.path != "/wall" or "token" not in request.args:
+        return None
+    from dashboard.web.security import cookies_secure
+
+    token = request.args.get("token", "")[:MAX_TOKEN_LENGTH]
+    rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+    response = redirect("/wall" + (f"?{urlencode(rest)}" if rest else ""), code=303)
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(
+        WALL_COOKIE,
+        token,
+        max_age=WALL_COOKIE_DAYS * 24 * 3600,
+        httponly=True,
+        secure=cookies_secure(),
+        samesite="Lax",
+        path="/",
+    )
+    return response
+
+
+def init_app(server: Flask) -> None:
+    """Exchange wall tokens in URLs for cookies before anything else sees the request."""
+    server.before_request_funcs.setdefault(None, []).insert(0, exchange_wall_token)
 
 
 def wall_region(session: Session, token: str | None, requested: str | None, default_region: str | None) -> str:

@@ -1,9 +1,25 @@
-"""JSON API under /api/v1: bulk appeal ingest, workflow transitions, quarantine."""
+"""JSON API under /api/v1: bulk appeal ingest, workflow transitions, quarantine.
+
+A key's scope (domain.keys) is enforced here, for Open311's POST too:
+
+- each route needs some of the key's actions (ROUTE_ACTIONS); a key without one is refused
+  with 403, and the body says which action is missing;
+- a key limited to a region reaches that region and everything below it: an ingested record
+  for a region outside it, or one that would update a stored appeal outside it, is refused and
+  quarantined like any invalid record (field region_code / external_id); a transition on an
+  appeal outside it and KPIs of a region outside it are answered 404, exactly as if the appeal
+  or region did not exist (as out-of-scope pages are); the quarantine shows such a key only the
+  records its own deliveries put there (by key name), since a refused record's region cannot be
+  trusted. A key whose region and actions are NULL (every key made before revision 0007) is not
+  narrowed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from collections.abc import Sequence
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
@@ -11,12 +27,14 @@ from sqlalchemy.exc import IntegrityError
 
 from dashboard.domain import clock
 from dashboard.domain.credentials import hash_api_key
+from dashboard.domain.keys import KeyAction, KeyScope
 from dashboard.domain.localday import period
 from dashboard.domain.overdue import state_moment
 from dashboard.domain.regions import level_of
 from dashboard.domain.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR
 from dashboard.queries.kpis import region_kpis
+from dashboard.services.ingest.prepare import validate
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
@@ -28,6 +46,18 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 # Ids beyond their column's range would reach the database as an error: they are a 404.
 MAX_BIGINT = 2**63 - 1  # appeals
 MAX_INTEGER = 2**31 - 1  # quarantined records
+LOOKUP_CHUNK = 500  # external ids per query when checking which stored appeals a delivery would update
+
+# What each route needs of a key's actions (domain.keys). A route of this blueprint missing here
+# (and not public) is refused to every key. Replaying a quarantined record ingests it: it needs both.
+ROUTE_ACTIONS: dict[str, frozenset[KeyAction]] = {
+    "api_v1.ingest_appeals": frozenset({KeyAction.INGEST}),
+    "api_v1.post_transition": frozenset({KeyAction.TRANSITIONS}),
+    "api_v1.kpis": frozenset({KeyAction.KPIS}),
+    "api_v1.list_quarantine": frozenset({KeyAction.QUARANTINE}),
+    "api_v1.replay_quarantined": frozenset({KeyAction.QUARANTINE, KeyAction.INGEST}),
+}
+OPEN311_POST_ACTIONS = frozenset({KeyAction.INGEST})
 
 
 def api_key_from(value: str | None) -> ApiKey | None:
@@ -41,6 +71,86 @@ def api_key_from(value: str | None) -> ApiKey | None:
 def error(status: int, message: str, **extra):
     """A JSON error body with the HTTP status."""
     return jsonify({"error": message, **extra}), status
+
+
+def action_refusal(key: ApiKey, needed: frozenset[KeyAction] | None) -> tuple[str, list[str]] | None:
+    """Why this key may not do what a route needs (the message and the missing actions), or None."""
+    if needed is None:
+        return f"API key {key.name} may not use this route", []
+    missing = key.scope.missing(needed)
+    if not missing:
+        return None
+    held = ", ".join(action for action in KeyAction if action in (key.scope.actions or ())) or "none"
+    words = ", ".join(missing)
+    return f"API key {key.name} is not allowed to {words} (its actions: {held})", [a.value for a in missing]
+
+
+def key_sources(key: ApiKey) -> tuple[str, ...]:
+    """The quarantine sources of this key's own deliveries (as the ingestor stores them, at most 64 characters)."""
+    return tuple(f"{prefix}:{key.name}"[:64] for prefix in ("api", "open311"))
+
+
+def within_key_region(records: Sequence[RawRecord], scope: KeyScope, ingestor) -> list[RawRecord]:
+    """The records with those that a key limited to a region may not deliver marked refused.
+
+    Each record is read as the ingestor will read it (services.ingest.prepare.validate); one that
+    is invalid is marked refused with the reason the ingestor would give. A valid one is refused
+    when its region lies outside the key's (field region_code), or when it would update a stored
+    appeal (same source and external_id) that lies outside it (field external_id). The ingestor
+    quarantines and reports refused records like any invalid record; the others are untouched.
+    """
+    records = list(records)
+    if scope.region_code is None:
+        return records
+    context = ingestor.context("appeal")
+    inside: dict[int, dict] = {}
+    for index, record in enumerate(records):
+        if record.error is not None:
+            continue
+        try:
+            clean = validate(context, record.fields or {})
+        except RecordError as invalid:
+            # Refused here with the ingestor's own reason, so that no record passes unchecked (a
+            # reported_at at the edge of the future tolerance could pass the ingestor's later clock).
+            records[index] = dataclasses.replace(record, error=invalid)
+            continue
+        if scope.covers(clean["region_code"]):
+            inside[index] = clean
+        else:
+            reason = (
+                f"region {clean['region_code']} is outside region {scope.region_code}, "
+                "the only region (with everything below it) this API key may send appeals for"
+            )
+            records[index] = dataclasses.replace(record, error=RecordError("region_code", reason))
+    stored = _stored_regions({(clean["source"].value, clean["external_id"]) for clean in inside.values()})
+    for index, clean in inside.items():
+        region = stored.get((clean["source"].value, clean["external_id"]))
+        if region is not None and not scope.covers(region):
+            reason = (
+                f"{clean['external_id']} of source {clean['source'].value} is an appeal outside region "
+                f"{scope.region_code}; this API key may not change it"
+            )
+            records[index] = dataclasses.replace(records[index], error=RecordError("external_id", reason))
+    return records
+
+
+def _stored_regions(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The region of each stored appeal with one of these (source, external_id) keys."""
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, []).append(external_id)
+    regions = {}
+    with db.session() as session:
+        for source, external_ids in by_source.items():
+            for start in range(0, len(external_ids), LOOKUP_CHUNK):
+                chunk = external_ids[start : start + LOOKUP_CHUNK]
+                rows = session.execute(
+                    select(Appeal.external_id, Appeal.region_code).where(
+                        Appeal.source == source, Appeal.external_id.in_(chunk)
+                    )
+                )
+                regions.update(((source, external_id), region) for external_id, region in rows)
+    return regions
 
 
 PUBLIC_ENDPOINTS = {"api_v1.openapi_document"}
@@ -72,6 +182,10 @@ def require_api_key():
     key = api_key_from(request.headers.get("X-API-Key"))
     if key is None:
         return error(401, "a valid X-API-Key header is required")
+    refusal = action_refusal(key, ROUTE_ACTIONS.get(request.endpoint))
+    if refusal is not None:
+        message, missing = refusal
+        return error(403, message, missing_actions=missing)
     g.api_key = key
     return None
 
@@ -119,7 +233,9 @@ def ingest_appeals():
         records = _records_from_body()
     except RecordError as exc:
         return error(400, exc.message)
-    report = current_app.extensions["ingestor"].ingest(records, "appeal", source=f"api:{g.api_key.name}")
+    ingestor = current_app.extensions["ingestor"]
+    records = within_key_region(records, g.api_key.scope, ingestor)
+    report = ingestor.ingest(records, "appeal", source=f"api:{g.api_key.name}")
     return jsonify(report.as_dict()), 200
 
 
@@ -159,13 +275,21 @@ def post_transition(appeal_id: int):
         return error(400, str(exc), field=exc.field)
     # Whoever the feed says acted, the key that sent it is always on record.
     actor = f"api:{g.api_key.name}" + (f"/{str(body['actor'])[:40]}" if body.get("actor") else "")
+    scope = g.api_key.scope
     with db.session() as session:
         appeal = session.get(Appeal, appeal_id, with_for_update=True)
-        if appeal is None:
+        if appeal is None or not scope.covers(appeal.region_code):
+            # Outside the key's region, an appeal looks exactly like a missing one.
             return error(404, f"appeal {appeal_id} does not exist")
         step = Step(action, actor, at, body.get("note"), body.get("department"), satisfaction, duplicate_of)
+        allowed = allowed_actions(appeal)
         try:
             transition = apply(session, appeal, step)
+            if action == TransitionAction.LINK_DUPLICATE and not scope.covers(
+                session.get(Appeal, appeal.duplicate_of_id).region_code
+            ):
+                # Linked to an appeal outside the key's region: answered (and undone) as if it did not exist.
+                raise TransitionError(f"appeal {duplicate_of} does not exist", allowed)
             session.commit()
         except TransitionError as exc:
             session.rollback()
@@ -203,7 +327,8 @@ def kpis():
     start, end = period(first, last, calendar)
     now = clock.utcnow()
     with db.session() as session:
-        if session.get(Region, region_code) is None:
+        # Outside the key's region, a region looks exactly like a missing one.
+        if session.get(Region, region_code) is None or not g.api_key.scope.covers(region_code):
             return error(404, f"region {region_code} does not exist")
         values = region_kpis(session, region_code, start, end, calendar, now=now)
     # A period that has not ended is answered as of now (its states, like overdue_open, read now).
@@ -221,13 +346,11 @@ def list_quarantine():
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError:
         return error(400, "limit must be a whole number", field="limit")
+    query = select(QuarantinedRecord).where(QuarantinedRecord.status == status)
+    if g.api_key.region_code is not None:  # a key limited to a region sees what its own deliveries left there
+        query = query.where(QuarantinedRecord.source.in_(key_sources(g.api_key)))
     with db.session() as session:
-        rows = session.scalars(
-            select(QuarantinedRecord)
-            .where(QuarantinedRecord.status == status)
-            .order_by(QuarantinedRecord.id.desc())
-            .limit(limit)
-        ).all()
+        rows = session.scalars(query.order_by(QuarantinedRecord.id.desc()).limit(limit)).all()
     return jsonify([quarantine_view(row) for row in rows])
 
 
@@ -257,8 +380,22 @@ def replay_quarantined(record_id: int):
         return error(400, "expected the corrected record as a JSON object")
     from dashboard.services.ingest.service import replay
 
+    ingestor = current_app.extensions["ingestor"]
+    if g.api_key.region_code is not None:
+        with db.session() as session:
+            source = session.scalar(select(QuarantinedRecord.source).where(QuarantinedRecord.id == record_id))
+        if source not in key_sources(g.api_key):  # another feed's record looks exactly like a missing one
+            return error(404, f"quarantined record {record_id} does not exist")
+        names, _unknown = normalise_headers("appeal", list(body))
+        fields = {n: v for n, v in zip(names, body.values(), strict=True) if n}
+        [checked] = within_key_region(
+            [RawRecord(f"replay of quarantined record {record_id}", fields, "")], g.api_key.scope, ingestor
+        )
+        if checked.error is not None:
+            problem = {"record": checked.location, "field": checked.error.field, "reason": checked.error.message}
+            return jsonify({"replayed": False, "reason": str(checked.error), "errors": [problem]}), 422
     try:
-        result = replay(current_app.extensions["ingestor"], record_id, body, actor=f"api:{g.api_key.name}")
+        result = replay(ingestor, record_id, body, actor=f"api:{g.api_key.name}")
     except LookupError as exc:
         return error(404, str(exc))
     return jsonify(result), 200 if result["replayed"] else 422

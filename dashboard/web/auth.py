@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
+import flask_login
 from flask import Flask, abort, current_app, g, jsonify, request, session
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -34,11 +35,32 @@ class Principal:
     display_name: str = ""
     role: Role | None = None
     region_code: str | None = None  # None for an admin: the whole database
+    session_generation: int = 0
 
     @property
     def authenticated(self) -> bool:
         """True for a logged-in user."""
         return self.user_id is not None
+
+    # The user protocol of Flask-Login, which keeps the session.
+    @property
+    def is_authenticated(self) -> bool:
+        """Flask-Login: a logged-in user."""
+        return self.authenticated
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: only active users are ever loaded."""
+        return self.authenticated
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Flask-Login: nobody logged in."""
+        return not self.authenticated
+
+    def get_id(self) -> str | None:
+        """Flask-Login's id in the session: the user and their session generation (see load_session_user)."""
+        return f"{self.user_id}:{self.session_generation}" if self.authenticated else None
 
     def can(self, permission: Permission) -> bool:
         """Whether this principal holds permission (open permissions are held by everyone)."""
@@ -75,10 +97,12 @@ def authenticate(username: str, password: str, now: dt.datetime | None = None) -
     with db.transaction() as tx:
         user = tx.scalar(select(User).where(User.username == username.strip()).with_for_update())
         if user is None or not user.active:
-            # Spend the same time as a real check, so response times do not reveal names.
+            # Spend the same time as a real check, and lock the name out after as many failures
+            # as a real account: neither the answer nor its timing may reveal who exists.
             check_password_hash(_DUMMY_HASH, password)
-            refusal = LoginRefused("invalid")
+            refusal = _refuse_unknown(username.strip(), max_failures, lock_minutes, now)
         elif user.locked_until is not None and user.locked_until > now:
+            check_password_hash(_DUMMY_HASH, password)
             refusal = LoginRefused("locked", user.locked_until)
         elif not check_password_hash(user.password_hash, password):
             # The failure is counted in this transaction, which commits before the refusal is raised.
@@ -102,6 +126,14 @@ def authenticate(username: str, password: str, now: dt.datetime | None = None) -
 _DUMMY_HASH = generate_password_hash("not a real password")
 
 
+def _refuse_unknown(username: str, max_failures: int, lock_minutes: int, now: dt.datetime) -> LoginRefused:
+    """The refusal for a name with no active account, counted like a real account's failures."""
+    from dashboard.web.security import count_unknown_login_failure
+
+    locked_until = count_unknown_login_failure(username, max_failures, dt.timedelta(minutes=lock_minutes), now)
+    return LoginRefused("locked", locked_until) if locked_until is not None else LoginRefused("invalid")
+
+
 def _principal(user: User) -> Principal:
     return Principal(
         user_id=user.id,
@@ -109,38 +141,56 @@ def _principal(user: User) -> Principal:
         display_name=user.display_name,
         role=user.role,
         region_code=user.region_code if roles.is_scoped(user.role) else None,
+        session_generation=user.session_generation or 0,
     )
 
 
+# ---------------------------------------------------------------------------- sessions (Flask-Login)
+
+
+def load_session_user(session_user_id: str) -> Principal | None:
+    """Flask-Login's user loader: the session's user, if still active and the session not ended.
+
+    The id in the session is "user id:session generation". Log-out, a new password, a new role or
+    region, deactivation and an admin's "end sessions" raise the user's generation (models.User),
+    so every session started before ends at its next request, on every web process.
+    """
+    user_id, _, generation = session_user_id.partition(":")
+    if not user_id.isdigit() or not generation.isdigit():
+        return None
+    with db.session() as s:
+        user = s.get(User, int(user_id))
+        if user is None or not user.active or (user.session_generation or 0) != int(generation):
+            session.clear()  # the next response deletes the stored session and its cookie
+            return None
+        return _principal(user)
+
+
 def login_session(principal: Principal) -> None:
-    """Start a fresh session for principal (a new session, so a planted one cannot be reused)."""
+    """Start a fresh session for principal (a new id, so a planted one cannot be reused)."""
     session.clear()
-    session["uid"] = principal.user_id
+    current_app.session_interface.regenerate(session)
+    flask_login.login_user(principal)
     session.permanent = True
 
 
 def logout_session() -> None:
-    """Forget the session."""
-    if "uid" in session:
-        audit("logout", f"user:{current_principal().username}")
+    """End this session and every other session of the same user."""
+    principal = current_principal()
+    if principal.authenticated:
+        with db.transaction() as tx:
+            user = tx.get(User, principal.user_id)
+            if user is not None:
+                user.end_sessions()
+            tx.add(audit_row(principal.username, "logout", f"user:{principal.username}", None, None))
+    flask_login.logout_user()
     session.clear()
 
 
 def current_principal() -> Principal:
-    """The principal of this request, loaded once: a deactivated or locked user is logged out."""
-    if "principal" in g:
-        return g.principal
-    principal = ANONYMOUS
-    user_id = session.get("uid")
-    if user_id is not None:
-        with db.session() as s:
-            user = s.get(User, user_id)
-            if user is not None and user.active:
-                principal = _principal(user)
-            else:
-                session.clear()
-    g.principal = principal
-    return principal
+    """The principal of this request (Flask-Login loads it once per request)."""
+    user = flask_login.current_user
+    return user._get_current_object() if user else ANONYMOUS
 
 
 # ---------------------------------------------------------------------------- audit
@@ -278,10 +328,14 @@ def guarded_layout(permission: Permission, layout: Callable) -> Callable:
 
 
 def init_app(app: Flask) -> None:
-    """Install the guard; call after every blueprint and Dash are registered."""
+    """Install the session's user loader and the guard; call after every blueprint and Dash are registered."""
     app.config.setdefault("LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_LOCK_MINUTES", 15)
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=app.config.get("SESSION_HOURS", 8))
+    login_manager = flask_login.LoginManager()
+    login_manager.user_loader(load_session_user)
+    login_manager.anonymous_user = lambda: ANONYMOUS
+    login_manager.init_app(app)
     dash_public = [
         endpoint
         for endpoint in app.view_functions

@@ -1,4 +1,8 @@
-"""Console downloads: the filtered appeals list and the daily KPI exports (masked, scoped, audited)."""
+"""Console downloads: the filtered appeals list and the daily KPI exports (masked, scoped, audited).
+
+Every file is written through services.exports (csv_bytes, write_xlsx), whose cells are inert
+(domain.cells: text a spreadsheet would run as a formula gets a leading quote).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from sqlalchemy import select
 
 from dashboard.domain import clock
 from dashboard.domain.localday import LocalDay
+from dashboard.domain.pii import mask_free_text
 from dashboard.domain.regions import within
 from dashboard.queries import drill as drilldata
 from dashboard.queries.exports import covers_district
 from dashboard.queries.regions import default_region_code
-from dashboard.services.exports import CSV_COLUMNS
+from dashboard.services.exports import CSV_COLUMNS, csv_bytes, write_xlsx
 from dashboard.store.database import db
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
 from dashboard.ui.i18n import normalise_language, t
@@ -30,33 +35,37 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @bp.route("/drill/export.<fmt>")
 @requires(Permission.EXPORT)
 def export_list(fmt: str):
-    """The drill-down's filtered appeals as CSV or XLSX: masked, within the user's region, audited."""
+    """The drill-down's filtered appeals as CSV or XLSX: masked, within the user's region, audited.
+
+    A period DrillFilters refuses (before 2000, after tomorrow, too long, ending before it starts,
+    not a date) is a 400 whose description names the parameter.
+    """
     if fmt not in ("csv", "xlsx"):
         abort(404)
     principal = current_principal()
     lang = normalise_language(request.args.get("lang"))
     now = clock.utcnow()
     calendar = current_app.extensions["work_calendar"]
+    today = LocalDay.of(now, calendar).day
+    query = request.args.to_dict()
     with db.session() as session:
         default_region = principal.region_code or default_region_code(session)
         try:
-            filters = drilldata.DrillFilters.from_query(
-                request.args.to_dict(), default_region, LocalDay.of(now, calendar).day, lang
-            )
+            filters = drilldata.DrillFilters.from_query(query, default_region, today, lang)
         except drilldata.FilterError as exc:
             abort(400, description=str(exc))
         require_region(principal, filters.region)
         frame = drilldata.export_frame(session, filters, now, calendar)
     frame.columns = [t(f"console.export_{column}", lang) for column in frame.columns]
     name = f"appeals_{filters.region}_{filters.start.isoformat()}_{filters.end.isoformat()}.{fmt}"
-    audit("export_list", f"region:{filters.region}", None, {"query": filters.to_query(), "rows": len(frame)})
+    # The search text may hold a resident's phone or ID number: the audit keeps it masked.
+    searched = filters.to_query(text=mask_free_text(filters.text))
+    audit("export_list", f"region:{filters.region}", None, {"query": searched, "rows": len(frame)})
     if fmt == "csv":
         # UTF-8 with a BOM: Excel on Chinese Windows then opens it without garbling.
-        body = frame.to_csv(index=False).encode("utf-8-sig")
-        return _attachment(body, name, "text/csv; charset=utf-8")
+        return _attachment(csv_bytes(frame, "utf-8-sig"), name, "text/csv; charset=utf-8")
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as excel:
-        frame.to_excel(excel, sheet_name="appeals", index=False)
+    write_xlsx(buffer, {"appeals": frame})
     return _attachment(buffer.getvalue(), name, XLSX_TYPE)
 
 
@@ -121,6 +130,4 @@ def _scoped_csv(principal: Principal, day: dt.date) -> Response:
     if export is not None and export.as_of is not None:  # a day exported before it ended
         frame["as_of"] = export.as_of.isoformat()
     audit("download_export", f"export:kpi_{day.isoformat()}_{scope}.csv")
-    return _attachment(
-        frame.to_csv(index=False).encode("utf-8"), f"kpi_{day.isoformat()}_{scope}.csv", "text/csv; charset=utf-8"
-    )
+    return _attachment(csv_bytes(frame), f"kpi_{day.isoformat()}_{scope}.csv", "text/csv; charset=utf-8")

@@ -1,13 +1,20 @@
-"""/healthz: database, calendar coverage and scheduler, for monitors and operators."""
+"""/healthz: database, calendar coverage and scheduler, for monitors and operators.
+
+Anyone gets the status (ok, degraded, error; 503 on error). The details (lock holder's host and
+pid, file paths, warnings) need a log-in, the monitor's X-Health-Token (CC_HEALTH_TOKEN), or
+demo mode: they tell an attacker where things are.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from dashboard.services.ingest import bulkload
 from dashboard.store.database import db
+from dashboard.web.auth import current_principal
 
 bp = Blueprint("health", __name__)
 
@@ -47,7 +54,23 @@ def healthz():
         )
     if warnings:
         body["warnings"] = warnings
-    return jsonify(body), 200 if status != "error" else 503
+    code = 200 if status != "error" else 503
+    if not _may_see_details():
+        return jsonify({"status": status}), code
+    return jsonify(body), code
+
+
+def _may_see_details() -> bool:
+    expected = current_app.config.get("HEALTH_TOKEN") or ""
+    sent = request.headers.get("X-Health-Token", "")
+    if expected and hmac.compare_digest(sent.encode(), expected.encode()):
+        return True
+    if current_app.config.get("DEMO_MODE"):
+        return True
+    try:
+        return current_principal().authenticated
+    except Exception:  # the database is down: a session cannot be checked, so no details
+        return False
 
 
 def _missing_indexes() -> list[str]:

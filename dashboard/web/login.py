@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
 
 from dashboard.ui.i18n import normalise_language, t
@@ -34,15 +36,28 @@ _PAGE = """<!doctype html>
 </main></body></html>"""
 
 
-def _safe_next(value: str | None) -> str:
-    """Only same-site paths: an open redirect would let a phishing link borrow our log-in page."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/drill"
+DEFAULT_NEXT = "/drill"
+
+
+def safe_next(value: object) -> str:
+    """The same-site path to go to after log-in, or /drill: never another site (an open redirect).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    "/\t/evil.example" means "//evil.example": any control character, whitespace or backslash is
+    refused outright, and what is left must be a path with no scheme and no host.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return DEFAULT_NEXT
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\\" for ch in value):
+        return DEFAULT_NEXT
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return DEFAULT_NEXT
     return value
 
 
 def _page(lang: str, message: str = "", username: str = "", status: int = 200) -> Response:
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     other = "zh" if lang == "en" else "en"
     html = render_template_string(
         _PAGE,
@@ -82,7 +97,7 @@ def login():
             return _page(lang, t("login.locked", lang, until=until), username, status=403)
         return _page(lang, t("login.invalid", lang), username, status=401)
     login_session(principal)
-    target = _safe_next(request.form.get("next"))
+    target = safe_next(request.form.get("next"))
     if lang == "en" and "lang=" not in target:
         target += ("&" if "?" in target else "?") + "lang=en"
     return redirect(target)

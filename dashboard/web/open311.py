@@ -23,7 +23,7 @@ from dashboard.services.ingest.service import raw_json
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Department, Region, Transition
 from dashboard.ui.i18n import label, normalise_language
-from dashboard.web.api import api_key_from
+from dashboard.web.api import OPEN311_POST_ACTIONS, action_refusal, api_key_from, within_key_region
 from dashboard.web.security import ingest_rate
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -308,6 +308,9 @@ def post_request(fmt: str):
     key = api_key_from(form.get("api_key") or request.args.get("api_key"))
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
+    refusal = action_refusal(key, OPEN311_POST_ACTIONS)
+    if refusal is not None:
+        raise Open311Error(403, refusal[0])
     rate = ingest_rate(key.id)
     if not rate.allowed:
         raise Open311Error(429, rate.message, {"Retry-After": str(rate.retry_after)})
@@ -349,8 +352,10 @@ def post_request(fmt: str):
         "reporter_phone": form.get("phone"),
     }
     raw = raw_json({k: v for k, v in fields.items() if not k.startswith("reporter")})
-    record = RawRecord(f"open311 request {external_id}", fields, raw)
-    report = current_app.extensions["ingestor"].ingest([record], "appeal", source=f"open311:{key.name}")
+    ingestor = current_app.extensions["ingestor"]
+    # A key limited to a region: a request outside it is refused (and quarantined) like an invalid one.
+    records = within_key_region([RawRecord(f"open311 request {external_id}", fields, raw)], key.scope, ingestor)
+    report = ingestor.ingest(records, "appeal", source=f"open311:{key.name}")
     if report.quarantined:
         problem = report.errors[0]
         raise Open311Error(400, f"{problem['field'] or 'request'}: {problem['reason']}")

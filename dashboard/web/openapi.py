@@ -81,6 +81,7 @@ def document() -> dict:
         | {key: {"type": ["number", "null"]} for key in KPI_KEYS},
     }
     unauthorised = _json(_ERROR, "no valid X-API-Key")
+    forbidden = _json(_ERROR, "the key is not allowed this action (see missing_actions); keys may be limited")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -112,6 +113,7 @@ def document() -> dict:
                         "200": _json({"$ref": "#/components/schemas/IngestReport"}, "what the delivery did"),
                         "400": _json(_ERROR, "the body is not a JSON array or NDJSON"),
                         "401": unauthorised,
+                        "403": forbidden,
                         "413": _json(_ERROR, "the body is larger than CC_MAX_CONTENT_LENGTH"),
                         "429": {
                             **_json(_ERROR, "more than CC_INGEST_RATE_LIMIT requests this minute with this key"),
@@ -157,7 +159,8 @@ def document() -> dict:
                         "200": _json({"type": "object"}, "the step was applied"),
                         "400": _json(_ERROR, "the request is malformed"),
                         "401": unauthorised,
-                        "404": _json(_ERROR, "no such appeal"),
+                        "403": forbidden,
+                        "404": _json(_ERROR, "no such appeal, or it lies outside the key's region"),
                         "409": _json(_ERROR, "not allowed now; allowed_actions says what is"),
                     },
                 }
@@ -181,7 +184,8 @@ def document() -> dict:
                         ),
                         "400": _json(_ERROR, "bad region code or dates"),
                         "401": unauthorised,
-                        "404": _json(_ERROR, "no such region"),
+                        "403": forbidden,
+                        "404": _json(_ERROR, "no such region, or it lies outside the key's region"),
                     },
                 }
             },
@@ -200,6 +204,7 @@ def document() -> dict:
                         "200": _json({"type": "array", "items": {"type": "object"}}, "records"),
                         "400": _json(_ERROR, "unknown status or a limit that is not a whole number"),
                         "401": unauthorised,
+                        "403": forbidden,
                     },
                 }
             },
@@ -219,6 +224,7 @@ def document() -> dict:
                         "200": _json({"type": "object"}, "the corrected record landed"),
                         "400": _json(_ERROR, "the body is not an object"),
                         "401": unauthorised,
+                        "403": forbidden,
                         "404": _json(_ERROR, "no such quarantined record"),
                         "422": _json({"type": "object"}, "the corrected record was refused again"),
                     },

@@ -1,28 +1,36 @@
 """Hardening shared by every surface: security headers and the Content-Security-Policy, session
-cookie flags, CSRF protection, rate limits and the request-size limit.
+cookie flags, CSRF protection, rate limits, the request-size limit and secrets kept out of logs.
 
 `init_app(server)` wires it into the Flask server once Dash is mounted. `csrf_token()`,
 `rate_limit()` and `client_ip()` are the building blocks that log-in and supervisor pages use.
+Well-kept libraries do the generic parts: Flask-Session (server-side sessions, web/sessions.py),
+Flask-Login (the session's user, web/auth.py), Flask-WTF (CSRF tokens), Flask-Limiter (rate-limit
+storage and windows). What none covers stays here: the JSON/Origin rule for Dash callbacks.
 """
 
 from __future__ import annotations
 
-import hmac
+import datetime as dt
+import hashlib
 import logging
 import math
 import re
-import secrets
-import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, current_app, has_request_context, jsonify, request, session
+from flask import Flask, current_app, has_request_context, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from dashboard.domain.pii import mask_free_text
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +51,22 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 
 
 def init_app(server: Flask) -> None:
-    """Install headers, cookie flags, CSRF checks, rate limiter and size-limit errors on server (after Dash)."""
-    server.session_interface = FlaggedSessionInterface()
+    """Install sessions, headers, cookie flags, CSRF, rate limits and size limits on server (after Dash)."""
+    from dashboard.web import sessions
+
+    sessions.init_app(server)
     server.json = DepthSafeJSONProvider.replacing(server)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    # Tokens are checked only where _check_csrf asks (form posts), valid for the session's life:
+    # a log-in page left open over lunch must still log in.
+    server.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None, WTF_CSRF_FIELD_NAME=CSRF_FIELD)
+    server.extensions["csrf"] = CSRFProtect(server)
     proxies = int(server.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Only then may X-Forwarded-For/-Proto/-Host be believed (client_ip, is_secure, Origin checks).
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    server.extensions["rate_limiter"] = make_rate_limiter(server.config.get("REDIS_URL") or "")
+    server.extensions["rate_limiter"] = make_limiter(server)
+    install_log_redaction()
     server.before_request(_refuse_oversized_body)
     server.before_request(_check_csrf)
     server.after_request(_add_security_headers)
@@ -70,14 +85,6 @@ def cookies_secure(app: Flask | None = None) -> bool:
     if config.get("DEMO_MODE"):
         return has_request_context() and request.is_secure
     return True
-
-
-class FlaggedSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, with Secure decided per request by cookies_secure()."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        """Secure unless insecure cookies are configured or a demo is served over plain HTTP."""
-        return cookies_secure(app)
 
 
 def content_security_policy(dash_app, host: str) -> str:
@@ -120,16 +127,12 @@ def _add_security_headers(response):
 
 
 class CSRFError(BadRequest):
-    """A state-changing browser request without a valid CSRF token, or a cross-site JSON request."""
+    """A cross-site JSON request, or a Dash callback that is not JSON."""
 
 
 def csrf_token() -> str:
-    """This session's CSRF token (created on first use), for a hidden form field named csrf_token."""
-    token = session.get(CSRF_FIELD)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_FIELD] = token
-    return token
+    """This session's CSRF token (Flask-WTF), for a hidden form field named csrf_token."""
+    return generate_csrf()
 
 
 def csrf_field() -> Markup:
@@ -152,6 +155,7 @@ def _check_csrf() -> None:
     # never grants. So a JSON body proves the request came from a page of this origin, and Dash's
     # callbacks (which always post JSON) need no token; the Origin check shuts out anything
     # left (a browser always sends Origin on a cross-origin POST, and "null" from sandboxes).
+    # Flask-WTF has no rule for token-less JSON requests: this part is ours (docs/SECURITY.md).
     if request.path == _dash_callback_path() and not request.is_json:
         raise CSRFError("Dash callbacks must be sent as application/json")
     if request.is_json:
@@ -159,13 +163,9 @@ def _check_csrf() -> None:
         if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
             raise CSRFError(f"cross-origin request refused: Origin {origin!r} is not this site")
         return
-    # Every other state-changing request (forms, multipart, text, no body) needs the session's token.
-    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
-    expected = session.get(CSRF_FIELD)
-    if not isinstance(expected, str) or not expected:
-        raise CSRFError("the form has expired or cookies are off: reload the page and submit it again")
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise CSRFError(f"missing or wrong CSRF token: send the form's {CSRF_FIELD} field (or {CSRF_HEADER} header)")
+    # Every other state-changing request (forms, multipart, text, no body) needs the session's
+    # token, checked by Flask-WTF (field csrf_token or header X-CSRFToken).
+    current_app.extensions["csrf"].protect()
 
 
 # ---------------------------------------------------------------------------- request bodies
@@ -232,73 +232,48 @@ class RateDecision:
         )
 
 
-def _window(now: float, per_seconds: float) -> tuple[int, int]:
-    """The fixed window holding now, and whole seconds until it ends (at least 1)."""
-    index = math.floor(now / per_seconds)
-    return index, max(1, math.ceil((index + 1) * per_seconds - now))
+def make_limiter(server: Flask) -> Limiter:
+    """Flask-Limiter on Redis when CC_REDIS_URL is set (limits hold across web processes), else in memory."""
+    redis_url = server.config.get("REDIS_URL") or ""
+    return Limiter(
+        key_func=client_ip,
+        app=server,
+        storage_uri=redis_url or "memory://",
+        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if redis_url else {},
+        strategy="fixed-window",
+        key_prefix="cc:ratelimit",
+        # Redis down: count in this process rather than refuse every log-in or ingest.
+        in_memory_fallback_enabled=True,
+        headers_enabled=False,
+    )
 
 
-class MemoryRateLimiter:
-    """Fixed-window counters in this process (one web process, or when Redis is unreachable)."""
-
-    PRUNE_ABOVE = 10_000
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, float], tuple[int, int]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, bucket: str, limit: int, per_seconds: float, now: float | None = None) -> RateDecision:
-        """Count one request in bucket; allowed while the window holds at most limit requests."""
-        now = time.time() if now is None else now
-        index, remaining = _window(now, per_seconds)
-        key = (bucket, per_seconds)
-        with self._lock:
-            if len(self._counts) > self.PRUNE_ABOVE:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] >= math.floor(now / k[1])}
-            window, count = self._counts.get(key, (index, 0))
-            count = count + 1 if window == index else 1
-            self._counts[key] = (index, count)
-        allowed = count <= limit
-        return RateDecision(allowed, limit, per_seconds, 0 if allowed else remaining)
-
-
-class RedisRateLimiter:
-    """Fixed-window counters in Redis, shared by every web process; falls back to memory if Redis fails."""
-
-    PREFIX = "cc:ratelimit:"
-
-    def __init__(self, url: str) -> None:
-        import redis
-
-        self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        self._fallback = MemoryRateLimiter()
-        self._error = redis.RedisError
-
-    def hit(self, bucket: str, limit: int, per_seconds: float, now: float | None = None) -> RateDecision:
-        """Count one request in bucket; allowed while the window holds at most limit requests."""
-        now = time.time() if now is None else now
-        index, remaining = _window(now, per_seconds)
-        key = f"{self.PREFIX}{bucket}:{per_seconds:g}:{index}"
-        try:
-            pipeline = self._client.pipeline()  # MULTI/EXEC: the count and its expiry land together
-            pipeline.incr(key)
-            pipeline.expire(key, math.ceil(per_seconds) + 1)
-            count, _ = pipeline.execute()
-        except self._error as exc:
-            log.warning("rate limit %s: Redis unavailable (%s); counting in this process", bucket, exc)
-            return self._fallback.hit(bucket, limit, per_seconds, now)
-        allowed = count <= limit
-        return RateDecision(allowed, limit, per_seconds, 0 if allowed else remaining)
-
-
-def make_rate_limiter(redis_url: str) -> MemoryRateLimiter | RedisRateLimiter:
-    """Redis-backed when a Redis URL is configured (several web processes share it), else in memory."""
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def _limiter() -> Limiter:
+    return current_app.extensions["rate_limiter"]
 
 
 def check_rate_limit(bucket: str, limit: int, per_seconds: float) -> RateDecision:
     """Count one request in bucket and say whether it is allowed, and if not when to retry."""
-    return current_app.extensions["rate_limiter"].hit(bucket, limit, per_seconds)
+    item = RateLimitItemPerSecond(limit, max(1, math.ceil(per_seconds)))
+    limiter = _limiter()
+    try:
+        strategy = limiter.limiter
+        allowed = strategy.hit(item, bucket)
+        reset_at = strategy.get_window_stats(item, bucket).reset_time
+    except Exception as exc:  # the storage is down: the library's in-process fallback counts instead
+        log.warning("rate limit %s: storage unavailable (%s); counting in this process", bucket, exc)
+        strategy = _memory_fallback(limiter)
+        allowed = strategy.hit(item, bucket)
+        reset_at = strategy.get_window_stats(item, bucket).reset_time
+    retry_after = 0 if allowed else max(1, math.ceil(reset_at - time.time()))
+    return RateDecision(allowed, limit, per_seconds, retry_after)
+
+
+def _memory_fallback(limiter: Limiter) -> FixedWindowRateLimiter:
+    fallback = getattr(limiter, "_cc_fallback", None)
+    if fallback is None:
+        fallback = limiter._cc_fallback = FixedWindowRateLimiter(MemoryStorage())
+    return fallback
 
 
 def rate_limit(bucket: str, limit: int, per_seconds: float) -> bool:
@@ -314,6 +289,75 @@ def ingest_rate(api_key_id: int) -> RateDecision:
     return check_rate_limit(f"ingest:key:{api_key_id}", limit, 60)
 
 
+UNKNOWN_LOGIN_MEMORY = 24 * 3600  # how long failures for a name without an account are remembered
+
+
+def count_unknown_login_failure(
+    username: str, max_failures: int, lock: dt.timedelta, now: dt.datetime
+) -> dt.datetime | None:
+    """Count a failed log-in for a name with no active account, like a real account's failures.
+
+    Returns the end of its lock-out once the name has failed max_failures times (or while it is
+    locked), else None: an unknown name is locked out exactly like a real one, so the answers do
+    not tell which names exist. Kept in the rate limiter's storage (Redis when configured).
+    """
+    name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+    lock_key, count_key = f"cc:login-lock:{name}", f"cc:login-failures:{name}"
+    try:
+        storage = _limiter().storage
+        if storage.get(lock_key):
+            return dt.datetime.fromtimestamp(storage.get_expiry(lock_key), dt.UTC)
+        if storage.incr(count_key, UNKNOWN_LOGIN_MEMORY) < max_failures:
+            return None
+        storage.clear(count_key)
+        storage.incr(lock_key, math.ceil(lock.total_seconds()))
+    except Exception as exc:
+        log.warning("log-in failure count: storage unavailable (%s)", exc)
+        return None
+    return now + lock
+
+
 def client_ip() -> str:
     """The client's address: the socket's, or the one trusted proxies report (CC_TRUSTED_PROXIES)."""
     return request.remote_addr or "unknown"
+
+
+# ---------------------------------------------------------------------------- logs
+
+# Query parameters and headers that carry a credential: never written to a log.
+_SECRET_IN_TEXT = re.compile(r"(?i)\b(token|api_key|apikey|key|password|csrf_token)=([^&\s\"']+)")
+
+
+# Parameters that carry what a person typed (the drill search): phones and IDs in them are masked.
+_TYPED_IN_TEXT = re.compile(r"(?i)\b(text|q|search|keyword)=([^&\s\"']+)")
+
+
+def redact(text: str) -> str:
+    """text with credentials (token=, api_key=, password=…) as *** and numbers in typed searches masked."""
+    text = _SECRET_IN_TEXT.sub(r"\1=***", text)
+    return _TYPED_IN_TEXT.sub(lambda m: f"{m.group(1)}={mask_free_text(unquote(m.group(2)))}", text)
+
+
+class RedactSecrets(logging.Filter):
+    """A log filter that redacts credentials in a record's message and arguments (access logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, dict):
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(redact(v) if isinstance(v, str) else v for v in record.args)
+        return True
+
+
+REDACTED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "engineio.server", "socketio.server")
+
+
+def install_log_redaction() -> None:
+    """Redact credentials in the access logs of the development server, gunicorn and Socket.IO (idempotent)."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())

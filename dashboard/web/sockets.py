@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dashboard.services.push import rooms_for
 from dashboard.store.database import Database, db
 from dashboard.store.models import Region, WallToken
-from dashboard.web.access import AccessDenied, hash_token, wall_region
+from dashboard.web.access import MAX_TOKEN_LENGTH, AccessDenied, hash_token, wall_region, wall_token
 
 log = logging.getLogger(__name__)
 DELTA_EVENT = "wall_delta"
@@ -38,8 +38,11 @@ def register(socketio: SocketIO) -> None:
     def on_connect(auth=None):
         auth = auth if isinstance(auth, dict) else {}
         requested = auth.get("region") or request.args.get("region")
-        token = auth.get("token") or request.args.get("token")
-        if not requested:
+        # The wall page's cookie (web.access.exchange_wall_token); a token in the handshake for other clients.
+        token = wall_token() or auth.get("token") or request.args.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
+            return False
+        if not requested or not isinstance(requested, str) or len(requested) > 32:
             return False  # a wall must say which region it shows
         try:
             with db.session() as session:

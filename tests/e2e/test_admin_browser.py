@@ -78,6 +78,9 @@ def test_admin_creates_a_wall_token_opens_the_wall_and_revokes_it(page, admin_se
     wall.goto(wall_url)
     wall.wait_for_selector(f"#{ids.WALL_KPIS}")
     assert t("wall.denied") not in wall.locator("body").inner_text()
+    # The token became an HttpOnly cookie: gone from the address bar and the page.
+    assert "token=" not in wall.url and token not in wall.content()
+    assert any(c["name"] == "cc_wall" and c["httpOnly"] for c in wall.context.cookies())
 
     _choose(page, ids.ADMIN_TOKEN_SELECT, "e2e-cuqiao-led")
     page.once("dialog", lambda dialog: dialog.accept())  # revoking asks for confirmation first

@@ -46,9 +46,17 @@ class RecordError(ValueError):
     """A record failed validation; field names the offending field (None: the whole record)."""
 
     def __init__(self, field: str | None, message: str) -> None:
+        # Reasons quote the input, and they leave the server (ingest reports, the quarantine
+        # list): numbers in them are masked, except in the codes an operator needs to fix a record.
+        if field not in UNMASKED_FIELDS:
+            message = mask_free_text(message)
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+
+
+# Identifiers, not personal data: shown as sent in errors and in the quarantine view.
+UNMASKED_FIELDS = frozenset({"region_code", "external_id"})
 
 
 @dataclass(frozen=True)
@@ -435,6 +443,8 @@ def masked_raw(kind: str, raw: str) -> str:
         text = None if value is None else str(value).strip() or None
         if (name in _PERSONAL_FIELDS and name != "name") or (name == "name" and kind != "business"):
             masked[key] = _PERSONAL_FIELDS[name](text) if name in _PERSONAL_FIELDS else text
+        elif name in UNMASKED_FIELDS:
+            masked[key] = value
         else:
             masked[key] = mask_free_text(text) if text else value
     return json.dumps(masked, ensure_ascii=False)
