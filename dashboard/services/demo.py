@@ -26,6 +26,7 @@ from dashboard.domain.pii import PiiVault
 from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import (
     OPEN_STATUSES,
+    VISITING_TEAM_KINDS,
     Category,
     Channel,
     EmploymentStatus,
@@ -34,7 +35,6 @@ from dashboard.domain.vocab import (
     Priority,
     RegionLevel,
     Satisfaction,
-    VISITING_TEAM_KINDS,
     TeamKind,
     TransitionAction,
     VisitItemStatus,
