@@ -15,10 +15,13 @@ from urllib.parse import urlencode
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-from flask import request
+from flask import current_app, request
 
 from callbacks.console import current_viewer
 from dashboard.domain.roles import Permission
+from dashboard.domain.workcal import FIRST_YEAR as WORKCAL_FIRST_YEAR
+from dashboard.domain.workcal import LAST_YEAR as WORKCAL_LAST_YEAR
+from dashboard.jobs.registry import reload_calendar
 from dashboard.queries import admin as admin_query
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
@@ -32,8 +35,14 @@ from layouts import admin as admin_layout
 def page(lang: str | None = None, **_query):
     """/admin: the administration page, in lang (zh unless ?lang=en)."""
     lang = valid.language(lang)
-    view = admin_query.read(lang, admin.RECENT_AUDIT_ENTRIES, admin.MIN_PASSWORD_LENGTH)
+    view = admin_query.read(
+        lang, admin.RECENT_AUDIT_ENTRIES, admin.MIN_PASSWORD_LENGTH, max_upload_bytes=_upload_limit()
+    )
     return admin_layout.render(view, current_viewer())
+
+
+def _upload_limit() -> int:
+    return admin.upload_limit(current_app.config["MAX_CONTENT_LENGTH"])
 
 
 def _lang(value: object) -> str:
@@ -164,6 +173,64 @@ def audit_refreshed(refresh, users, tokens, keys, lang) -> dict:
     return {"table": admin_layout.audit_table(admin_query.audit(_lang(lang), admin.RECENT_AUDIT_ENTRIES))}
 
 
+def _audit_table(lang: str):
+    return admin_layout.audit_table(admin_query.audit(lang, admin.RECENT_AUDIT_ENTRIES))
+
+
+def imported(contents, filename, crs, archive, lang) -> dict:
+    """Import an uploaded file (its name decides the kind, like the drop folder's) and show its report."""
+    lang = _lang(lang)
+    limit = _upload_limit()
+    contents = valid.text(contents, "contents", max_length=(limit // 3 + 1) * 4 + 200)
+    filename = valid.text(filename, "filename", max_length=admin.MAX_FILE_NAME_LENGTH * 4)
+    crs = valid.text(crs, "crs", max_length=10) or "auto"
+    archive = valid.strings(archive, "archive", max_items=1, max_length=10)
+    if not contents:
+        raise PreventUpdate
+    try:
+        report = admin.import_upload(
+            _actor(),
+            current_app.extensions["ingestor"],
+            filename,
+            contents,
+            limit,
+            crs=crs,
+            archive_missing="archive" in archive,
+        )
+    except AdminError as error:
+        return {"report": admin_layout.feedback(error.message(lang), False), "audit": no_update}
+    view = admin_query.import_report(report, lang)
+    return {"report": admin_layout.import_report_panel(view), "audit": _audit_table(lang)}
+
+
+def calendar_changed(year, save, holidays, workdays, lang) -> dict:
+    """Show another year of the working-day calendar, or save the form into the override file and
+    reload the calendar at once (every process also re-reads the file hourly)."""
+    lang = _lang(lang)
+    year = valid.integer(year, "year", low=WORKCAL_FIRST_YEAR, high=WORKCAL_LAST_YEAR)
+    holidays = valid.text(holidays, "holidays", max_length=admin.MAX_CALENDAR_TEXT)
+    workdays = valid.text(workdays, "workdays", max_length=admin.MAX_CALENDAR_TEXT)
+    valid.clicks(save, "save")
+    result = {"holidays": no_update, "workdays": no_update, "audit": no_update}
+    if _clicked(ids.ADMIN_CALENDAR_SAVE, save):
+        try:
+            saved = admin.save_calendar_year(
+                _actor(), current_app.config["CALENDAR_OVERRIDE_FILE"], year, holidays, workdays
+            )
+        except AdminError as error:
+            return {**result, "view": no_update, "feedback": admin_layout.feedback(error.message(lang), False)}
+        reload_calendar(current_app._get_current_object())
+        done = t(f"admin.done_{saved['action']}", lang, **saved)
+        result.update(feedback=admin_layout.feedback(done, True), audit=_audit_table(lang))
+    elif ctx.triggered_id == ids.ADMIN_CALENDAR_YEAR and year is not None:
+        result["feedback"] = None
+    else:
+        raise PreventUpdate
+    view = admin_query.calendar(lang, year)
+    texts = {"holidays": admin_layout.dates_text(view.holidays), "workdays": admin_layout.dates_text(view.workdays)}
+    return {**result, **texts, "view": admin_layout.calendar_months(view)}
+
+
 def _credential_outputs(table: str, feedback: str, select: str, name: str, section: str) -> dict:
     return {
         "table": Output(table, "children"),
@@ -265,3 +332,39 @@ def register(app) -> None:
         state={"lang": State(ids.ADMIN_LANG, "data")},
         prevent_initial_call=True,
     )(audit_refreshed)
+    # The two below redraw the audit log themselves (a second writer of it: allow_duplicate).
+    audit_output = Output(ids.ADMIN_AUDIT_TABLE, "children", allow_duplicate=True)
+    callback(
+        app,
+        Permission.ADMIN,
+        output={"report": Output(ids.ADMIN_IMPORT_REPORT, "children"), "audit": audit_output},
+        inputs={"contents": Input(ids.ADMIN_IMPORT_UPLOAD, "contents")},
+        state={
+            "filename": State(ids.ADMIN_IMPORT_UPLOAD, "filename"),
+            "crs": State(ids.ADMIN_IMPORT_CRS, "value"),
+            "archive": State(ids.ADMIN_IMPORT_ARCHIVE, "value"),
+            "lang": State(ids.ADMIN_LANG, "data"),
+        },
+        prevent_initial_call=True,
+    )(imported)
+    callback(
+        app,
+        Permission.ADMIN,
+        output={
+            "view": Output(ids.ADMIN_CALENDAR_VIEW, "children"),
+            "holidays": Output(ids.ADMIN_CALENDAR_HOLIDAYS, "value"),
+            "workdays": Output(ids.ADMIN_CALENDAR_WORKDAYS, "value"),
+            "feedback": Output(ids.ADMIN_CALENDAR_FEEDBACK, "children"),
+            "audit": audit_output,
+        },
+        inputs={
+            "year": Input(ids.ADMIN_CALENDAR_YEAR, "value"),
+            "save": Input(ids.ADMIN_CALENDAR_SAVE, "submit_n_clicks"),
+        },
+        state={
+            "holidays": State(ids.ADMIN_CALENDAR_HOLIDAYS, "value"),
+            "workdays": State(ids.ADMIN_CALENDAR_WORKDAYS, "value"),
+            "lang": State(ids.ADMIN_LANG, "data"),
+        },
+        prevent_initial_call=True,
+    )(calendar_changed)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
+from dashboard.domain import clock
 from dashboard.ui.chrome import Viewer
 from dashboard.web import security
 from dashboard.web.auth import current_principal
@@ -20,4 +23,11 @@ def current_viewer(with_csrf: bool = True) -> Viewer:
         role=principal.role,
         region_code=principal.region_code,
         csrf_token=security.csrf_token() if with_csrf and principal.authenticated else "",
+        calendar_fallback_years=calendar_fallback_years(),
     )
+
+
+def calendar_fallback_years() -> tuple[int, ...]:
+    """The years the console warns about: this year, or next year within 30 days, counted Monday–Friday."""
+    calendar = current_app.extensions["work_calendar"]
+    return tuple(calendar.fallback_soon(clock.utcnow().astimezone(calendar.timezone).date()))

@@ -60,7 +60,9 @@ def refresh(counter: int, state: dict | None, scale: float | None) -> dict:
         return wall_layout.resync_denied(lang, str(exc), clock.utcnow())
     scale = round(max(min(scale, 8.0), 0.5), 2)
     # Every wall of a region resyncs after the same burst of deltas: they share one computation.
-    key = (wall_query.database_key(), region_code, lang, scale)
+    # The regions' fingerprint is part of the key: a region re-import (new names, shapes) shows
+    # at the next resync, with no restart and without waiting for the cached result to expire.
+    key = (wall_query.database_key(), region_code, lang, scale, wall_query.regions_key())
     result = _shared_resync(key, lambda: _resync(region_code, lang, scale))
     # A shared result can be two seconds old: its as_of says when it was read (the browser
     # replays deltas published since), but the clock the countdowns use must be this moment's.

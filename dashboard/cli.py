@@ -62,7 +62,10 @@ def serve(host: str | None, port: int | None, no_scheduler: bool) -> None:
     _prepare_database(app)
     with db.session() as session:
         if not session.scalar(select(func.count()).select_from(Region)):
-            log.warning("the database is empty: run `python app.py demo` for demo data")
+            log.warning(
+                "no regions yet: import your district's (`python app.py ingest regions_….geojson`, "
+                "docs/ONBOARDING.md), or run `python app.py demo` for demo data"
+            )
     # Local upkeep always; the shared jobs only if this process gets the scheduler lock (it
     # waits in the background otherwise, and takes over when the holder dies).
     app.extensions["scheduler"].start()
@@ -192,6 +195,116 @@ def format_summary(summary: dict) -> str:
         lines.append(f"    {key}: {row['actual']:,.3f} vs {row['target']:,.3f}  {mark}")
     lines.append("  timings (s): " + json.dumps(summary["timings_s"], ensure_ascii=False))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- init: an empty production database
+
+# What `init` tells an operator to do next, with the exact commands (see docs/ONBOARDING.md).
+INIT_NEXT_STEPS = """\
+next steps (docs/ONBOARDING.md walks through them with the sample files in data/samples/):
+  1. import the region hierarchy: district, streets, communities, compounds, with their shapes
+       python app.py ingest regions_<district>.geojson
+     (GeoJSON, a zipped Shapefile regions_*.zip, or regions_*.csv without shapes; coordinates taken from
+      Amap or Tencent maps are GCJ-02: add --crs gcj02; see docs/IMPORT_FORMATS.md)
+  2. import the organisation and the population, in this order:
+       python app.py ingest departments_<district>.csv teams_<district>.csv staff_<district>.csv
+       python app.py ingest visits_<district>.csv population_<district>.csv
+     (or upload each file on /admin, or drop it into CC_DROP_DIR/incoming/)
+  3. add supervisors, each scoped to their street or community:
+       python app.py users add --username NAME --role supervisor --region CODE
+  4. give each LED wall a token, then open http(s)://HOST/wall?token=TOKEN on the screen:
+       python app.py walltokens add --name hall-led-1 --region CODE
+  5. give each feed an API key (12345 hotline, grid patrol, …), limited to its region and actions:
+       python app.py apikeys add --name hotline-12345 --source hotline_12345 --region CODE --actions ingest
+  6. serve: python app.py serve  (one machine), or gunicorn behind nginx with a scheduler: docs/DEPLOYMENT.md
+     and log in on /login as {username}; /admin manages users, tokens, keys, imports and the holiday calendar."""
+
+
+def _rows_held() -> dict[str, int]:
+    """How many rows each of the product's tables that exist holds (only those holding any)."""
+    from sqlalchemy import inspect
+
+    from dashboard.store.models import Base
+
+    existing = set(inspect(db.engine).get_table_names())
+    held = {}
+    with db.session() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in existing:
+                count = session.scalar(select(func.count()).select_from(table))
+                if count:
+                    held[table.name] = count
+    return held
+
+
+def _ask_admin(username: str | None, password: str | None) -> tuple[str, str]:
+    """The first admin's name and password: from the options, else prompted for (the password twice)."""
+    if username is None:
+        username = click.prompt("first admin's user name", default="admin")
+    if password is None:
+        password = click.prompt(
+            f"password for {username} (at least {admin.MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    return username, password
+
+
+@cli.command("init")
+@click.option("--admin-username", default=None, help="The first admin's user name (prompted for when not given).")
+@click.option(
+    "--admin-password",
+    default=None,
+    help="The first admin's password (prompted for, twice, when not given; better than leaving it in the "
+    "shell's history).",
+)
+@click.option("--admin-name", default=None, help="The first admin's display name (default: the user name).")
+def init_command(admin_username: str | None, admin_password: str | None, admin_name: str | None) -> None:
+    """Set up an empty production database: the schema at head and a first admin, no demo data.
+
+    Refuses without CC_SECRET_KEY (outside demo mode) and on a database that already holds anything.
+    """
+    from dashboard.config import Config
+
+    config = Config.from_env()
+    if not config.SECRET_KEY and not config.DEMO_MODE:
+        raise click.ClickException(
+            "CC_SECRET_KEY must be set: it signs sessions and keys the hashes of ID numbers, and every process "
+            "needs the same one. Generate one with\n"
+            "  python -c 'import secrets; print(secrets.token_hex(32))'\n"
+            "keep it with the backups (the environment file, e.g. /etc/command-center/env), then run init again."
+        )
+    if config.DEMO_MODE:
+        click.echo("warning: CC_DEMO_MODE is on: walls open without a token; set CC_DEMO_MODE=0 for production")
+    app = _app()
+    url = db.engine.url.render_as_string(hide_password=True)
+    held = _rows_held()  # before migrating: a database that holds anything is left as it is
+    if held:
+        listing = ", ".join(f"{count:,} {table}" for table, count in held.items())
+        raise click.ClickException(
+            f"{url} is not empty ({listing}): init only sets up a new database, and changes nothing here.\n"
+            "To add an admin to it: python app.py users add --role admin --username NAME\n"
+            "To start afresh: point CC_DATABASE_URL at a new, empty database (or remove this one), then run init."
+        )
+    migrate.upgrade(app.config["DATABASE_URL"])
+    click.echo(f"init: {url} at revision {migrate.current_revision(db.engine)}")
+    interactive = admin_username is None or admin_password is None
+    username, password = _ask_admin(admin_username, admin_password)
+    while True:
+        try:
+            user = admin.create_user("cli", username, admin_name, "admin", None, password)
+            break
+        except AdminError as error:
+            if not interactive:
+                field = {"username": "--admin-username", "password": "--admin-password"}.get(error.field, error.field)
+                raise click.UsageError(error.message("en", field)) from None
+            click.echo(error.message("en", error.field.replace("_", " ")), err=True)
+            username, password = _ask_admin(
+                None if error.field == "username" else username,
+                None if error.field == "password" else password,
+            )
+    click.echo(f"admin {user.username} created")
+    click.echo(INIT_NEXT_STEPS.format(username=user.username))
 
 
 @cli.group("db")
@@ -346,15 +459,44 @@ def users_password(username: str, password: str) -> None:
     help="Defer the appeals table's secondary indexes and build them at the end "
     "(default: for a file with at least as many appeals as the table holds, and 100,000 or more).",
 )
-def ingest(files: tuple[Path, ...], pipeline: bool | None, initial_load: bool | None) -> None:
-    """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports."""
+@click.option(
+    "--crs",
+    type=click.Choice(["wgs84", "cgcs2000", "gcj02"]),
+    default=None,
+    help="regions* files: the coordinates' system. wgs84 and cgcs2000 are taken as they are; gcj02 (Amap, "
+    "Tencent and other Chinese web maps) is converted to WGS-84. Default: gcj02 when the file's name "
+    "contains 'gcj02', else wgs84.",
+)
+@click.option(
+    "--archive-missing",
+    is_flag=True,
+    help="regions* files: archive the district's regions that the file no longer lists (only for a file that "
+    "holds the district itself; nothing is ever deleted). Without it they are only listed under 'missing'.",
+)
+def ingest(
+    files: tuple[Path, ...], pipeline: bool | None, initial_load: bool | None, crs: str | None, archive_missing: bool
+) -> None:
+    """Ingest feed files once (appeals*, residents*, businesses*: csv, xlsx, json, ndjson); prints reports.
+
+    regions* files (.geojson/.json, a zipped Shapefile .zip, or .csv of codes and names) import the
+    region hierarchy: see docs/IMPORT_FORMATS.md. departments*, teams*, staff*, visits* and
+    population* files (csv, xlsx, json) import the organisation, the visit lists and population counts.
+    """
     from dashboard.services.ingest.dropfolder import ingest_file
 
     app = _app()
     _prepare_database(app)
     failed = False
     for path in files:
-        report = ingest_file(app.extensions["ingestor"], path, pipelined=pipeline, initial_load=initial_load)
+        report = ingest_file(
+            app.extensions["ingestor"],
+            path,
+            pipelined=pipeline,
+            initial_load=initial_load,
+            crs=crs,
+            archive_missing=archive_missing,
+            actor="cli",
+        )
         failed = failed or "file_error" in report
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     if failed:

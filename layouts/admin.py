@@ -1,4 +1,5 @@
-"""Administration: users, wall tokens, API keys and the recent audit log (admins only).
+"""Administration: users, wall tokens, API keys, imports by upload, the working-day calendar and the
+recent audit log (admins only).
 
 `render` draws every section from the page's view (queries.admin.read); the callbacks
 (callbacks/admin.py) redraw a section with the same functions after each change.
@@ -19,15 +20,18 @@ from dashboard.domain.vocab import Channel
 from dashboard.ui import ids
 from dashboard.ui.chrome import Viewer
 from dashboard.ui.i18n import label, t
-from layouts.console import page
+from layouts.console import calendar_banner, page
 
 if TYPE_CHECKING:
     from dashboard.queries.admin import (
         AdminView,
         ApiKeyView,
         AuditView,
+        CalendarView,
         CredentialsView,
         CredentialView,
+        ImportReportView,
+        ImportsView,
         UsersView,
         UserView,
     )
@@ -47,6 +51,8 @@ def render(view: AdminView, viewer: Viewer) -> html.Div:
             [_tokens_section(view.tokens, view.regions), _keys_section(view.keys, view.regions)],
             className="console-row",
         ),
+        *([_imports_section(view.imports)] if view.imports else []),
+        *([_calendar_section(view.calendar)] if view.calendar else []),
         _audit_section(view.audit),
     ]
     return page(viewer, lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)
@@ -588,3 +594,241 @@ def _audit_section(view: AuditView) -> html.Section:
         className="console-card admin-section",
         id="admin-audit",
     )
+
+
+# ---------------------------------------------------------------------------- imports by upload
+
+IMPORT_PREFIXES = (
+    "regions",
+    "departments",
+    "teams",
+    "staff",
+    "visits",
+    "population",
+    "appeals",
+    "residents",
+    "businesses",
+)
+
+
+def _label_or_key(key: str, lang: str, fallback: str) -> str:
+    """A string from the catalogue, or fallback (an importer may report a count we have no word for)."""
+    try:
+        return t(key, lang)
+    except KeyError:
+        return fallback
+
+
+def import_report_panel(view: ImportReportView) -> html.Div:
+    """The report of an uploaded file: its counts, then each record refused with the field and the reason."""
+    lang = view.lang
+    title = view.file + (f" · {_label_or_key(f'admin.import_kind_{view.kind}', lang, view.kind)}" if view.kind else "")
+    parts: list = [html.H4(title, className="admin-import-title")]
+    if view.file_error:
+        parts.append(feedback(t("admin.import_failed", lang, reason=view.file_error), False))
+    if view.counts:
+        parts.append(
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.Span(
+                                _label_or_key(f"admin.import_count_{key}", lang, key), className="admin-count-label"
+                            ),
+                            html.Span(f"{number:,}", className="admin-count-value", id=f"admin-import-count-{key}"),
+                        ]
+                    )
+                    for key, number in view.counts
+                ],
+                className="admin-import-counts",
+            )
+        )
+    for key, text in view.notes:
+        parts.append(html.P([html.Strong(_label_or_key(f"admin.import_note_{key}", lang, key) + ": "), text]))
+    if view.problems:
+        rows = [
+            html.Tr([html.Td(record, className="admin-mono"), html.Td(field or "—"), html.Td(reason)])
+            for record, field, reason in view.problems
+        ]
+        headers = [t(f"admin.col_{key}", lang) for key in ("record", "field", "reason")]
+        parts.append(html.H4(t("admin.import_problems", lang, count=len(view.problems))))
+        parts.append(html.Div(_table(headers, rows, lang), className="admin-scroll admin-import-problems"))
+        if view.problems_truncated:
+            parts.append(html.P(t("admin.import_truncated", lang), className="console-hint"))
+    elif not view.file_error:
+        parts.append(feedback(t("admin.import_clean", lang), True))
+    return html.Div(parts, className="admin-import-report")
+
+
+def _imports_section(view: ImportsView) -> html.Section:
+    lang = view.lang
+    size = f"{view.max_bytes / 1_048_576:.0f}"
+    return html.Section(
+        [
+            html.H3(t("admin.imports", lang)),
+            html.P(
+                t("admin.imports_help", lang, prefixes=", ".join(f"{p}*" for p in IMPORT_PREFIXES), size=size),
+                className="console-hint",
+            ),
+            html.Div(
+                [
+                    _field(
+                        t("admin.field_crs", lang),
+                        dcc.RadioItems(
+                            id=ids.ADMIN_IMPORT_CRS,
+                            options=[
+                                {"label": t(f"admin.crs_{crs}", lang), "value": crs}
+                                for crs in ("auto", "wgs84", "gcj02")
+                            ],
+                            value="auto",
+                            className="admin-radio",
+                        ),
+                        t("admin.crs_hint", lang),
+                    ),
+                    _field(
+                        t("admin.field_archive", lang),
+                        dcc.Checklist(
+                            id=ids.ADMIN_IMPORT_ARCHIVE,
+                            options=[{"label": t("admin.archive_missing", lang), "value": "archive"}],
+                            value=[],
+                            className="admin-radio",
+                        ),
+                        t("admin.archive_hint", lang),
+                    ),
+                ],
+                className="admin-form",
+            ),
+            dcc.Upload(
+                html.Div(t("admin.upload_drop", lang, size=size)),
+                id=ids.ADMIN_IMPORT_UPLOAD,
+                multiple=False,
+                max_size=view.max_bytes,
+                className="admin-upload",
+            ),
+            dcc.Loading(html.Div(id=ids.ADMIN_IMPORT_REPORT, className="admin-feedback"), type="dot"),
+        ],
+        className="console-card admin-section",
+        id="admin-imports",
+    )
+
+
+# ---------------------------------------------------------------------------- the working-day calendar
+
+
+def _source_label(source: str, lang: str) -> str:
+    return t(f"admin.calendar_source_{source}", lang)
+
+
+def calendar_months(view: CalendarView) -> html.Div:
+    """The year's twelve months: working days plain, days off shaded, holidays and make-up days marked."""
+    lang = view.lang
+    weekdays = t("admin.calendar_weekdays", lang).split(",")
+    months = []
+    for number, days in enumerate(view.months, start=1):
+        cells: list = [html.Span(name, className="cal-head") for name in weekdays]
+        cells += [html.Span(className="cal-pad") for _ in range(days[0].day.weekday())]
+        for entry in days:
+            classes = ["cal-day", "cal-work" if entry.working else "cal-off"]
+            if entry.mark:
+                classes.append(f"cal-{entry.mark}")
+            if entry.day == view.today:
+                classes.append("cal-today")
+            cells.append(
+                html.Span(
+                    str(entry.day.day),
+                    className=" ".join(classes),
+                    title=f"{entry.day.isoformat()} · "
+                    + t("admin.calendar_working" if entry.working else "admin.calendar_off", lang),
+                )
+            )
+        months.append(
+            html.Div(
+                [html.Div(t("admin.calendar_month", lang, year=view.year, month=number), className="cal-title"),
+                 html.Div(cells, className="cal-grid")],
+                className="cal-month",
+            )
+        )  # fmt: skip
+    summary = t(
+        "admin.calendar_summary",
+        lang,
+        year=view.year,
+        source=_source_label(view.source, lang),
+        working=view.working_days,
+        holidays=len(view.holidays),
+        workdays=len(view.workdays),
+    )
+    legend = html.Div(
+        [
+            html.Span(t("admin.calendar_legend_off", lang), className="cal-day cal-off"),
+            html.Span(t("admin.calendar_legend_holiday", lang), className="cal-day cal-off cal-holiday"),
+            html.Span(t("admin.calendar_legend_workday", lang), className="cal-day cal-work cal-workday"),
+        ],
+        className="cal-legend",
+    )
+    return html.Div(
+        [
+            html.P(summary, className=f"admin-calendar-summary cal-source-{view.source}", id="admin-calendar-summary"),
+            legend,
+            html.Div(months, className="cal-months"),
+        ]
+    )
+
+
+def dates_text(days: list[dt.date]) -> str:
+    """Dates for the form: one per line."""
+    return "\n".join(day.isoformat() for day in days)
+
+
+def _calendar_section(view: CalendarView) -> html.Section:
+    lang = view.lang
+    sources = " · ".join(f"{year}: {_source_label(source, lang)}" for year, source in view.sources)
+    parts: list = [
+        html.H3(t("admin.calendar", lang)),
+        html.P(t("admin.calendar_help", lang, file=view.override_file), className="console-hint"),
+        html.P(sources, className="admin-calendar-sources", id="admin-calendar-sources"),
+    ]
+    if view.fallback_soon:
+        parts.append(html.P(calendar_banner(view.fallback_soon, lang), className="admin-warning", role="alert"))
+    year_choice = _field(
+        t("admin.field_year", lang),
+        dcc.Dropdown(
+            id=ids.ADMIN_CALENDAR_YEAR,
+            options=[{"label": str(year), "value": year} for year in range(view.first_year, view.last_year + 1)],
+            value=view.year,
+            clearable=False,
+            className="admin-dropdown",
+        ),
+    )
+    form = html.Div(
+        [
+            html.H3(t("admin.calendar_form", lang)),
+            html.Div(
+                [
+                    _field(
+                        t("admin.field_holidays", lang),
+                        dcc.Textarea(
+                            id=ids.ADMIN_CALENDAR_HOLIDAYS, value=dates_text(view.holidays), className="admin-dates"
+                        ),
+                        t("admin.holidays_hint", lang),
+                    ),
+                    _field(
+                        t("admin.field_workdays", lang),
+                        dcc.Textarea(
+                            id=ids.ADMIN_CALENDAR_WORKDAYS, value=dates_text(view.workdays), className="admin-dates"
+                        ),
+                        t("admin.workdays_hint", lang),
+                    ),
+                ],
+                className="admin-form",
+            ),
+            dcc.ConfirmDialogProvider(
+                html.Button(t("admin.calendar_save", lang), className="admin-button"),
+                id=ids.ADMIN_CALENDAR_SAVE,
+                message=t("admin.calendar_save_confirm", lang),
+            ),
+            html.Div(id=ids.ADMIN_CALENDAR_FEEDBACK, className="admin-feedback"),
+        ],
+        className="admin-panel",
+    )
+    parts += [year_choice, html.Div(calendar_months(view), id=ids.ADMIN_CALENDAR_VIEW), form]
+    return html.Section(parts, className="console-card admin-section", id="admin-calendar")

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from dashboard.domain.kpi import KPI_KEYS, assess, format_kpi
 from dashboard.domain.roles import Permission
+from dashboard.ui import ids
 from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.i18n import normalise_language, t
 
@@ -57,10 +58,30 @@ def header(viewer: Viewer, lang: str, active: str, other_lang_href: str) -> html
     )
 
 
+def calendar_banner(years: list[int] | tuple[int, ...], lang: str) -> str:
+    """The warning that a year is counted Monday–Friday for want of its official holiday schedule."""
+    return t("console.calendar_fallback", lang, years=("、" if lang == "zh" else ", ").join(map(str, years)))
+
+
+def calendar_notice(viewer: Viewer, lang: str) -> list:
+    """Under the header, while this year (or next year, soon) has no holiday data: what it means and,
+    for an admin, where to enter the official schedule."""
+    if not viewer.calendar_fallback_years:
+        return []
+    parts: list = [calendar_banner(viewer.calendar_fallback_years, lang)]
+    if viewer.can(Permission.ADMIN):
+        parts += [" ", html.A(t("console.calendar_fix", lang), href=with_lang("/admin", lang) + "#admin-calendar")]
+    return [html.Div(parts, className="console-banner", id=ids.CONSOLE_CALENDAR_BANNER, role="alert")]
+
+
 def page(viewer: Viewer, lang: str, active: str, other_lang_href: str, body: list) -> html.Div:
-    """A whole console page: the header above the body."""
+    """A whole console page: the header (and any calendar warning) above the body."""
     return html.Div(
-        [header(viewer, lang, active, other_lang_href), html.Main(body, className="console-main")],
+        [
+            header(viewer, lang, active, other_lang_href),
+            *calendar_notice(viewer, lang),
+            html.Main(body, className="console-main"),
+        ],
         className="console-root",
     )
 

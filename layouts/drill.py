@@ -16,11 +16,13 @@ from dashboard.ui.figures import (
     children_figure,
     console_map_figure,
     dimension_figure,
+    map_title,
     satisfaction_figure,
     timeliness_figure,
     volume_figure,
 )
 from dashboard.ui.i18n import label, t
+from dashboard.ui.population import source_note
 from layouts.console import kpi_cards, page, refused
 
 if TYPE_CHECKING:
@@ -46,9 +48,10 @@ def content(view: DrillView) -> list:
         level = {9: RegionLevel.STREET, 12: RegionLevel.COMMUNITY, 15: RegionLevel.COMPOUND}[view.child_length]
         title = t("console.by_child", lang, level=label(level, lang))
         charts_top.append(_graph(ids.DRILL_CHILDREN, children_figure(view.children, title, lang), "console-wide"))
-    load = view.load
-    if load is not None and len(load) and load["boundary"].notna().any():
-        charts_top.append(_graph(ids.DRILL_MAP, console_map_figure(load, lang), "console-narrow"))
+    shapes = view.load
+    if shapes is not None and len(shapes.areas) and shapes.areas["boundary"].notna().any():
+        figure = console_map_figure(shapes.areas, lang, shapes.outline, map_title(shapes.level, lang))
+        charts_top.append(_graph(ids.DRILL_MAP, figure, "console-narrow"))
 
     dimension_charts = [
         _graph(
@@ -211,6 +214,7 @@ def _population_panel(people: dict, visits: dict, lang: str) -> html.Div:
                 [
                     html.H3(t("wall.households", lang)),
                     table([(t("wall.residents_total", lang), people["residents"]), *households]),
+                    html.P(source_note(people, lang), className="console-hint", id="drill-population-source"),
                     html.H3(t("wall.businesses", lang)),
                     table([(t("wall.businesses", lang), people["businesses"])]),
                 ],

@@ -26,11 +26,12 @@ from dashboard.domain.vocab import (
     VisitListKind,
 )
 from dashboard.ui import ids
-from dashboard.ui.figures import empty_figure, map_figure, trend_figure
+from dashboard.ui.figures import empty_figure, map_figure, map_title, trend_figure
 from dashboard.ui.i18n import label, t
+from dashboard.ui.population import source_note
 
 if TYPE_CHECKING:
-    from dashboard.queries.wall import WallView
+    from dashboard.queries.wall import MapShapes, WallView
 
 KPI_TILES = (  # (key, label key, unit key)
     ("received", "wall.appeals_today", "wall.unit_items"),
@@ -84,7 +85,7 @@ def kpi_tiles(kpis: dict, targets: dict, lang: str, as_of: dt.datetime | None = 
 
 
 def population_panel(population: dict, lang: str) -> list:
-    """Residents and businesses, household types, and the 11 livelihood archives."""
+    """Residents and businesses, household types, the 11 livelihood archives, and where the counts come from."""
     total = max(population["residents"], 1)
     bars = [
         html.Div(
@@ -134,6 +135,7 @@ def population_panel(population: dict, lang: str) -> list:
         html.Div(bars, className="wall-bars"),
         html.H3(t("wall.livelihood", lang), className="wall-subtitle"),
         html.Div(groups, className="wall-groups"),
+        html.Div(source_note(population, lang), className="wall-population-source"),
     ]
 
 
@@ -212,9 +214,22 @@ def graph(component_id: str, figure) -> dcc.Graph:
     )
 
 
+def wall_map(shapes: MapShapes, lang: str, scale: float = 1.0):
+    """The map panel's figure: the areas one level down, coloured by load, inside the region's outline."""
+    return map_figure(shapes.areas, lang, scale, shapes.outline)
+
+
 def denied(lang: str, reason: str) -> html.Div:
     """What a wall without access shows: the reason, and nothing else."""
     return html.Div([html.H1(t("wall.denied", lang)), html.P(reason)], className="wall-root wall-empty")
+
+
+def calendar_marker(years: tuple[int, ...], lang: str) -> list:
+    """A small mark while this year (or next year, soon) is counted Monday–Friday for want of holiday data."""
+    if not years:
+        return []
+    text = t("wall.calendar_fallback", lang, years=", ".join(map(str, years)))
+    return [html.Span(text, id=ids.WALL_CALENDAR_MARKER, className="wall-calendar-marker", title=text)]
 
 
 def render(view: WallView, delta_event: str) -> html.Div:
@@ -265,6 +280,7 @@ def render(view: WallView, delta_event: str) -> html.Div:
                                 ],
                                 className="wall-clock-box",
                             ),
+                            *calendar_marker(view.calendar_fallback, lang),
                         ],
                         className="wall-header-side right",
                     ),
@@ -295,7 +311,11 @@ def render(view: WallView, delta_event: str) -> html.Div:
                     ),
                     html.Div(
                         [
-                            _panel(t("wall.map", lang), graph(ids.WALL_MAP, map_figure(view.load, lang)), "grow map"),
+                            _panel(
+                                map_title(view.load.level, lang),
+                                graph(ids.WALL_MAP, wall_map(view.load, lang)),
+                                "grow map",
+                            ),
                             _panel(
                                 t("wall.trend_30d", lang),
                                 graph(ids.WALL_TREND, trend_figure(view.volume, lang)),
@@ -343,7 +363,7 @@ def resync(view: WallView, scale: float) -> dict:
         "kpis": kpi_tiles(view.kpis, view.targets, view.lang, view.now),
         "population": population_panel(view.population, view.lang),
         "visits": visits_panel(view.visits, view.lang),
-        "map": map_figure(view.load, view.lang, scale),
+        "map": wall_map(view.load, view.lang, scale),
         "trend": trend_figure(view.volume, view.lang, scale),
         "sla_data": sla_store,
         "ticker_data": ticker_store,

@@ -305,3 +305,21 @@ def test_logout_needs_the_csrf_token(secure_app):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/drill/export.csv").status_code == 302
+
+
+# Issue 15: the administration page's upload (imports) and working-day calendar callbacks; each
+# visitor's answer is checked with every other callback in test_every_dash_callback.
+ISSUE_15_CALLBACKS = {"admin-import-report": Permission.ADMIN, "admin-calendar-view": Permission.ADMIN}
+
+
+def test_issue_15_callbacks_are_the_admins_alone(secure_app):
+    permissions = _callback_permissions(secure_app)
+    for component, permission in ISSUE_15_CALLBACKS.items():
+        outputs = [output for output in permissions if f"{component}." in output]
+        assert len(outputs) == 1, (component, outputs)
+        assert permissions[outputs[0]] == permission
+        for visitor in VISITORS:
+            body = _callback_body(secure_app, outputs[0])
+            response = dash_callback(_client(secure_app, visitor), outputs[0], body["inputs"], body["state"])
+            expected = ALLOWED if visitor in HOLDERS[permission] else DENIED
+            assert _outcome(response.status_code) == expected, (visitor, component, response.status_code)

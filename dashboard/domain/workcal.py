@@ -24,6 +24,8 @@ FIRST_YEAR = 2000
 LAST_YEAR = 2040
 _ORIGIN = dt.date(FIRST_YEAR, 1, 1)
 _ORIGIN_DAYS = (_ORIGIN - dt.date(1970, 1, 1)).days
+# The console and the wall warn this many days before a year without holiday data begins.
+FALLBACK_WARNING_DAYS = 30
 
 
 @dataclass
@@ -51,6 +53,14 @@ class WorkCalendar:
     def fallback_years(self) -> list[int]:
         """Years with neither library data nor an override, counted Monday–Friday."""
         return sorted(year for year, source in self.source_by_year.items() if source == "fallback")
+
+    def fallback_soon(self, today: dt.date, days_ahead: int = FALLBACK_WARNING_DAYS) -> list[int]:
+        """The years counted Monday–Friday that matter now: this year, and next year once it starts
+        within days_ahead days (the console's banner and the wall's marker)."""
+        years = [today.year]
+        if (dt.date(today.year + 1, 1, 1) - today).days <= days_ahead:
+            years.append(today.year + 1)
+        return [year for year in years if self.source_by_year.get(year) == "fallback"]
 
     def status(self, today: dt.date) -> dict:
         """Calendar coverage for /healthz: warns when this year or next falls back."""

@@ -1,4 +1,5 @@
-"""What the administration page lists: users, wall tokens, API keys, the recent audit log, regions.
+"""What the administration page lists: users, wall tokens, API keys, the recent audit log, regions,
+an uploaded file's import report and a year of the working-day calendar.
 
 Never a password hash, a token or a key: only what may be shown. The changes themselves are made
 by dashboard.services.admin (which validates and audits them).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 from dashboard.domain.keys import KeyAction, actions_from_text
 from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
+from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR, load_overrides
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
 from dashboard.ui.i18n import localized
@@ -117,6 +120,8 @@ class AdminView:
     audit: AuditView
     regions: list[tuple[str, str]]  # (code, name) to choose a scope from
     min_password_length: int
+    imports: ImportsView | None = None
+    calendar: CalendarView | None = None
 
 
 def _timezone() -> ZoneInfo:
@@ -209,7 +214,14 @@ def _audit(session: Session, lang: str, limit: int) -> AuditView:
     return AuditView(lang, _timezone(), entries, limit)
 
 
-def read(lang: str, audit_limit: int, min_password_length: int, now: dt.datetime | None = None) -> AdminView:
+def read(
+    lang: str,
+    audit_limit: int,
+    min_password_length: int,
+    now: dt.datetime | None = None,
+    max_upload_bytes: int = 0,
+    calendar_year: int | None = None,
+) -> AdminView:
     """Everything the administration page shows, read in one session."""
     now = now or dt.datetime.now(dt.UTC)
     with db.session() as session:
@@ -221,6 +233,8 @@ def read(lang: str, audit_limit: int, min_password_length: int, now: dt.datetime
             audit=_audit(session, lang, audit_limit),
             regions=region_choices(session, lang),
             min_password_length=min_password_length,
+            imports=ImportsView(lang, max_upload_bytes),
+            calendar=calendar(lang, calendar_year, now),
         )
 
 
@@ -246,3 +260,176 @@ def audit(lang: str, limit: int) -> AuditView:
     """The newest audit entries, read again."""
     with db.session() as session:
         return _audit(session, lang, limit)
+
+
+# ---------------------------------------------------------------------------- imports by upload
+
+
+@dataclass(frozen=True)
+class ImportsView:
+    """The upload section: the largest file it takes (from CC_MAX_CONTENT_LENGTH)."""
+
+    lang: str
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class ImportReportView:
+    """What one uploaded file did: its counts, and each record or feature refused, with the field and why."""
+
+    lang: str
+    file: str
+    kind: str | None
+    counts: list[tuple[str, int]]  # (key, number): read, created, updated, … as the importer counted them
+    problems: list[tuple[str, str, str]]  # (record, field, reason)
+    problems_truncated: bool  # more were refused than the report lists
+    notes: list[tuple[str, str]]  # (key, text): anything else the importer reported (regions missing …)
+    file_error: str | None  # the file could not be read at all
+    seconds: float | None
+
+
+# The counts first, in this order; any other whole number the importer reports follows them.
+COUNT_ORDER = ("read", "created", "updated", "unchanged", "stale", "restored", "archived", "quarantined")
+_NOT_NOTES = {"source", "kind", "file", "file_error", "errors", "problems", "errors_truncated", "seconds"}
+_SAME_AS_QUARANTINED = "refused"  # the region import gives its refusals under both names
+MAX_NOTE_ITEMS = 20
+
+
+def _problem(item: object) -> tuple[str, str, str]:
+    if not isinstance(item, dict):
+        return ("", "", str(item))
+    record = item.get("record", item.get("feature", item.get("code", item.get("location", ""))))
+    return (str(record if record is not None else ""), str(item.get("field") or ""), str(item.get("reason", "")))
+
+
+def _note_item(item: object) -> str:
+    if isinstance(item, dict) and "code" in item:  # a region: "name · code"
+        return f"{item['name']} · {item['code']}" if item.get("name") else str(item["code"])
+    return str(item)
+
+
+def _note(value: object) -> str:
+    if isinstance(value, list | tuple | set):
+        items = [_note_item(item) for item in value]
+        more = len(items) - MAX_NOTE_ITEMS
+        return ", ".join(items[:MAX_NOTE_ITEMS]) + (f" … (+{more})" if more > 0 else "")
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_note(item)}" for key, item in value.items())
+    return str(value)
+
+
+def import_report(report: dict, lang: str) -> ImportReportView:
+    """The report of an ingest (services.ingest) or region import as the upload section shows it."""
+    numbers = {key: value for key, value in report.items() if isinstance(value, int) and not isinstance(value, bool)}
+    if numbers.get(_SAME_AS_QUARANTINED) == numbers.get("quarantined"):
+        numbers.pop(_SAME_AS_QUARANTINED, None)
+    ordered = [key for key in COUNT_ORDER if key in numbers] + sorted(set(numbers) - set(COUNT_ORDER))
+    problems = report.get("errors") or report.get("problems") or []
+    if not isinstance(problems, list):
+        problems = [problems]
+    notes = [
+        (key, _note(value))
+        for key, value in report.items()
+        if key not in _NOT_NOTES and key not in numbers and not isinstance(value, bool | float) and value
+    ]
+    seconds = report.get("seconds")
+    return ImportReportView(
+        lang=lang,
+        file=str(report.get("file", "")),
+        kind=report.get("kind"),
+        counts=[(key, numbers[key]) for key in ordered],
+        problems=[_problem(item) for item in problems],
+        problems_truncated=bool(report.get("errors_truncated")),
+        notes=notes,
+        file_error=report.get("file_error"),
+        seconds=float(seconds) if isinstance(seconds, int | float) else None,
+    )
+
+
+# ---------------------------------------------------------------------------- the working-day calendar
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One day of the year's view: working or not, and marked when it breaks the Monday–Friday rule."""
+
+    day: dt.date
+    working: bool
+    mark: str  # "holiday": a weekday off; "workday": a weekend day worked (调休); "": neither
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    """A year of the working-day calendar, where it comes from, and the form's current entries."""
+
+    lang: str
+    year: int
+    source: str  # "library" (chinesecalendar), "override" (the override file) or "fallback" (Monday–Friday)
+    first_year: int
+    last_year: int
+    today: dt.date
+    months: list[list[CalendarDay]]  # twelve months, each its days in order
+    working_days: int
+    holidays: list[dt.date]  # the override file's entries, or the weekdays off the calendar holds
+    workdays: list[dt.date]  # likewise the weekend days worked
+    sources: list[tuple[int, str]]  # this year and the next two, with their sources
+    fallback_soon: list[int]  # years on the fallback that the console warns about now
+    override_file: str
+
+
+def _override_entries(path: str, year: int) -> tuple[list[dt.date], list[dt.date]] | None:
+    """The year's holidays and workdays as the override file lists them; None when it does not (or cannot be read)."""
+    try:
+        entry = load_overrides(Path(path)).get(year)
+    except (OSError, ValueError):  # tomllib.TOMLDecodeError is a ValueError
+        return None
+    if entry is None:
+        return None
+    return sorted(entry[0]), sorted(entry[1])
+
+
+def calendar(lang: str, year: int | None = None, now: dt.datetime | None = None) -> CalendarView:
+    """The calendar section for year (default: the first year the console warns about, else this year)."""
+    work_calendar = current_app.extensions["work_calendar"]
+    now = now or dt.datetime.now(dt.UTC)
+    today = now.astimezone(work_calendar.timezone).date()
+    soon = work_calendar.fallback_soon(today)
+    if year is None:
+        year = soon[0] if soon else today.year
+    year = min(max(year, FIRST_YEAR), LAST_YEAR)
+    months: list[list[CalendarDay]] = [[] for _ in range(12)]
+    day = dt.date(year, 1, 1)
+    while day.year == year:
+        working = work_calendar.is_working_day(day)
+        weekend = day.weekday() >= 5
+        mark = "holiday" if not (working or weekend) else ("workday" if working and weekend else "")
+        months[day.month - 1].append(CalendarDay(day, working, mark))
+        day += dt.timedelta(days=1)
+    days = [entry for month in months for entry in month]
+    source = work_calendar.source_by_year.get(year, "fallback")
+    override_file = current_app.config["CALENDAR_OVERRIDE_FILE"]
+    entries = _override_entries(override_file, year) if source == "override" else None
+    if entries is None:
+        entries = (
+            [d.day for d in days if d.mark == "holiday"],
+            [d.day for d in days if d.mark == "workday"],
+        )
+    return CalendarView(
+        lang=lang,
+        year=year,
+        source=source,
+        first_year=FIRST_YEAR,
+        last_year=LAST_YEAR,
+        today=today,
+        months=months,
+        working_days=sum(d.working for d in days),
+        holidays=entries[0],
+        workdays=entries[1],
+        sources=[
+            (y, work_calendar.source_by_year.get(y, "fallback"))
+            for y in range(today.year, today.year + 3)
+            if y <= LAST_YEAR
+        ],
+        fallback_soon=soon,
+        override_file=override_file,
+    )

@@ -32,7 +32,7 @@ from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority
 from dashboard.domain.workcal import FIRST_YEAR, WorkCalendar
 from dashboard.queries import kpis as kpi_queries
 from dashboard.queries.regions import default_region_code
-from dashboard.queries.wall import community_load, population, visit_lists
+from dashboard.queries.wall import MapShapes, map_shapes, population, visit_lists
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Region
 from dashboard.ui.chrome import Refusal, Viewer
@@ -588,7 +588,7 @@ class DrillView:
     ageing: list[int]
     population: dict
     visits: dict
-    load: pd.DataFrame | None
+    load: MapShapes | None  # the map: the areas one level down (queries.wall.map_shapes)
     as_of: dt.datetime | None = None  # the period not ended: the local moment its states were read
 
 
@@ -674,13 +674,13 @@ def _period(session: Session, filters: DrillFilters, now: dt.datetime, calendar:
 
 
 def _region_facts(session: Session, filters: DrillFilters, now: dt.datetime) -> tuple:
-    """The page's small reads: breadcrumb, overdue ageing, population, visit lists, community load."""
+    """The page's small reads: breadcrumb, overdue ageing, population, visit lists, the map."""
     return (
         breadcrumb(session, filters.region, filters.lang),
         overdue_ageing(session, filters, now),
         population(session, filters.region),
         visit_lists(session, filters.region),
-        community_load(session, filters.region, now) if len(filters.region) <= 12 else None,
+        map_shapes(session, filters.region, now),
     )
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 from flask import current_app
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -30,8 +35,9 @@ from dashboard.domain.vocab import (
 from dashboard.domain.workcal import WorkCalendar
 from dashboard.queries import kpis
 from dashboard.queries.cache import TTLCache
+from dashboard.queries.regions import change_count, on_change, region_version
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, Business, Region, Resident, ResidentGroup, VisitItem
+from dashboard.store.models import Appeal, Business, PopulationAggregate, Region, Resident, ResidentGroup, VisitItem
 from dashboard.ui.i18n import label, localized
 
 _population_cache = TTLCache(seconds=300)
@@ -46,6 +52,7 @@ def install(database) -> None:
     """Forget cached population counts when a session of this database that changed them commits."""
     if not event.contains(database.sessions, "after_commit", _forget_population_after_commit):
         event.listen(database.sessions, "after_commit", _forget_population_after_commit)
+    on_change(database, _forget_map_shapes)  # a region import in this process: the maps' shapes afresh
 
 
 def _forget_population_after_commit(session: Session) -> None:
@@ -54,19 +61,31 @@ def _forget_population_after_commit(session: Session) -> None:
 
 
 def population(session: Session, region_code: str) -> dict:
-    """Residents by household type, the 11 livelihood groups, and businesses (cached five minutes)."""
+    """Residents by household type, the 11 livelihood groups, and businesses (cached five minutes).
+
+    A compound's people are counted from its resident records where it has any, else from its
+    latest population aggregate (an imported count as of a date). "source" says which: its
+    "kind" is "records", "aggregates", "mixed" or "none"; "aggregate_compounds" how many
+    compounds were counted by aggregate, "record_regions" how many regions by records, and
+    "as_of_oldest"/"as_of_newest" the dates of the aggregates used. "from_aggregates" holds the
+    part of each number that came from aggregates (the rest came from records). Businesses are
+    always counted from their records.
+    """
     key = (str(session.get_bind().url), region_code)
     return _population_cache.get(key, lambda: _count_population(session, region_code))
 
 
 def _count_population(session: Session, region_code: str) -> dict:
-    by_type = dict(
-        session.execute(
-            select(Resident.household_type, func.count())
-            .where(within(Resident.region_code, region_code))
-            .group_by(Resident.household_type)
-        ).all()
-    )
+    by_type: dict[str, int] = {}
+    recorded: set[str] = set()  # regions with resident records
+    for code, household_type, count in session.execute(
+        select(Resident.region_code, Resident.household_type, func.count())
+        .where(within(Resident.region_code, region_code))
+        .group_by(Resident.region_code, Resident.household_type)
+    ):
+        kind = getattr(household_type, "value", household_type)
+        by_type[kind] = by_type.get(kind, 0) + count
+        recorded.add(code)
     by_group = dict(
         session.execute(
             select(ResidentGroup.group_code, func.count())
@@ -78,13 +97,70 @@ def _count_population(session: Session, region_code: str) -> dict:
     businesses = session.scalar(
         select(func.count()).select_from(Business).where(within(Business.region_code, region_code))
     )
-    households = {t.value: int(by_type.get(t, 0)) for t in HouseholdType}
-    return {
-        "residents": sum(households.values()),
-        "households": households,
-        "groups": {g.value: int(by_group.get(g, 0)) for g in LivelihoodGroup},
-        "businesses": int(businesses or 0),
+    households = {t.value: int(by_type.get(t.value, 0)) for t in HouseholdType}
+    groups = {g.value: int(by_group.get(g, 0)) for g in LivelihoodGroup}
+    aggregated = _latest_aggregates(session, region_code, recorded)
+    for kind in households:
+        households[kind] += aggregated["households"][kind]
+    for group in groups:
+        groups[group] += aggregated["groups"][group]
+    dates = aggregated.pop("dates")
+    source = {
+        "kind": ("mixed" if recorded else "aggregates") if dates else ("records" if recorded else "none"),
+        "record_regions": len(recorded),
+        "aggregate_compounds": len(dates),
+        "as_of_oldest": min(dates, default=None),
+        "as_of_newest": max(dates, default=None),
     }
+    return {
+        "residents": sum(by_type.values()) + aggregated["residents"],
+        "households": households,
+        "groups": groups,
+        "businesses": int(businesses or 0),
+        "source": source,
+        "from_aggregates": aggregated,
+    }
+
+
+def _latest_aggregates(session: Session, region_code: str, recorded: set[str]) -> dict:
+    """The sum of each compound's latest population aggregate within a region, leaving out the
+    compounds that have resident records; with the as-of date of each aggregate used."""
+    latest = (
+        select(PopulationAggregate.region_code, func.max(PopulationAggregate.as_of).label("as_of"))
+        .where(within(PopulationAggregate.region_code, region_code))
+        .group_by(PopulationAggregate.region_code)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            PopulationAggregate.region_code,
+            PopulationAggregate.as_of,
+            PopulationAggregate.residents,
+            PopulationAggregate.household_types,
+            PopulationAggregate.groups,
+        ).join(
+            latest,
+            (PopulationAggregate.region_code == latest.c.region_code) & (PopulationAggregate.as_of == latest.c.as_of),
+        )
+    )
+    total = {
+        "residents": 0,
+        "households": dict.fromkeys((t.value for t in HouseholdType), 0),
+        "groups": dict.fromkeys((g.value for g in LivelihoodGroup), 0),
+        "dates": [],
+    }
+    for code, as_of, residents, household_types, groups in rows:
+        if code in recorded:
+            continue  # the compound's own records count
+        total["residents"] += residents
+        for kind, count in (household_types or {}).items():
+            if kind in total["households"]:
+                total["households"][kind] += int(count)
+        for group, count in (groups or {}).items():
+            if group in total["groups"]:
+                total["groups"][group] += int(count)
+        total["dates"].append(as_of)
+    return total
 
 
 def _kind_labels(row, lang: str) -> dict:
@@ -208,24 +284,32 @@ def today_child_kpis(session: Session, region_code: str, now: dt.datetime, calen
     return kpis.child_region_kpis(session, region_code, LocalDay.of(now, calendar).start, now, calendar, now=now)
 
 
-def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:
-    """Per community under the region: its shape, open appeals and overdue open appeals."""
-    community = func.substr(Appeal.region_code, 1, 12)
-    counts = {
+def _open_load(session: Session, region_code: str, length: int, now: dt.datetime) -> dict[str, tuple[int, int]]:
+    """Open appeals and overdue open appeals under region_code, per region code cut to length."""
+    part = func.substr(Appeal.region_code, 1, length)
+    return {
         row.code: (row.open, row.overdue)
         for row in session.execute(
             select(
-                community.label("code"),
+                part.label("code"),
                 func.count().label("open"),
                 func.count().filter(overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now)).label("overdue"),
             )
             .where(Appeal.is_open, within(Appeal.region_code, region_code))
-            .group_by(community)
+            .group_by(part)
         )
     }
+
+
+MAP_COLUMNS = ["code", "name", "name_en", "boundary", "lat", "lon", "open", "overdue"]
+
+
+def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.DataFrame:
+    """Per community under the region (archived ones left out): its shape, open appeals and overdue open appeals."""
+    counts = _open_load(session, region_code, 12, now)
     regions = session.execute(
         select(Region.code, Region.name, Region.name_en, Region.boundary, Region.center_lat, Region.center_lon).where(
-            Region.level == RegionLevel.COMMUNITY, within(Region.code, region_code[:12])
+            Region.level == RegionLevel.COMMUNITY, within(Region.code, region_code[:12]), Region.archived_at.is_(None)
         )
     ).all()
     return pd.DataFrame(
@@ -242,8 +326,130 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
             }
             for r in regions
         ],
-        columns=["code", "name", "name_en", "boundary", "lat", "lon", "open", "overdue"],
+        columns=MAP_COLUMNS,
     )
+
+
+@dataclass(frozen=True)
+class MapShapes:
+    """A region's map: the areas one level down with their load, and the region's own outline.
+
+    areas: code, name, name_en, boundary (GeoJSON Polygon or MultiPolygon, WGS-84, simplified
+    for a screen, exterior rings counter-clockwise and holes clockwise), lat/lon (where its label
+    goes: the centre of the largest circle inside it), open and overdue (open appeals, overdue
+    ones among them). A compound has no areas below it: its map shows the compound itself.
+    """
+
+    level: RegionLevel  # what the areas are
+    areas: pd.DataFrame
+    outline: dict | None  # the region's own shape (a compound's map: its community's), drawn as context
+
+
+CHILD_LEVEL = {6: RegionLevel.STREET, 9: RegionLevel.COMMUNITY, 12: RegionLevel.COMPOUND}
+SCREEN_DETAIL = 2000  # a map's shapes keep detail down to 1/SCREEN_DETAIL of its extent (a pixel of a 4K wall)
+_map_shape_cache = TTLCache(seconds=3600)
+
+
+def map_shapes(session: Session, region_code: str, now: dt.datetime) -> MapShapes:
+    """The map of a region: district → its streets, street → its communities, community → its compounds.
+
+    Archived regions are not drawn. Names and loads are read at every call; the shapes (parsed,
+    simplified, with label points) are cached under queries.regions.region_version, so a region
+    re-import shows its new names at once and its new shapes at the next read.
+    """
+    level = CHILD_LEVEL.get(len(region_code), RegionLevel.COMPOUND)
+    if len(region_code) in CHILD_LEVEL:
+        which, outline_code = Region.parent_code == region_code, region_code
+    else:  # a compound: itself, within its community
+        which, outline_code = Region.code == region_code, region_code[:12]
+    rows = session.execute(
+        select(Region.code, Region.name, Region.name_en)
+        .where(which, Region.archived_at.is_(None))
+        .order_by(Region.code)
+    ).all()
+    counts = _open_load(session, region_code, min(len(region_code) + 3, 15), now)
+    key = (str(session.get_bind().url), region_code, region_version(session))
+    shapes, outline = _map_shape_cache.get(key, lambda: _screen_shapes(session, which, outline_code))
+    areas = pd.DataFrame(
+        [
+            {
+                "code": r.code,
+                "name": r.name,
+                "name_en": r.name_en or r.name,
+                **shapes.get(r.code, {"boundary": None, "lat": None, "lon": None}),
+                "open": counts.get(r.code, (0, 0))[0],
+                "overdue": counts.get(r.code, (0, 0))[1],
+            }
+            for r in rows
+        ],
+        columns=MAP_COLUMNS,
+    )
+    return MapShapes(level=level, areas=areas, outline=outline)
+
+
+def _forget_map_shapes(_count: int) -> None:
+    _map_shape_cache.clear()
+
+
+def _geometry(boundary) -> shapely.Geometry | None:
+    """A stored GeoJSON boundary as a valid Polygon or MultiPolygon, or None."""
+    if not isinstance(boundary, dict) or boundary.get("type") not in ("Polygon", "MultiPolygon"):
+        return None
+    try:
+        geometry = shapely.geometry.shape(boundary)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError):
+        return None
+    if geometry.is_empty:
+        return None
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    polygons = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        return None
+    return polygons[0] if len(polygons) == 1 else shapely.multipolygons(shapely.get_parts(polygons))
+
+
+def _screen_shapes(session: Session, which, outline_code: str) -> tuple[dict[str, dict], dict | None]:
+    """The areas' shapes and label points, and the outline, ready to draw (see MapShapes)."""
+    rows = session.execute(
+        select(Region.code, Region.boundary, Region.center_lat, Region.center_lon).where(
+            which, Region.archived_at.is_(None)
+        )
+    ).all()
+    outline = _geometry(session.scalar(select(Region.boundary).where(Region.code == outline_code)))
+    found = [(r, g) for r in rows if (g := _geometry(r.boundary)) is not None]
+    shapes = {r.code: {"boundary": None, "lat": r.center_lat, "lon": r.center_lon} for r in rows}
+    if not found:
+        return shapes, _geojson(outline) if outline is not None else None
+    geometries = np.array([g for _, g in found])
+    everything = shapely.union_all([*geometries, *([outline] if outline is not None else [])])
+    west, south, east, north = everything.bounds
+    tolerance = max(east - west, north - south) / SCREEN_DETAIL
+    try:  # neighbours keep one shared border
+        simplified = shapely.coverage_simplify(geometries, tolerance)
+    except shapely.errors.ShapelyError:
+        simplified = shapely.simplify(geometries, tolerance, preserve_topology=True)
+    simplified = np.where(shapely.is_valid(simplified) & ~shapely.is_empty(simplified), simplified, geometries)
+    labels = _label_points(simplified, (south + north) / 2, tolerance)
+    for (row, _), geometry, (lon, lat) in zip(found, simplified, labels, strict=True):
+        shapes[row.code] = {"boundary": _geojson(geometry), "lat": round(lat, 6), "lon": round(lon, 6)}
+    if outline is not None:
+        outline = shapely.simplify(outline, tolerance, preserve_topology=True)
+    return shapes, _geojson(outline) if outline is not None else None
+
+
+def _label_points(geometries: np.ndarray, latitude: float, tolerance: float) -> np.ndarray:
+    """Where each shape's label goes: the centre of its largest inscribed circle, in metric proportions."""
+    stretch = math.cos(math.radians(latitude))  # a degree of longitude is this much shorter than one of latitude
+    metric = shapely.transform(geometries, lambda xy: xy * [stretch, 1.0])
+    centres = shapely.get_coordinates(shapely.get_point(shapely.maximum_inscribed_circle(metric, tolerance), 0))
+    return centres / [stretch, 1.0]
+
+
+def _geojson(geometry: shapely.Geometry) -> dict:
+    """A Polygon or MultiPolygon as GeoJSON, exterior rings counter-clockwise, holes clockwise, 1e-6° (0.1 m)."""
+    oriented = shapely.orient_polygons(shapely.transform(geometry, lambda xy: np.round(xy, 6)))
+    return json.loads(shapely.to_geojson(oriented))
 
 
 def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]:
@@ -281,13 +487,23 @@ class WallView:
     recent: list[dict]
     sla: list[dict]
     volume: pd.DataFrame
-    load: pd.DataFrame
+    load: MapShapes  # the map: the areas one level down, with their open and overdue appeals
     visits: dict
+    calendar_fallback: tuple[int, ...] = ()  # years counted Monday–Friday that matter now (WorkCalendar.fallback_soon)
 
 
 def database_key() -> str:
     """Which database this app reads (a cache key part: two apps in one process share no results)."""
     return str(db.engine.url)
+
+
+def regions_key() -> tuple:
+    """This database's regions as a cache key part: a region re-import (new names, shapes or archived
+    regions) changes it, so walls show it at their next resync. It holds the imports this process
+    committed (queries.regions.change_count: exact at once) and the table's fingerprint
+    (queries.regions.region_version: an import by another process, the CLI's, too)."""
+    with db.session() as session:
+        return change_count(db), region_version(session)
 
 
 def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None = None) -> WallView:
@@ -310,6 +526,7 @@ def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None =
             recent=recent_appeals(session, region_code, lang, TICKER_LENGTH),
             sla=sla_board(session, region_code, lang, SLA_LENGTH),
             volume=daily_volume(session, region_code, now, calendar),
-            load=community_load(session, region_code, now),
+            load=map_shapes(session, region_code, now),
             visits=visit_lists(session, region_code),
+            calendar_fallback=tuple(calendar.fallback_soon(now.astimezone(calendar.timezone).date())),
         )

@@ -1,4 +1,5 @@
-"""Managing users, wall tokens and API keys: the one set of rules behind the CLI and the admin page.
+"""Managing users, wall tokens and API keys, imports uploaded on /admin and the working-day calendar's
+override file: the one set of rules behind the CLI and the admin page.
 
 Every function that changes something validates its inputs (raising AdminError, which names the
 field), makes the change and writes its audit-log entry in the same transaction, so a change is
@@ -8,8 +9,15 @@ token or key is returned once, to be shown once, and can never be read back.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import datetime as dt
+import fcntl
+import os
 import re
+import tempfile
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +27,9 @@ from dashboard.domain.credentials import hash_api_key, hash_password, hash_token
 from dashboard.domain.keys import UNBOUNDED, KeyAction, KeyScopeError, actions_text, parse_actions
 from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_scoped
 from dashboard.domain.vocab import Channel
+from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR, load_overrides
 from dashboard.queries.admin import ApiKeyView, CredentialView, UserView, api_key_view, user_view
+from dashboard.services.ingest.dropfolder import ingest_file
 from dashboard.store.audit import audit_row
 from dashboard.store.database import db
 from dashboard.store.models import ApiKey, Region, User, WallToken
@@ -345,3 +355,251 @@ def revoke_wall_tokens(actor: str, name: object = None, token_id: object = None)
 def revoke_api_keys(actor: str, name: object = None, key_id: object = None) -> list[str]:
     """Revoke one API key by id, or every active one with a name: its next request is refused."""
     return _revoke(actor, ApiKey, "apikey", "key", name, key_id)
+
+
+# ---------------------------------------------------------------------------- imports uploaded on /admin
+
+# A region file's coordinates: "auto" follows its name (GCJ-02 when it contains "gcj02", else WGS-84),
+# "wgs84" (CGCS2000 is the same to a map's precision) or the offset datum of Chinese web maps "gcj02".
+CRS_CHOICES = ("auto", "wgs84", "gcj02")
+MAX_FILE_NAME_LENGTH = 200
+REGION_FILE_PREFIX = "regions"
+
+
+def upload_limit(max_content_length: int) -> int:
+    """The largest file an upload may carry: it travels base64-encoded (4 bytes per 3) in a request
+    of at most CC_MAX_CONTENT_LENGTH bytes, with a little room for the rest of the callback's body."""
+    return max(0, (max_content_length - 64 * 1024) * 3 // 4)
+
+
+def upload_name(value: object) -> str:
+    """An uploaded file's name: a plain name (no folder, not hidden), which decides its kind."""
+    name = _text(value, "file", max_length=MAX_FILE_NAME_LENGTH)
+    if any(c in name for c in "/\\\0") or name.startswith(".") or not name.isprintable():
+        raise AdminError("file", "file_name", name=name[:80])
+    return name
+
+
+def upload_bytes(contents: object, max_bytes: int) -> bytes:
+    """The file a dcc.Upload sends ("data:<type>;base64,<data>"), decoded; refused above max_bytes."""
+    if not isinstance(contents, str) or not contents:
+        raise AdminError("file", "required")
+    head, _, data = contents.partition(",")
+    if not head.startswith("data:") or not head.endswith(";base64"):
+        raise AdminError("file", "invalid")
+    if len(data) > (max_bytes // 3 + 1) * 4:
+        raise AdminError("file", "file_too_large", max=_megabytes(max_bytes))
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise AdminError("file", "invalid") from None
+    if len(raw) > max_bytes:
+        raise AdminError("file", "file_too_large", max=_megabytes(max_bytes))
+    if not raw:
+        raise AdminError("file", "file_empty")
+    return raw
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:.1f}".rstrip("0").rstrip(".")
+
+
+def import_upload(
+    actor: str,
+    ingestor,
+    filename: object,
+    contents: object,
+    max_bytes: int,
+    crs: object = "auto",
+    archive_missing: bool = False,
+) -> dict:
+    """Import one uploaded file as the drop folder would (its name decides the kind), and audit it.
+
+    Every file goes to services.ingest.dropfolder.ingest_file, which region files (regions*) pass
+    on to the region importer with the coordinates' datum (crs: "auto", "wgs84" or "gcj02") and whether
+    regions missing from the file are archived. The file is written to a temporary folder under its
+    own name and removed afterwards. Returns the importer's report; a file that cannot be
+    read at all is reported (file_error) and audited too.
+    """
+    name = upload_name(filename)
+    if not isinstance(crs, str) or crs not in CRS_CHOICES:
+        raise AdminError("crs", "invalid")
+    data = upload_bytes(contents, max_bytes)
+    source = f"upload:{name}"
+    regions = name.lower().startswith(REGION_FILE_PREFIX)
+    with tempfile.TemporaryDirectory(prefix="cc-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        # In this process (a web request: no reader process); a regions* file goes on to the region
+        # importer with the coordinates' datum and archive_missing, and is audited there as actor too.
+        region_options = {"crs": None if crs == "auto" else crs, "archive_missing": bool(archive_missing)}
+        region_options = region_options if regions else {}
+        report = ingest_file(ingestor, path, source=source, pipelined=False, actor=actor, **region_options)
+    counts = {key: value for key, value in report.items() if isinstance(value, int) and not isinstance(value, bool)}
+    detail = {"kind": report.get("kind"), "bytes": len(data), **counts}
+    if regions:
+        detail.update(crs=report.get("crs") or crs, archive_missing=bool(archive_missing))  # auto: as resolved
+    if report.get("file_error"):
+        detail["file_error"] = str(report["file_error"])[:500]
+    with db.transaction() as session:
+        _audit(session, actor, "import_upload", f"file:{name}", detail)
+    return report
+
+
+# ---------------------------------------------------------------------------- the working-day calendar's override file
+
+MAX_CALENDAR_DATES = 366
+MAX_CALENDAR_TEXT = 4000  # characters typed into one list of the form
+_DATE_SEPARATORS = re.compile(r"[\s,，、;；]+")
+_RANGE = re.compile(r"^(.+?)(?:\.\.|~|～|至)(.+)$")
+
+
+def _calendar_date(text: str, field: str, year: int) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise AdminError(field, "date_format", value=text[:40]) from None
+    if day.year != year:
+        raise AdminError(field, "date_outside_year", value=day.isoformat(), year=year)
+    return day
+
+
+def calendar_dates(value: object, field: str, year: int) -> set[dt.date]:
+    """Dates typed into the form: YYYY-MM-DD separated by spaces, commas or new lines, and ranges
+    written A..B (or A~B, A至B); each must lie in year."""
+    text = _text(value, field, required=False, max_length=MAX_CALENDAR_TEXT)
+    days: set[dt.date] = set()
+    for part in filter(None, _DATE_SEPARATORS.split(text)):
+        found = _RANGE.match(part)
+        if found:
+            first = _calendar_date(found.group(1), field, year)
+            last = _calendar_date(found.group(2), field, year)
+            if last < first:
+                raise AdminError(field, "date_range", value=part[:40])
+            days.update(first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+        else:
+            days.add(_calendar_date(part, field, year))
+        if len(days) > MAX_CALENDAR_DATES:
+            raise AdminError(field, "too_many_dates", max=MAX_CALENDAR_DATES)
+    return days
+
+
+def _header(path) -> str:
+    """The comment lines at the top of the override file, kept when it is written again."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ""
+    header = []
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        header.append(line)
+    return "\n".join(header).rstrip() + "\n" if any(line.strip() for line in header) else ""
+
+
+def _toml_dates(days: set[dt.date]) -> str:
+    items = [f'"{day.isoformat()}"' for day in sorted(days)]
+    if len(items) <= 5:
+        return "[" + ", ".join(items) + "]"
+    rows = [", ".join(items[n : n + 5]) for n in range(0, len(items), 5)]
+    return "[\n    " + ",\n    ".join(rows) + ",\n]"
+
+
+def overrides_text(header: str, overrides: dict[int, tuple[set[dt.date], set[dt.date]]]) -> str:
+    """The override file's text: its header comments, then one table per year."""
+    parts = [header] if header else []
+    for year in sorted(overrides):
+        holidays, workdays = overrides[year]
+        parts.append(f"[{year}]\nholidays = {_toml_dates(holidays)}\nworkdays = {_toml_dates(workdays)}\n")
+    return "\n".join(parts)
+
+
+def _write_atomically(path, text: str) -> None:
+    """Replace path's content in one step (a temporary file beside it, synced, then renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def _folder_locked(folder: Path):
+    """One writer of the override file at a time, across processes on this host (flock on its folder)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise AdminError("calendar_file", "calendar_file_write", reason=str(exc)[:200]) from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def save_calendar_year(actor: str, path, year: object, holidays: object, workdays: object) -> dict:
+    """Enter a year's official holidays and make-up working days into the override file (path).
+
+    Dates must lie in the year, and none may be both a holiday and a working day. Both lists empty
+    removes the year from the file (the library or the Monday–Friday fallback applies again). The
+    file is written atomically, with its header comments kept, and the change is audited in the
+    same step; the caller reloads the calendar. Returns {"year", "action", "holidays", "workdays"}.
+    """
+    if isinstance(year, str) and year.strip().isdigit():
+        year = int(year)
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise AdminError("year", "required" if year in (None, "") else "invalid")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise AdminError("year", "year_range", first=FIRST_YEAR, last=LAST_YEAR)
+    days_off = calendar_dates(holidays, "holidays", year)
+    days_on = calendar_dates(workdays, "workdays", year)
+    both = sorted(days_off & days_on)
+    if both:
+        raise AdminError("workdays", "date_both", value=", ".join(day.isoformat() for day in both[:5]))
+    path = Path(path)
+    with _folder_locked(path.parent):
+        try:
+            overrides = load_overrides(path)
+        except (OSError, ValueError) as exc:
+            raise AdminError("calendar_file", "calendar_file", reason=str(exc)[:200]) from None
+        before = overrides.get(year)
+        if days_off or days_on:
+            overrides[year] = (days_off, days_on)
+            action = "calendar_save"
+        elif before is not None:
+            del overrides[year]
+            action = "calendar_remove"
+        else:
+            raise AdminError("holidays", "calendar_empty")
+        if before == overrides.get(year):
+            raise AdminError("holidays", "calendar_unchanged", year=year)
+        text = overrides_text(_header(path), overrides)
+        with db.transaction() as session:
+            detail = {
+                "holidays": [day.isoformat() for day in sorted(days_off)],
+                "workdays": [day.isoformat() for day in sorted(days_on)],
+                "before": None
+                if before is None
+                else {
+                    "holidays": sorted(d.isoformat() for d in before[0]),
+                    "workdays": sorted(d.isoformat() for d in before[1]),
+                },
+            }
+            _audit(session, actor, action, f"calendar:{year}", detail)
+            session.flush()
+            try:
+                _write_atomically(path, text)  # last: a failure rolls the audit entry back
+            except OSError as exc:  # the file or its folder is not writable by this process's user
+                raise AdminError("calendar_file", "calendar_file_write", reason=str(exc)[:200]) from None
+    return {"year": year, "action": action, "holidays": len(days_off), "workdays": len(days_on)}

@@ -8,7 +8,6 @@ bulk inserts, so a street (98k residents, 61k appeals) takes seconds and a distr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import tomllib
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import func, select, text
 
 from dashboard.config import DATA_DIR
@@ -41,6 +41,7 @@ from dashboard.domain.vocab import (
     VisitListKind,
 )
 from dashboard.domain.workcal import DAY, WorkCalendar
+from dashboard.services import demo_shapes
 from dashboard.store import counters as aggregates
 from dashboard.store.bulk import bulk_insert
 from dashboard.store.database import Database
@@ -211,42 +212,19 @@ def _normalised(weights: dict) -> tuple[list, np.ndarray]:
     return keys, values / values.sum()
 
 
-def _split(rect: tuple[float, float, float, float], weights: np.ndarray) -> list[tuple]:
-    """Slice a lon/lat rectangle into strips (or a grid of strips) with areas ∝ weights."""
-    lon0, lat0, lon1, lat1 = rect
-    n = len(weights)
-    rows = max(1, round(np.sqrt(n * (lat1 - lat0) / max(lon1 - lon0, 1e-9))))
-    rows = min(rows, n)
-    groups = np.array_split(np.arange(n), rows)
-    total = weights.sum()
-    result: list[tuple] = [None] * n  # type: ignore[list-item]
-    y = lat0
-    for group in groups:
-        height = (lat1 - lat0) * weights[group].sum() / total
-        x = lon0
-        for i in group:
-            width = (lon1 - lon0) * weights[i] / weights[group].sum()
-            result[i] = (x, y, x + width, y + height)
-            x += width
-        y += height
-    return result
+def build_regions(
+    rng: np.random.Generator, scale: DemoScale, names: dict, shape_rng: np.random.Generator | None = None
+) -> pd.DataFrame:
+    """The region tree with map-like synthetic shapes; compounds carry a population weight.
 
-
-def _polygon(rect: tuple) -> dict:
-    lon0, lat0, lon1, lat1 = (round(v, 6) for v in rect)
-    return {
-        "type": "Polygon",
-        "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]],
-    }
-
-
-def build_regions(rng: np.random.Generator, scale: DemoScale, names: dict) -> pd.DataFrame:
-    """The region tree with synthetic rectangles; compounds carry a population weight."""
+    The shapes (demo_shapes: Voronoi cells within an irregular district outline) are drawn from
+    their own generator, shape_rng, so that they leave rng's sequence, and so all other demo
+    data, as it was.
+    """
     district = names["district"]
     streets = names["streets"]
     street_weights = rng.gamma(6.0, 1.0, len(streets))
     street_weights[0] = street_weights.max() * 1.1  # Cuqiao is one of the largest
-    street_rects = _split(tuple(district["bbox"]), street_weights)
     rows = [
         {
             "code": district["code"],
@@ -254,7 +232,6 @@ def build_regions(rng: np.random.Generator, scale: DemoScale, names: dict) -> pd
             "name_en": district["name_en"],
             "level": RegionLevel.DISTRICT.value,
             "parent_code": None,
-            "rect": tuple(district["bbox"]),
             "weight": np.nan,
         }
     ]
@@ -283,13 +260,11 @@ def build_regions(rng: np.random.Generator, scale: DemoScale, names: dict) -> pd
                 "name_en": street["name_en"],
                 "level": RegionLevel.STREET.value,
                 "parent_code": district["code"],
-                "rect": street_rects[s],
                 "weight": np.nan,
             }
         )
         count = int(per_street[s])
         community_weights = rng.gamma(5.0, 1.0, count)
-        community_rects = _split(street_rects[s], community_weights)
         known = street.get("communities", [])
         known_en = street.get("communities_en", [])
         for c in range(count):
@@ -308,14 +283,12 @@ def build_regions(rng: np.random.Generator, scale: DemoScale, names: dict) -> pd
                     "name_en": name_en,
                     "level": RegionLevel.COMMUNITY.value,
                     "parent_code": street_code,
-                    "rect": community_rects[c],
                     "weight": np.nan,
                 }
             )
             n_compounds = per_community + (1 if community_index < extra_compounds else 0)
             community_index += 1
             compound_weights = rng.gamma(2.0, 1.0, n_compounds) * community_weights[c]
-            compound_rects = _split(community_rects[c], compound_weights)
             for k in range(n_compounds):
                 stem = compound_stems[(c * 7 + k * 3 + s) % len(compound_stems)]
                 suffix = compound_suffixes[(k + c) % len(compound_suffixes)]
@@ -326,15 +299,17 @@ def build_regions(rng: np.random.Generator, scale: DemoScale, names: dict) -> pd
                         "name_en": f"Compound {k + 1}",
                         "level": RegionLevel.COMPOUND.value,
                         "parent_code": community_code,
-                        "rect": compound_rects[k],
                         "weight": compound_weights[k],
                     }
                 )
     frame = pd.DataFrame(rows)
-    rects = np.array(frame["rect"].tolist())
-    frame["center_lon"] = ((rects[:, 0] + rects[:, 2]) / 2).round(6)
-    frame["center_lat"] = ((rects[:, 1] + rects[:, 3]) / 2).round(6)
-    frame["boundary"] = [json.dumps(_polygon(r)) for r in frame["rect"]]
+    lon0, lat0, lon1, lat1 = district["bbox"]
+    shapes, labels = demo_shapes.region_shapes(
+        frame, shape_rng or np.random.default_rng(0), (lon0 + lon1) / 2, (lat0 + lat1) / 2, len(streets)
+    )
+    frame["shape"] = shapes  # WGS-84 polygons (appeals are placed inside their compound's)
+    frame["center_lon"], frame["center_lat"] = labels[:, 0], labels[:, 1]  # a point well inside the shape
+    frame["boundary"] = shapely.to_geojson(shapes)
     return frame
 
 
@@ -588,9 +563,8 @@ def build_appeals(
     weights = compounds["weight"].to_numpy()
     compound_index = rng.choice(len(compounds), n, p=weights / weights.sum())
     region_code = compounds["code"].to_numpy()[compound_index]
-    rects = np.array(compounds["rect"].tolist())[compound_index]
-    lon = rects[:, 0] + rng.random(n) * (rects[:, 2] - rects[:, 0])
-    lat = rects[:, 1] + rng.random(n) * (rects[:, 3] - rects[:, 1])
+    u, v = rng.random(n), rng.random(n)  # (two draws per appeal, as before: the rest of the sequence is unchanged)
+    lon, lat = demo_shapes.sample_points(compounds["shape"].to_numpy(), compound_index, u, v)
 
     reported_utc = calendar.from_local_seconds(reported_local)
     frame = pd.DataFrame({"reported_at": reported_utc, "priority": priority, "category": category})
@@ -874,7 +848,7 @@ def generate(
         clock = now
         progress(f"  {label}: {timings[label]:.1f} s")
 
-    regions = build_regions(rng, spec, names)
+    regions = build_regions(rng, spec, names, np.random.default_rng([seed, 15]))
     departments = build_departments(regions)
     teams, staff = build_teams_and_staff(rng, regions, departments, names)
     compounds = regions[regions["level"] == RegionLevel.COMPOUND.value]

@@ -23,6 +23,9 @@ class Viewer:
     role: Role | None = None
     region_code: str | None = None  # None for an admin: the whole database
     csrf_token: str = ""  # for the log-out form
+    # Years the working-day calendar counts Monday–Friday for want of data, that matter now (this
+    # year, or next year within 30 days: WorkCalendar.fallback_soon); the header warns about them.
+    calendar_fallback_years: tuple[int, ...] = ()
 
     def can(self, permission: Permission) -> bool:
         """Whether this viewer holds permission (open permissions are held by everyone)."""

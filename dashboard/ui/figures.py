@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -63,6 +65,9 @@ MAP_BUCKETS = (  # (label key, fill colour): communities by their open and overd
 )
 
 
+MAP_EDGE = "rgba(143,208,255,0.9)"
+
+
 def map_bucket(open_count: int, overdue: int, busy_threshold: int) -> int:
     """Which colour a community gets: calm, busy, some overdue, many overdue."""
     if overdue >= 3:
@@ -72,25 +77,90 @@ def map_bucket(open_count: int, overdue: int, busy_threshold: int) -> int:
     return 1 if open_count >= busy_threshold else 0
 
 
-def map_figure(load: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figure:
-    """Communities drawn from their own shapes (no map tiles), coloured by open/overdue load."""
-    return go.Figure(map_figure_dict(load, lang, scale))
+def map_figure(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: dict | None = None) -> go.Figure:
+    """Areas drawn from their own shapes (no map tiles), coloured by open/overdue load."""
+    return go.Figure(map_figure_dict(load, lang, scale, outline))
 
 
-def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0) -> dict:
-    """The map as a plain figure dict (the console uses it as it is: no plotly validation to pay for)."""
+MAP_TITLES = {"street": "wall.map_street", "community": "wall.map", "compound": "wall.map_compound"}
+
+
+def map_title(level, lang: str) -> str:
+    """A map's title for the level of its areas (a RegionLevel or its value): appeals by street, community…"""
+    return t(MAP_TITLES.get(getattr(level, "value", level), "wall.map"), lang)
+
+
+def _polygons(geometry: dict | None) -> list[list]:
+    """The polygons (each a list of rings: exterior, then holes) of a GeoJSON Polygon or MultiPolygon."""
+    if not isinstance(geometry, dict):
+        return []
+    if geometry.get("type") == "Polygon":
+        return [geometry.get("coordinates") or []]
+    if geometry.get("type") == "MultiPolygon":
+        return geometry.get("coordinates") or []
+    return []
+
+
+def _signed_area(ring: list) -> float:
+    """Twice the ring's signed area (shoelace): positive when it runs counter-clockwise."""
+    return sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:] + ring[:1], strict=True))
+
+
+def _ring_xy(geometries) -> tuple[list, list]:
+    """x and y of every ring of the geometries, each ring closed and followed by a gap (None).
+
+    A filled trace fills its rings as one path by the non-zero rule: exteriors are drawn
+    counter-clockwise and holes clockwise (reversed here where needed), so a hole stays empty.
+    """
+    xs: list = []
+    ys: list = []
+    for geometry in geometries:
+        for polygon in _polygons(geometry):
+            for position, ring in enumerate(polygon):
+                if len(ring) < 3:
+                    continue
+                if (_signed_area(ring) > 0) != (position == 0):
+                    ring = ring[::-1]
+                xs += [float(p[0]) for p in ring] + [None]
+                ys += [float(p[1]) for p in ring] + [None]
+    return xs, ys
+
+
+def lonlat_ratio(ys: list) -> float:
+    """scaleratio for a lat (y) axis against a lon (x) axis: 1/cos(latitude), so that a kilometre is
+    as long north-south as east-west on the screen (1.16 at Chengdu's 30.6°)."""
+    values = [y for y in ys if y is not None]
+    middle = (min(values) + max(values)) / 2 if values else 30.6
+    return round(1 / math.cos(math.radians(max(min(middle, 85.0), -85.0))), 4)
+
+
+def _short_names(load: pd.DataFrame, lang: str) -> list[str]:
+    if lang == "en" and "name_en" in load:
+        # The panel's title says what the areas are; the bare names fit the map's small shapes.
+        return [str(n).removesuffix(" Community").removesuffix(" Street") for n in load["name_en"]]
+    return [str(n) for n in load["name"]]
+
+
+def map_label_size(count: int, scale: float = 1.0) -> int:
+    """Label text for a map of count areas: large for a few streets, smaller for many compounds."""
+    return round((18 if count <= 16 else 15 if count <= 30 else 12) * scale)
+
+
+def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: dict | None = None) -> dict:
+    """The map as a plain figure dict (the console uses it as it is: no plotly validation to pay for).
+
+    load: one row per area (code, name, name_en, boundary: GeoJSON Polygon or MultiPolygon, lat
+    and lon: where its label goes, open, overdue); outline: the shape of the region the areas
+    divide, drawn as a line around them. Traces: one filled trace per colour bucket, a legend
+    swatch (a filled square) per bucket, the outline, then the labels (last).
+    """
     busy = max(3, int(load["open"].quantile(0.6))) if len(load) else 3
     buckets = [map_bucket(o, d, busy) for o, d in zip(load["open"], load["overdue"], strict=True)]
     traces = []
+    all_ys: list = []
     for index, (key, colour) in enumerate(MAP_BUCKETS):
-        xs: list = []
-        ys: list = []
-        for boundary, bucket in zip(load["boundary"], buckets, strict=True):
-            if bucket != index or not boundary:
-                continue
-            ring = boundary["coordinates"][0]
-            xs += [p[0] for p in ring] + [None]
-            ys += [p[1] for p in ring] + [None]
+        xs, ys = _ring_xy(b for b, bucket in zip(load["boundary"], buckets, strict=True) if bucket == index)
+        all_ys += ys
         traces.append(
             {
                 "type": "scatter",
@@ -99,28 +169,56 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0) -> dict:
                 "fill": "toself",
                 "fillcolor": colour,
                 "mode": "lines",
-                "line": {"color": "rgba(143,208,255,0.9)", "width": scale},
+                "line": {"color": MAP_EDGE, "width": scale},
                 "name": t(key, lang),
+                "legendgroup": key,
+                "showlegend": False,  # a filled trace's own legend mark is a thin band: a swatch stands in
                 "hoverinfo": "skip",
             }
         )
-    if lang == "en" and "name_en" in load:
-        # The panel's title says they are communities; the bare names fit the map's small shapes.
-        names = [name.removesuffix(" Community") for name in load["name_en"]]
-    else:
-        names = load["name"]
+    for key, colour in MAP_BUCKETS:  # the legend: a filled square per colour, like the areas
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "square",
+                    "size": round(14 * scale),
+                    "color": colour,
+                    "line": {"color": MAP_EDGE, "width": 1},
+                },
+                "name": t(key, lang),
+                "legendgroup": key,
+                "hoverinfo": "skip",
+            }
+        )
+    xs, ys = _ring_xy([outline])
+    all_ys += ys
+    traces.append(
+        {
+            "type": "scatter",
+            "x": xs or [None],
+            "y": ys or [None],
+            "mode": "lines",
+            "line": {"color": "rgba(216,230,255,0.75)", "width": 2.5 * scale},
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
+    )
     labels = [
         f"{n}<br>{o} · <b>{d}</b>" if d else f"{n}<br>{o}"
-        for n, o, d in zip(names, load["open"], load["overdue"], strict=True)
+        for n, o, d in zip(_short_names(load, lang), load["open"], load["overdue"], strict=True)
     ]
     traces.append(
         {
             "type": "scatter",
-            "x": [float(v) if v is not None else None for v in load["lon"]],
-            "y": [float(v) if v is not None else None for v in load["lat"]],
+            "x": [None if pd.isna(v) else float(v) for v in load["lon"]],
+            "y": [None if pd.isna(v) else float(v) for v in load["lat"]],
             "mode": "text",
             "text": labels,
-            "textfont": {"color": WALL_COLORS["text"], "size": round(14 * scale)},
+            "textfont": {"color": WALL_COLORS["text"], "size": map_label_size(len(load), scale)},
             "showlegend": False,
             "hoverinfo": "skip",
         }
@@ -130,9 +228,18 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0) -> dict:
         "plot_bgcolor": WALL_COLORS["background"],
         "font": {"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(15 * scale)},
         "margin": {"l": 4, "r": 4, "t": 4, "b": 4},
-        "legend": {"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "bgcolor": "rgba(0,0,0,0)"},
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "y": 0,
+            "yanchor": "top",
+            "bgcolor": "rgba(0,0,0,0)",
+            "itemsizing": "constant",
+            "itemwidth": 40,
+        },
         "xaxis": {"visible": False},
-        "yaxis": {"visible": False, "scaleanchor": "x", "scaleratio": 1.15},  # ≈ 1/cos(30.6°): metres look square
+        # Longitude and latitude degrees differ in length: 1/cos(latitude) keeps shapes undistorted.
+        "yaxis": {"visible": False, "scaleanchor": "x", "scaleratio": lonlat_ratio(all_ys)},
         "uirevision": "map",
     }
     return {"data": traces, "layout": layout}
@@ -400,27 +507,28 @@ def ageing_figure(counts: list[int], lang: str) -> dict:
     return _console_figure([trace], t("console.ageing", lang))
 
 
-def console_map_figure(load: pd.DataFrame, lang: str) -> dict:
-    """The wall's community map on a light page, with clickable community labels (a click drills down)."""
-    figure = map_figure_dict(load, lang)
+def console_map_figure(load: pd.DataFrame, lang: str, outline: dict | None = None, title: str | None = None) -> dict:
+    """The wall's map on a light page, with clickable labels (a click drills down)."""
+    figure = map_figure_dict(load, lang, outline=outline)
     labels = figure["data"][-1]
     labels.update(
         mode="markers+text",
         customdata=list(load["code"]),
         textposition="middle center",
         marker={"size": 26, "color": "rgba(0,0,0,0)"},
-        textfont={"color": CONSOLE_COLORS["text"], "size": 12},
+        textfont={"color": CONSOLE_COLORS["text"], "size": 13 if len(load) <= 16 else 11},
         hovertemplate="%{text}<extra></extra>",
     )
     labels.pop("hoverinfo")
-    for trace in figure["data"][:-1]:
+    for trace in figure["data"][: len(MAP_BUCKETS)]:
         trace["line"] = {"color": "#5c7fa8", "width": 1}
+    figure["data"][-2]["line"] = {"color": "#1f2a3d", "width": 2}  # the region's outline
     figure["layout"].update(
-        height=360,
+        height=420,
         paper_bgcolor="white",
         plot_bgcolor="white",
         font={"family": WALL_FONT, "color": CONSOLE_COLORS["text"], "size": 12},
-        title={"text": t("wall.map", lang), "x": 0, "font": {"size": 15}},
+        title={"text": title or t("wall.map", lang), "x": 0, "font": {"size": 15}},
         margin={"l": 4, "r": 4, "t": 36, "b": 4},
         clickmode="event",
     )

@@ -89,3 +89,17 @@ ADMIN_KEY_SCOPE_ACTIONS = "admin-key-scope-actions"  # the chosen key's new acti
 ADMIN_KEY_SCOPE = "admin-key-scope"  # sets them on the key chosen in ADMIN_KEY_SELECT
 ADMIN_CHANGED = "admin-changed-{}"  # .format(section): users, tokens, keys; when it last changed
 ADMIN_USER_ROW = "admin-user-row-{}"  # .format(username): a row of the users table
+# Administration: imports by upload (issue 15)
+ADMIN_IMPORT_UPLOAD = "admin-import-upload"  # a dcc.Upload: the file, named like the drop folder's
+ADMIN_IMPORT_CRS = "admin-import-crs"  # coordinates of a region file: wgs84 (also CGCS2000) or gcj02
+ADMIN_IMPORT_ARCHIVE = "admin-import-archive"  # checklist: archive regions missing from the file
+ADMIN_IMPORT_REPORT = "admin-import-report"  # the report of the last upload
+# Administration: the working-day calendar (issue 15)
+ADMIN_CALENDAR_YEAR = "admin-calendar-year"
+ADMIN_CALENDAR_VIEW = "admin-calendar-view"  # the year's months and its source
+ADMIN_CALENDAR_HOLIDAYS = "admin-calendar-holidays"
+ADMIN_CALENDAR_WORKDAYS = "admin-calendar-workdays"
+ADMIN_CALENDAR_SAVE = "admin-calendar-save"  # a ConfirmDialogProvider: writes the override file
+ADMIN_CALENDAR_FEEDBACK = "admin-calendar-feedback"
+CONSOLE_CALENDAR_BANNER = "console-calendar-banner"  # the console header's warning: a year on the fallback
+WALL_CALENDAR_MARKER = "wall-calendar-marker"  # the wall's small mark for the same

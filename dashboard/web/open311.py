@@ -16,12 +16,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from dashboard.domain.pii import mask_address, mask_free_text
-from dashboard.domain.vocab import OPEN_STATUSES, AppealStatus, Category, Channel, Priority, RegionLevel
+from dashboard.domain.vocab import OPEN_STATUSES, AppealStatus, Category, Channel, Priority
+from dashboard.queries.locate import locator_for
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, parse_instant
 from dashboard.services.ingest.service import raw_json
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, Department, Region, Transition
+from dashboard.store.models import Appeal, Department, Transition
 from dashboard.ui.i18n import label, normalise_language
 from dashboard.web.api import OPEN311_POST_ACTIONS, action_refusal, api_key_from, within_key_region
 from dashboard.web.security import ingest_rate
@@ -281,21 +282,18 @@ def get_request(request_id: str, fmt: str):
     return respond(fmt, "service_requests", "request", items)
 
 
-def _region_at(session, lat: float, lon: float) -> str | None:
-    """The compound whose (rectangular or polygonal) boundary contains the point."""
-    rows = session.execute(select(Region.code, Region.boundary).where(Region.level == RegionLevel.COMPOUND)).all()
-    for code, boundary in rows:
-        if boundary and _contains(boundary["coordinates"][0], lon, lat):
-            return code
-    return None
-
-
-def _contains(ring: list, x: float, y: float) -> bool:
-    inside = False
-    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
-        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-            inside = not inside
-    return inside
+def _region_at(lat, lon) -> str:
+    """The compound whose shape contains the point (queries.locate), or the Open311 error answer."""
+    try:
+        latitude, longitude = float(lat), float(lon)
+    except (TypeError, ValueError):  # a JSON body may carry a list or an object
+        raise Open311Error(400, "lat and long must be numbers") from None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):  # also NaN
+        raise Open311Error(400, "lat must be within -90..90 and long within -180..180")
+    code = locator_for(db).locate(latitude, longitude)
+    if code is None:
+        raise Open311Error(400, "the location is outside the district (or give attribute[region_code])")
+    return code
 
 
 @bp.post("/requests.<fmt>")
@@ -328,11 +326,7 @@ def post_request(fmt: str):
     if not form.get("description"):
         raise Open311Error(400, "description is required")
     if region_code is None and lat and lon:
-        try:
-            with db.session() as session:
-                region_code = _region_at(session, float(lat), float(lon))
-        except ValueError:
-            raise Open311Error(400, "lat and long must be numbers") from None
+        region_code = _region_at(lat, lon)
     if region_code is None:
         raise Open311Error(400, "the location is outside the district (or give attribute[region_code])")
     reporter = " ".join(part for part in (form.get("last_name"), form.get("first_name")) if part) or None

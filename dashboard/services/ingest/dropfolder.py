@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from dashboard.services.ingest import bulkload, pipeline
+from dashboard.services.ingest import bulkload, pipeline, reference, regions
 from dashboard.services.ingest.prepare import BATCH_SIZE
 from dashboard.services.ingest.readers import FileError, format_of, kind_of, read_records
 from dashboard.services.ingest.service import Ingestor
@@ -44,19 +44,30 @@ def ingest_file(
     source: str | None = None,
     pipelined: bool | None = None,
     initial_load: bool | None = None,
+    crs: str | None = None,
+    archive_missing: bool = False,
+    actor: str = "dropfolder",
 ) -> dict:
     """Ingest one file; returns its report (with 'file_error' when the file could not be read).
 
     A large file is read in a second process while this one writes (pipelined=None decides by
     size; True or False forces it). A file of appeals that dwarfs the table is loaded with the
     table's secondary indexes deferred (bulkload; initial_load=None decides by size, True or
-    False forces it).
+    False forces it). A regions* file goes to services/ingest/regions.py with crs (None: from
+    the file's name), archive_missing and actor (who the audit log names).
     """
     started = time.perf_counter()
     source = source or f"file:{path.name}"
     try:
         kind = kind_of(path)
+        if kind == "region":  # GeoJSON, a zipped Shapefile or CSV of the region tree: its own importer
+            report = regions.import_regions(
+                ingestor.database, path, crs=crs, archive_missing=archive_missing, actor=actor, source=source
+            )
+            return _finished(report, path, started)
         format_of(path)
+        if kind in reference.KINDS:  # departments, teams, staff, visits, population (by natural keys)
+            return _finished(reference.ingest_path(ingestor, path, kind, source), path, started)
         engine = ingestor.database.engine
         bulkload.restore(engine)  # after a load that was killed
         initial_load = kind == "appeal" and (
@@ -104,3 +115,10 @@ def _summary(report: dict) -> str:
     if "file_error" in report:
         return report["file_error"]
     return ", ".join(f"{key} {report[key]}" for key in ("created", "updated", "unchanged", "stale", "quarantined"))
+
+
+def _finished(report: dict, path: Path, started: float) -> dict:
+    """A reference file's report, with its file name and time like any other."""
+    report["file"] = path.name
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report

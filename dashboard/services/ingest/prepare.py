@@ -34,8 +34,15 @@ from dashboard.domain.vocab import (
     TransitionAction,
 )
 from dashboard.domain.workcal import WorkCalendar
+from dashboard.queries.locate import CompoundIndex
 from dashboard.services.ingest.readers import RawRecord
-from dashboard.services.ingest.records import RecordError, validate_appeal, validate_business, validate_resident
+from dashboard.services.ingest.records import (
+    RecordError,
+    point_to_locate,
+    validate_appeal,
+    validate_business,
+    validate_resident,
+)
 from dashboard.store import counters as aggregates
 from dashboard.store.bulk import driver_columns
 
@@ -92,6 +99,8 @@ class Context:
     policy: SlaPolicy
     now: dt.datetime
     dialect: str  # 'sqlite' or 'postgresql': the form of prepared driver rows
+    # The compounds' shapes, for appeals that give lat/lon instead of a region code (None: no shapes).
+    compounds: CompoundIndex | None = None
 
 
 @dataclass
@@ -146,11 +155,21 @@ class PreparedBatch:
         return [values[position] for values in self.appeals]
 
 
-def validate(context: Context, fields: dict) -> dict:
-    """One clean record of the context's kind, or RecordError."""
+_LOOK_UP = object()  # validate's located when the caller has not looked the point up
+
+
+def validate(context: Context, fields: dict, located=_LOOK_UP) -> dict:
+    """One clean record of the context's kind, or RecordError.
+
+    located: the compound already found for the appeal's lat/lon (prepare_batches looks up a whole
+    batch at once); by default the point, if the record needs locating, is looked up here.
+    """
     timezone = context.calendar.timezone
     if context.kind == "appeal":
-        return validate_appeal(fields, context.regions, context.departments, timezone, context.now)
+        if located is _LOOK_UP:
+            point = point_to_locate(fields)
+            located = None if point is None or context.compounds is None else context.compounds.locate(*point)
+        return validate_appeal(fields, context.regions, context.departments, timezone, context.now, located)
     if context.kind == "resident":
         return validate_resident(fields, context.regions, timezone, context.now)
     return validate_business(fields, context.regions, timezone, context.now)
@@ -160,22 +179,38 @@ def prepare_batches(
     records: Iterable[RawRecord], context: Context, batch_size: int = BATCH_SIZE
 ) -> Iterator[PreparedBatch]:
     """Validate records and group them into prepared batches of at most batch_size records."""
-    batch = PreparedBatch(read=0)
-    for record in records:
-        batch.read += 1
-        if record.error is None:
-            try:
-                batch.clean.append(validate(context, record.fields or {}))
-                batch.locations.append(record.location)
-            except RecordError as error:
-                batch.rejected.append(Rejected(record.location, record.raw, error.field, error.message))
-        else:
-            batch.rejected.append(Rejected(record.location, record.raw, record.error.field, record.error.message))
-        if batch.read >= batch_size:
-            yield _finish(batch, context)
-            batch = PreparedBatch(read=0)
-    if batch.read:
+    records = iter(records)
+    while chunk := tuple(itertools.islice(records, batch_size)):
+        batch = PreparedBatch(read=len(chunk))
+        located = _located(chunk, context)
+        for record, compound in zip(chunk, located, strict=True):
+            if record.error is None:
+                try:
+                    batch.clean.append(validate(context, record.fields or {}, compound))
+                    batch.locations.append(record.location)
+                except RecordError as error:
+                    batch.rejected.append(Rejected(record.location, record.raw, error.field, error.message))
+            else:
+                rejected = Rejected(record.location, record.raw, record.error.field, record.error.message)
+                batch.rejected.append(rejected)
         yield _finish(batch, context)
+
+
+def _located(records: tuple[RawRecord, ...], context: Context) -> list[str | None]:
+    """The compound of each appeal that gives lat/lon and no region code, found in one look-up for the batch."""
+    located: list[str | None] = [None] * len(records)
+    if context.kind != "appeal" or context.compounds is None:
+        return located
+    points = {
+        position: point
+        for position, record in enumerate(records)
+        if record.error is None and (point := point_to_locate(record.fields or {})) is not None
+    }
+    if points:
+        lats, lons = zip(*points.values(), strict=True)
+        for position, compound in zip(points, context.compounds.locate_many(lats, lons), strict=True):
+            located[position] = compound
+    return located
 
 
 def _finish(batch: PreparedBatch, context: Context) -> PreparedBatch:

@@ -19,6 +19,12 @@ from pathlib import Path
 from dashboard.services.ingest.records import RecordError, missing_required, normalise_headers
 
 KIND_PREFIXES = {"appeal": "appeal", "resident": "resident", "business": "business"}
+# The organisation, the visit lists and population aggregates (services/ingest/reference.py).
+KIND_PREFIXES.update(
+    {"department": "department", "team": "team", "staff": "staff", "visit": "visit", "population": "population"}
+)
+# The region hierarchy: GeoJSON, a zipped Shapefile or CSV, read by services/ingest/geo_readers.py.
+KIND_PREFIXES["region"] = "region"
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
@@ -66,7 +72,7 @@ def kind_of(path: Path) -> str:
     for prefix, kind in KIND_PREFIXES.items():
         if name.startswith(prefix):
             return kind
-    raise FileError(f"{path.name}: the name must start with appeals, residents or businesses")
+    raise FileError(f"{path.name}: the name must start with one of {', '.join(sorted(KIND_PREFIXES))}")
 
 
 def format_of(path: Path) -> str:

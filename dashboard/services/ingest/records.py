@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,7 +49,7 @@ class RecordError(ValueError):
     def __init__(self, field: str | None, message: str) -> None:
         # Reasons quote the input, and they leave the server (ingest reports, the quarantine
         # list): numbers in them are masked, except in the codes an operator needs to fix a record.
-        if field not in UNMASKED_FIELDS:
+        if field not in UNMASKED_FIELDS and field not in CODE_FIELDS:
             message = mask_free_text(message)
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
@@ -57,6 +58,15 @@ class RecordError(ValueError):
 
 # Identifiers, not personal data: shown as sent in errors and in the quarantine view.
 UNMASKED_FIELDS = frozenset({"region_code", "external_id"})
+# Codes of the organisation (a department's code, a team named by its community): reasons about them
+# quote them through shown_code, and the quarantine view shows them as sent when they look like codes.
+CODE_FIELDS = frozenset({"code", "team", "team_region", "department"})
+_CODE_SHAPE = re.compile(r"\d{6}(?:\d{3}){0,3}(?:[-_/:：\s]\D*)?")
+
+
+def shown_code(text: str) -> str:
+    """A code as sent (510107001-police, 510107001001 居民走访队), any other text masked like free text."""
+    return text if _CODE_SHAPE.fullmatch(text) else mask_free_text(text)
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,71 @@ BUSINESS_FIELDS = (
     Field("contact_phone", ("联系电话", "电话")),
     Field("employees", ("从业人数", "员工数")),
 )
-FIELDS_BY_KIND = {"appeal": APPEAL_FIELDS, "resident": RESIDENT_FIELDS, "business": BUSINESS_FIELDS}
+# The organisation, the visit lists and population aggregates (services/ingest/org.py, population.py).
+DEPARTMENT_FIELDS = (
+    Field("code", ("部门代码", "部门编码", "代码", "编码"), True),
+    Field("name", ("部门名称", "名称"), True),
+    Field("region_code", ("区划代码", "区域代码", "所属区域代码", "所属区域", "region"), True),
+    Field("kind", ("部门类型", "部门类别", "类型"), True),
+    Field("name_en", ("英文名称", "英文名")),
+    Field("level", ("层级", "级别")),
+)
+TEAM_FIELDS = (
+    Field("region_code", ("社区代码", "所属社区", "区划代码", "区域代码", "community", "region"), True),
+    Field("kind", ("队伍类型", "队伍类别", "类型"), True),
+    Field("name", ("队伍名称", "名称")),
+)
+# A team is named by its community and kind (two columns, or one: "510107001001 居民走访队").
+_TEAM_REFERENCE = (
+    Field("team", ("所属队伍", "队伍", "走访队伍")),
+    Field("team_region", ("队伍社区代码", "所属社区", "社区代码", "community")),
+    Field("team_kind", ("队伍类型", "team_type")),
+)
+STAFF_FIELDS = (
+    Field("external_id", ("人员编号", "工号", "编号", "id"), True),
+    Field("name", ("姓名",), True),
+    *_TEAM_REFERENCE,
+    Field("department", ("所属部门", "部门代码", "部门")),
+    Field("title", ("职务", "岗位", "角色", "role")),
+    Field("phone", ("联系电话", "电话", "手机号", "手机")),
+)
+VISIT_FIELDS = (
+    Field("external_id", ("清单编号", "事项编号", "编号", "id"), True),
+    Field("list_kind", ("清单类型", "清单", "清单类别", "list"), True),
+    *_TEAM_REFERENCE,
+    Field("region_code", ("区划代码", "区域代码", "所在小区", "所在区域", "region")),
+    Field("title", ("标题", "事项", "事项名称", "问题"), True),
+    Field("detail", ("详情", "描述", "具体情况", "内容")),
+    Field("status", ("状态", "办理状态")),
+    Field("found_at", ("发现时间", "登记时间", "走访时间"), True),
+    Field("resolved_at", ("解决时间", "办结时间")),
+)
+POPULATION_FIELDS = (
+    Field("region_code", ("区划代码", "小区代码", "区域代码", "compound", "region"), True),
+    Field("as_of", ("统计日期", "截至日期", "截止日期", "数据日期")),
+    Field("residents", ("实有人口", "总人口", "人口数")),
+    *(  # a column per household type and livelihood group: its code, or its Chinese label
+        Field(member.value, tuple(text for text, named in chinese_aliases(enum_cls).items() if named == member))
+        for enum_cls in (HouseholdType, LivelihoodGroup)
+        for member in enum_cls
+    ),
+)
+FIELDS_BY_KIND = {
+    "appeal": APPEAL_FIELDS,
+    "resident": RESIDENT_FIELDS,
+    "business": BUSINESS_FIELDS,
+    "department": DEPARTMENT_FIELDS,
+    "team": TEAM_FIELDS,
+    "staff": STAFF_FIELDS,
+    "visit": VISIT_FIELDS,
+    "population": POPULATION_FIELDS,
+}
+# Kinds that need one of several groups of columns (each group complete).
+REQUIRED_ONE_OF = {
+    "staff": (("team",), ("team_region", "team_kind"), ("department",)),
+    "visit": (("team",), ("team_region", "team_kind")),
+    "population": (("residents",), tuple(member.value for member in HouseholdType)),
+}
 
 
 def header_map(kind: str) -> dict[str, str]:
@@ -138,9 +212,15 @@ def normalise_headers(kind: str, headers: list[str]) -> tuple[list[str | None], 
 
 
 def missing_required(kind: str, names: list[str | None]) -> list[str]:
-    """Required fields that no column supplies."""
+    """Required fields that no column supplies (an appeal's region_code may come from lat and lon)."""
     present = set(names)
-    return [spec.name for spec in FIELDS_BY_KIND[kind] if spec.required and spec.name not in present]
+    if kind == "appeal" and {"lat", "lon"} <= present:
+        present.add("region_code")  # located by its coordinates (see point_to_locate)
+    missing = [spec.name for spec in FIELDS_BY_KIND[kind] if spec.required and spec.name not in present]
+    groups = REQUIRED_ONE_OF.get(kind, ())
+    if groups and not any(all(name in present for name in group) for group in groups):
+        missing.append(" or ".join("+".join(group) for group in groups))
+    return missing
 
 
 @functools.cache
@@ -232,6 +312,37 @@ def parse_region(field: str, value, known_regions: set[str] | dict) -> str:
     return text
 
 
+def point_to_locate(raw: dict) -> tuple[float, float] | None:
+    """(lat, lon) of an appeal that gives no region_code but valid coordinates: its compound is looked up."""
+    if _text(raw.get("region_code")) is not None:
+        return None
+    try:
+        lat = parse_float("lat", raw.get("lat"), -90, 90)
+        lon = parse_float("lon", raw.get("lon"), -180, 180)
+    except RecordError:
+        return None  # validation reports it
+    return None if lat is None or lon is None else (lat, lon)
+
+
+def appeal_region(raw: dict, known_regions, located: str | None) -> str:
+    """An appeal's region: its region_code, or else the compound located from its lat and lon.
+
+    located is what the look-up found for point_to_locate(raw) (None: no compound holds the point).
+    """
+    if _text(raw.get("region_code")) is not None:
+        return parse_region("region_code", raw.get("region_code"), known_regions)
+    if _text(raw.get("lat")) is None and _text(raw.get("lon")) is None:
+        raise RecordError("region_code", "is required (or lat and lon inside a compound)")
+    if point_to_locate(raw) is None:  # say what is wrong with the coordinates
+        if parse_float("lat", raw.get("lat"), -90, 90) is None:
+            raise RecordError("lat", "is required with lon when region_code is not given")
+        parse_float("lon", raw.get("lon"), -180, 180)
+        raise RecordError("lon", "is required with lat when region_code is not given")
+    if located is None:
+        raise RecordError("lat", "lat/lon lie inside no compound of the district; give region_code")
+    return parse_region("region_code", located, known_regions)
+
+
 def parse_float(field: str, value, low: float, high: float) -> float | None:
     """An optional number within [low, high]."""
     text = _text(value)
@@ -285,14 +396,19 @@ def optional_text(field: str, value, max_length: int) -> str | None:
     return text
 
 
-def validate_appeal(raw: dict, known_regions: dict[str, str], departments: dict[str, int], timezone, now) -> dict:
-    """A clean appeal record, or RecordError. known_regions maps code → level; departments code → id."""
+def validate_appeal(
+    raw: dict, known_regions: dict[str, str], departments: dict[str, int], timezone, now, located: str | None = None
+) -> dict:
+    """A clean appeal record, or RecordError. known_regions maps code → level; departments code → id.
+
+    located: the compound that holds the record's lat/lon, for a record without region_code (appeal_region).
+    """
     record = {
         "external_id": identifier("external_id", raw.get("external_id"), 64),
         "source": parse_enum("source", raw.get("source"), Channel),
         "category": parse_enum("category", raw.get("category"), Category),
         "priority": parse_enum("priority", raw.get("priority"), Priority),
-        "region_code": parse_region("region_code", raw.get("region_code"), known_regions),
+        "region_code": appeal_region(raw, known_regions, located),
         "description": required_text("description", raw.get("description"), 4000),
         "reported_at": parse_instant("reported_at", raw.get("reported_at"), timezone, now, required=True),
         "lat": parse_float("lat", raw.get("lat"), -90, 90),
@@ -310,7 +426,7 @@ def validate_appeal(raw: dict, known_regions: dict[str, str], departments: dict[
         raise RecordError("lat" if record["lat"] is None else "lon", "lat and lon come together")
     department = _text(raw.get("department"))
     if department is not None and department not in departments:
-        raise RecordError("department", f"unknown department code {department!r}")
+        raise RecordError("department", f"unknown department code {shown_code(department)!r}")
     record["department_id"] = departments.get(department) if department else None
     for later in ("accepted_at", "resolved_at", "closed_at"):
         if record[later] is not None and record[later] < record["reported_at"]:
@@ -427,6 +543,8 @@ _PERSONAL_FIELDS = {
     "id_number": mask_id_number,
     "address": mask_address,
 }
+# The kinds whose "name" is a person's (a business's, department's or team's is not).
+_PERSONAL_NAMES = frozenset({"appeal", "resident", "staff"})
 
 
 def masked_raw(kind: str, raw: str) -> str:
@@ -441,8 +559,10 @@ def masked_raw(kind: str, raw: str) -> str:
     masked = {}
     for (key, value), name in zip(document.items(), names, strict=True):
         text = None if value is None else str(value).strip() or None
-        if (name in _PERSONAL_FIELDS and name != "name") or (name == "name" and kind != "business"):
+        if (name in _PERSONAL_FIELDS and name != "name") or (name == "name" and kind in _PERSONAL_NAMES):
             masked[key] = _PERSONAL_FIELDS[name](text) if name in _PERSONAL_FIELDS else text
+        elif name in CODE_FIELDS and text:
+            masked[key] = shown_code(text)
         elif name in UNMASKED_FIELDS:
             masked[key] = value
         else:

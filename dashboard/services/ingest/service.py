@@ -25,6 +25,7 @@ from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import AppealStatus, QuarantineStatus
 from dashboard.domain.workcal import WorkCalendar
 from dashboard.queries import wall as walldata
+from dashboard.queries.locate import locator_for
 from dashboard.services.ingest.prepare import (
     BATCH_SIZE,
     STATUS_RANK,
@@ -153,7 +154,13 @@ class Ingestor:
         """Validate and store records of one kind ('appeal', 'resident', 'business') from source.
 
         Rejected records are quarantined (unless quarantine=False, for replays) and explained in the report.
+        The organisation, visit lists and population counts ('department', 'team', 'staff', 'visit',
+        'population') are stored by services.ingest.reference.
         """
+        if kind in ("department", "team", "staff", "visit", "population"):
+            from dashboard.services.ingest import reference  # which imports this module
+
+            return reference.ingest_records(self, records, kind, source, now=now, quarantine=quarantine)
         context = self.context(kind, now)
         return self.write_batches(prepare_batches(records, context, batch_size), context, source, quarantine)
 
@@ -170,6 +177,7 @@ class Ingestor:
             policy=self.policy,
             now=now or dt.datetime.now(dt.UTC),
             dialect=self.database.engine.dialect.name,
+            compounds=locator_for(self.database).index() if kind == "appeal" else None,  # for lat/lon alone
         )
 
     def write_batches(
