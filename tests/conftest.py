@@ -57,6 +57,20 @@ def require_postgres() -> None:
 REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def private_calendar_file(directory) -> str:
+    """A copy of the holiday override file in directory: an admin's calendar save in a test
+    (or a fuzzed one) writes there, never to the repository's data/calendar/overrides.toml."""
+    import shutil
+    from pathlib import Path
+
+    from dashboard.config import DATA_DIR
+
+    target = Path(directory) / "calendar_overrides.toml"
+    if not target.exists():
+        shutil.copyfile(DATA_DIR / "calendar" / "overrides.toml", target)
+    return str(target)
+
+
 def require_redis() -> None:
     """Skip (or, in CI, fail) when Redis is not reachable."""
     import redis
@@ -118,6 +132,7 @@ def app(database_url, tmp_path):
             "SCHEDULER_ENABLED": False,
             "DEMO_MODE": True,  # the demo wall is open; tests of tokens turn it off
             "EXPORT_DIR": str(tmp_path / "exports"),
+            "CALENDAR_OVERRIDE_FILE": private_calendar_file(tmp_path),
         }
     )
     yield app
@@ -135,6 +150,7 @@ def make_hardened_app(database_url, tmp_path):
             "SECRET_KEY": "test-secret-key",
             "SCHEDULER_ENABLED": False,
             "EXPORT_DIR": str(tmp_path / "exports"),
+            "CALENDAR_OVERRIDE_FILE": private_calendar_file(tmp_path),
         }
         return create_app({**config, **overrides})
 

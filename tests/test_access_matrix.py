@@ -21,6 +21,7 @@ from dashboard.store.database import db
 from dashboard.store.models import Appeal, DailyExport, WallToken
 from dashboard.web.access import hash_token
 from dashboard.web.auth import Permission, _callback_permissions
+from tests.conftest import private_calendar_file
 from tests.console_support import COMPOUND_B, PHONE_B, STREET_A, STREET_B, add_street_b, add_user, dash_callback, login
 
 VISITORS = ("anonymous", "wall", "supervisor_a", "supervisor_b", "admin")
@@ -80,6 +81,7 @@ def secure_app(database_url, tmp_path):
             "SCHEDULER_ENABLED": False,
             "DEMO_MODE": False,
             "EXPORT_DIR": str(tmp_path / "exports"),
+            "CALENDAR_OVERRIDE_FILE": private_calendar_file(tmp_path),
         }
     )
     demo.generate(

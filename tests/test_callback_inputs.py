@@ -20,6 +20,7 @@ from dashboard.store import migrate
 from dashboard.store.database import db
 from dashboard.store.models import WallToken
 from dashboard.web.access import hash_token
+from tests.conftest import private_calendar_file
 from tests.console_support import STREET_A, STREET_B, add_street_b, add_user, login
 
 WALL_TOKEN = "wall_token_for_street_a_callback_inputs"
@@ -40,6 +41,7 @@ def hardened_app(directory, wall_token: str = WALL_TOKEN):
             "SCHEDULER_ENABLED": False,
             "DEMO_MODE": False,
             "EXPORT_DIR": str(directory / "exports"),
+            "CALENDAR_OVERRIDE_FILE": private_calendar_file(directory),
         }
     )
     demo.generate(
