@@ -21,8 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +31,7 @@ from dashboard.services.ingest.prepare import BATCH_SIZE, Rejected
 from dashboard.services.ingest.readers import FileError, RawRecord, decode, format_of, read_records
 from dashboard.services.ingest.records import RecordError, shown_code
 from dashboard.services.ingest.service import Ingestor, IngestReport
-from dashboard.store.models import Department, QuarantinedRecord, Region, Team
+from dashboard.store.models import Department, Region, Team
 
 
 @dataclass(frozen=True)
@@ -180,27 +178,7 @@ def _write_once(ingestor, spec, kind, source, clean, rejected, report, quarantin
     with ingestor.database.transaction() as session:
         if clean:
             spec.write(session, clean, report, source)
-        rows = []
-        for record in rejected:
-            report.add_error(record.location, record.error)
-            rows.append(
-                {
-                    # Keyed, so the digest of a record with a phone number cannot be tested against guesses.
-                    "fingerprint": ingestor.vault.digest(f"{kind}\x1f{record.location}\x1f{record.raw}"),
-                    "source": source[:64],
-                    "kind": kind,
-                    "location": record.location[:255],
-                    "raw": ingestor.vault.encrypt_text(record.raw),  # raw input holds personal data
-                    "field": record.field,
-                    "reason": record.message,
-                    "status": "pending",
-                    "received_at": dt.datetime.now(dt.UTC),
-                }
-            )
-        if quarantine and rows:
-            dialect = session.get_bind().dialect.name
-            statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(QuarantinedRecord)
-            session.execute(statement.on_conflict_do_nothing(), rows)
+        ingestor.quarantine(session, kind, source, rejected, report, store=bool(quarantine))
 
 
 # ---- population: the as-of date of a whole file ---------------------------------------------------

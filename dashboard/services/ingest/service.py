@@ -223,27 +223,31 @@ class Ingestor:
             else:
                 self._write_businesses(session, batch.clean, report)
                 walldata.population_changed(session)
-            quarantined = []
-            for record in rejected:
-                report.add_error(record.location, record.error)
-                quarantined.append(
-                    {
-                        # Keyed, so the digest of a record with a phone number cannot be tested against guesses.
-                        "fingerprint": self.vault.digest(f"{kind}\x1f{record.location}\x1f{record.raw}"),
-                        "source": source[:64],
-                        "kind": kind,
-                        "location": record.location[:255],
-                        "raw": self.vault.encrypt_text(record.raw),  # raw input holds personal data
-                        "field": record.field,
-                        "reason": record.message,
-                        "status": "pending",
-                        "received_at": dt.datetime.now(dt.UTC),
-                    }
-                )
-            if quarantine:
-                _insert_ignoring_duplicates(session, QuarantinedRecord, quarantined)
+            self.quarantine(session, kind, source, rejected, report, store=quarantine)
 
     # ---- appeals --------------------------------------------------------------------------------
+    def quarantine(self, session: Session, kind: str, source: str, rejected, report: IngestReport, store=True) -> None:
+        """Report each rejected record and (store=True) keep it, encrypted, in the quarantine table once."""
+        rows = []
+        for record in rejected:
+            report.add_error(record.location, record.error)
+            rows.append(
+                {
+                    # Keyed, so the digest of a record with a phone number cannot be tested against guesses.
+                    "fingerprint": self.vault.digest(f"{kind}\x1f{record.location}\x1f{record.raw}"),
+                    "source": source[:64],
+                    "kind": kind,
+                    "location": record.location[:255],
+                    "raw": self.vault.encrypt_text(record.raw),  # raw input holds personal data
+                    "field": record.field,
+                    "reason": record.message,
+                    "status": "pending",
+                    "received_at": dt.datetime.now(dt.UTC),
+                }
+            )
+        if store:
+            _insert_ignoring_duplicates(session, QuarantinedRecord, rows)
+
     def _write_appeals(self, session: Session, batch: PreparedBatch, regions: dict, report: IngestReport) -> list:
         """Store a batch's appeals; returns the records that conflict with what is stored (to quarantine)."""
         if not batch.appeals:
