@@ -24,6 +24,8 @@ def current_viewer(with_csrf: bool = True) -> Viewer:
         region_code=principal.region_code,
         csrf_token=security.csrf_token() if with_csrf and principal.authenticated else "",
         calendar_fallback_years=calendar_fallback_years(),
+        department_id=principal.department_id,
+        team_id=principal.team_id,
     )
 
 

@@ -241,6 +241,12 @@ def test_the_cli_the_admin_page_and_the_database_follow_the_one_list_of_roles():
     assert roles.Role.WALL not in roles.ACCOUNT_ROLES  # devices hold tokens, not accounts
     checks = {str(c.name): str(c.sqltext) for c in User.__table__.constraints if hasattr(c, "sqltext")}
     assert roles.scope_required_sql() in checks.values()
+    assert roles.assignment_required_sql() in checks.values()
     for role in roles.ACCOUNT_ROLES:
-        assert roles.can(role, roles.Permission.CONSOLE)
+        # Every account reaches some page: the console, or a handler's task list.
+        assert roles.can(role, roles.Permission.CONSOLE) or roles.can(role, roles.Permission.TASKS)
+        # Only roles that act have steps, and only roles with steps may act.
+        assert bool(roles.ROLE_STEPS[role]) == roles.can(role, roles.Permission.ACT)
+    assert not roles.can(roles.Role.VIEWER, roles.Permission.UNMASK)
+    assert roles.steps_for(roles.Role.HANDLER, ["accept", "start", "urge"]) == ["start"]
     assert not roles.can(None, roles.Permission.CONSOLE) and roles.can(None, roles.Permission.PUBLIC)

@@ -26,6 +26,7 @@ RULES: dict[TransitionAction, tuple[frozenset[AppealStatus], AppealStatus | None
     A.RATE: (frozenset({S.RESOLVED, S.CLOSED}), None),
     A.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.IN_PROGRESS),
     A.LINK_DUPLICATE: (frozenset(OPEN_STATUSES), S.CLOSED),
+    A.URGE: (frozenset(OPEN_STATUSES) - {S.REPORTED}, None),
 }
 # The main line a feed's status is read along (a feed says "resolved": every step up to it happened).
 MAIN_LINE = (A.ACCEPT, A.DISPATCH, A.START, A.RESOLVE, A.CLOSE)

@@ -122,6 +122,7 @@ class TransitionAction(StrEnum):
     RATE = "rate"
     REOPEN = "reopen"
     LINK_DUPLICATE = "link_duplicate"
+    URGE = "urge"  # 督办/催办: pushes whoever holds the appeal; the status stays
 
 
 class TeamKind(StrEnum):

@@ -12,7 +12,7 @@ from dashboard.domain import lifecycle
 from dashboard.domain.lifecycle import LEVEL_DOWN, LEVEL_UP
 from dashboard.domain.vocab import Satisfaction, TransitionAction
 from dashboard.services.push import appeal_delta, appeal_row, queue_deltas
-from dashboard.store.models import Appeal, Department, Transition
+from dashboard.store.models import Appeal, Department, Team, Transition
 
 A = TransitionAction
 
@@ -23,6 +23,20 @@ class TransitionError(ValueError):
     def __init__(self, message: str, allowed: list[str]) -> None:
         super().__init__(message)
         self.allowed = allowed
+
+
+class Conflict(TransitionError):
+    """The appeal changed since the page (or caller) read it: nothing is overwritten."""
+
+    def __init__(self, appeal: Appeal, expected_version: int, allowed: list[str]) -> None:
+        super().__init__(
+            f"appeal {appeal.id} changed since version {expected_version}: now version {appeal.version}, "
+            f"changed by {appeal.changed_by or 'unknown'} at {appeal.updated_at.isoformat() if appeal.updated_at else '?'}",
+            allowed,
+        )
+        self.version = appeal.version
+        self.changed_by = appeal.changed_by
+        self.changed_at = appeal.updated_at
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Step:
     department_code: str | None = None
     satisfaction: Satisfaction | None = None
     duplicate_of: int | None = None
+    team_code: str | None = None  # "510107001001/patrol": dispatch to a team
 
 
 def allowed_actions(appeal: Appeal) -> list[str]:
@@ -43,9 +58,21 @@ def allowed_actions(appeal: Appeal) -> list[str]:
     return lifecycle.allowed_actions(appeal.status, appeal.level, appeal.region_code, appeal.satisfaction)
 
 
-def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
-    """Apply one step to an appeal in the session's transaction, or raise TransitionError."""
+def team_by_code(session: Session, code: str) -> Team | None:
+    """The team a code names ("<community code>/<kind>", as Team.code), or None."""
+    region_code, _, kind = code.partition("/")
+    return session.scalar(select(Team).where(Team.region_code == region_code, Team.kind == kind)) if kind else None
+
+
+def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | None = None) -> Transition:
+    """Apply one step to an appeal in the session's transaction, or raise TransitionError.
+
+    expected_version: the appeal's version the caller read; another version raises Conflict
+    (lock the appeal's row first, e.g. with_for_update, so that two callers cannot both pass).
+    """
     allowed = allowed_actions(appeal)
+    if expected_version is not None and expected_version != appeal.version:
+        raise Conflict(appeal, expected_version, allowed)
     if step.action.value not in allowed:
         raise TransitionError(
             f"appeal {appeal.id} is {appeal.status.value} at {appeal.level.value} level: "
@@ -64,6 +91,12 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
         department_id = session.scalar(select(Department.id).where(Department.code == step.department_code))
         if department_id is None:
             raise TransitionError(f"unknown department code {step.department_code!r}", allowed)
+    team_id = None
+    if step.team_code:
+        team = team_by_code(session, step.team_code)
+        if team is None:
+            raise TransitionError(f"unknown team code {step.team_code!r}", allowed)
+        team_id = team.id
     from_status = appeal.status
     target = lifecycle.target_status(step.action, appeal.status)
     match step.action:
@@ -89,6 +122,8 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
         case A.REOPEN:
             appeal.reopen_count += 1
             appeal.resolved_at = appeal.closed_at = appeal.satisfaction = appeal.rated_at = None
+        case A.URGE:
+            appeal.urge_count = (appeal.urge_count or 0) + 1
         case A.LINK_DUPLICATE:
             if step.duplicate_of is None or step.duplicate_of == appeal.id:
                 raise TransitionError("'link_duplicate' needs the id of another appeal", allowed)
@@ -96,10 +131,13 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
                 raise TransitionError(f"appeal {step.duplicate_of} does not exist", allowed)
             appeal.duplicate_of_id = step.duplicate_of
             appeal.resolved_at = appeal.closed_at = step.at
-    if department_id is not None:
+    if department_id is not None or team_id is not None:  # a new assignee replaces the old one
         appeal.department_id = department_id
+        appeal.team_id = team_id
     appeal.status = target
     appeal.is_open = lifecycle.is_open(target)
+    appeal.version = (appeal.version or 1) + 1
+    appeal.changed_by = step.actor[:64]
     note = step.note
     if step.action == A.RATE:
         note = f"satisfaction: {step.satisfaction.value}" + (f"; {note}" if note else "")
@@ -113,6 +151,7 @@ def apply(session: Session, appeal: Appeal, step: Step) -> Transition:
         actor=step.actor[:64],
         level=appeal.level,
         department_id=appeal.department_id,
+        team_id=appeal.team_id,
         note=note,
     )
     session.add(transition)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from sqlalchemy.types import TypeDecorator
 
 from dashboard.domain.keys import KeyScope, actions_from_text
-from dashboard.domain.roles import Role, scope_required_sql
+from dashboard.domain.roles import Role, assignment_required_sql, scope_required_sql
 from dashboard.domain.vocab import (
     AppealStatus,
     Category,
@@ -162,6 +162,11 @@ class Team(Base):
     kind: Mapped[TeamKind] = mapped_column(enum_column(TeamKind, "team_kind"))
     name: Mapped[str] = mapped_column(String(64))
 
+    @property
+    def code(self) -> str:
+        """The team's code as files, the CLI and webhooks name it: its community and kind ("510107001001/patrol")."""
+        return f"{self.region_code}/{self.kind.value}"
+
 
 class Staff(Base):
     """A person who works a case: grid worker, team member, department handler."""
@@ -262,6 +267,8 @@ class Appeal(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "appeal_level"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # The team it is dispatched to (e.g. a community's patrol team), beside or instead of a department.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None] = mapped_column(Float)
@@ -277,6 +284,11 @@ class Appeal(Base):
     satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_column(Satisfaction, "satisfaction"))
     rated_at: Mapped[dt.datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 督办 steps taken
+    # Optimistic concurrency (issue 16): raised by every change (workflow step, feed update); an
+    # action sent with an older version is refused, naming changed_by and updated_at.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    changed_by: Mapped[str | None] = mapped_column(String(64))
     # The feed's own version of the record (its updated_at, or its newest timestamp): a
     # re-delivery with the same version changes nothing, an older one is ignored.
     source_version: Mapped[dt.datetime | None]
@@ -296,7 +308,11 @@ class Transition(Base):
     """One step of an appeal's history: who did what, when, at which level."""
 
     __tablename__ = "transitions"
-    __table_args__ = (UniqueConstraint("appeal_id", "seq", name="uq_transitions_appeal_seq"),)
+    __table_args__ = (
+        UniqueConstraint("appeal_id", "seq", name="uq_transitions_appeal_seq"),
+        # Steps of one kind in a period (the urged KPI, automatic escalations).
+        Index("ix_transitions_action_at", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id", ondelete="CASCADE"))
@@ -308,6 +324,7 @@ class Transition(Base):
     actor: Mapped[str] = mapped_column(String(64))
     level: Mapped[RegionLevel] = mapped_column(enum_column(RegionLevel, "transition_level"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     note: Mapped[str | None] = mapped_column(Text)
 
     appeal: Mapped[Appeal] = relationship(back_populates="transitions")
@@ -426,10 +443,14 @@ class DailyExport(Base):
 
 
 class User(Base):
-    """A person who logs in: a supervisor scoped to a region, or an admin."""
+    """A person who logs in (domain.roles): an admin, or an account scoped to a region; a handler also
+    belongs to a department or a team."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(scope_required_sql(), name="supervisor_has_region"),)
+    __table_args__ = (
+        CheckConstraint(scope_required_sql(), name="supervisor_has_region"),
+        CheckConstraint(assignment_required_sql(), name="handler_has_assignment"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -437,6 +458,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))  # a handler's
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))  # a handler's
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None]
@@ -449,7 +472,7 @@ class User(Base):
         """End every session of this user (they must log in again)."""
         self.session_generation = (self.session_generation or 0) + 1
 
-    @validates("password_hash", "role", "region_code", "active")
+    @validates("password_hash", "role", "region_code", "department_id", "team_id", "active")
     def _credentials_changed(self, key: str, value):
         # A new password, role, region or activation state ends the sessions started under the
         # old one (a stolen cookie must not outlive a password change or a deactivation).
@@ -538,3 +561,67 @@ class QuarantinedRecord(Base):
         enum_column(QuarantineStatus, "quarantine_status"), default=QuarantineStatus.PENDING
     )
     resolved_at: Mapped[dt.datetime | None]
+
+
+class Webhook(Base):
+    """A system told about workflow events (issue 16): a WeCom/DingTalk group robot, a team's
+    dispatch system, the 12345 hotline receiving its appeals' outcomes."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # The HMAC-SHA256 key of the signature header; the receiver holds the same one (shown once).
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[str] = mapped_column(String(255))  # event codes, comma-separated
+    # At most one filter: only events of appeals of this department, team, region (or below) or source.
+    filter_kind: Mapped[str | None] = mapped_column(String(16))  # department | team | region | source
+    filter_value: Mapped[str | None] = mapped_column(String(64))
+    body_format: Mapped[str] = mapped_column(String(16), default="json", server_default="json")
+    # An internal trusted system gets personal data unmasked (set by an admin, audited).
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class OutboxEvent(Base):
+    """A workflow event, written in the same transaction as the step that caused it (a transactional outbox)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_occurred_at", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)  # sent as a header: receivers de-duplicate by it
+    event: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[dt.datetime]
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id", ondelete="SET NULL"), index=True)
+    # What webhook filters match on, as the appeal was at the event.
+    region_code: Mapped[str | None] = mapped_column(String(15))
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook: pending until delivered, retried with backoff, dead after the retry window."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "webhook_id", name="uq_webhook_deliveries_event_webhook"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

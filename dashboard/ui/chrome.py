@@ -26,6 +26,8 @@ class Viewer:
     # Years the working-day calendar counts Monday–Friday for want of data, that matter now (this
     # year, or next year within 30 days: WorkCalendar.fallback_soon); the header warns about them.
     calendar_fallback_years: tuple[int, ...] = ()
+    department_id: int | None = None  # a handler's department
+    team_id: int | None = None  # a handler's team
 
     def can(self, permission: Permission) -> bool:
         """Whether this viewer holds permission (open permissions are held by everyone)."""
@@ -34,6 +36,10 @@ class Viewer:
     def covers(self, region_code: str) -> bool:
         """Whether region_code lies within this viewer's scope."""
         return self.authenticated and covers(self.region_code, region_code)
+
+    def may_take(self, action) -> bool:
+        """Whether this viewer's role may take a workflow step by hand (domain.roles.ROLE_STEPS)."""
+        return self.can(Permission.ACT) and roles.may_take(self.role, action)
 
 
 @dataclass(frozen=True)

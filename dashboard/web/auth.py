@@ -36,6 +36,8 @@ class Principal:
     role: Role | None = None
     region_code: str | None = None  # None for an admin: the whole database
     session_generation: int = 0
+    department_id: int | None = None  # a handler's department (domain.roles.ASSIGNED_ROLES)
+    team_id: int | None = None  # a handler's team
 
     @property
     def authenticated(self) -> bool:
@@ -142,6 +144,8 @@ def _principal(user: User) -> Principal:
         role=user.role,
         region_code=user.region_code if roles.is_scoped(user.role) else None,
         session_generation=user.session_generation or 0,
+        department_id=user.department_id,
+        team_id=user.team_id,
     )
 
 

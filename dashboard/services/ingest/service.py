@@ -69,6 +69,7 @@ STORED_COLUMNS = (
     Appeal.accepted_at,
     Appeal.dispatched_at,
     Appeal.closed_at,
+    Appeal.version,
 )
 
 
@@ -320,6 +321,9 @@ class Ingestor:
                 # What the workflow owns stays as it is: the level an appeal was escalated to,
                 # when it was dispatched, and any time or department the feed does not give.
                 row["level"] = stored.level
+                # A feed update is a change like any other: a console page read before it is stale.
+                row["version"] = (stored.version or 1) + 1
+                row["changed_by"] = f"feed:{code_of(stored.source)}"[:64]
                 del row["dispatched_at"]
                 for key in ("accepted_at", "resolved_at", "closed_at", "department_id", "satisfaction", "rated_at"):
                     if row[key] is None:
