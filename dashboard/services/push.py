@@ -45,6 +45,12 @@ def appeal_delta(row: dict, change: str) -> dict:
         "deadline_at": _iso(row["deadline_at"]),
         "resolved_at": _iso(row.get("resolved_at")),
         "text": public_text(row.get("description")),
+        # Who holds it and how hard it has been pushed (ids and counts, nothing personal): the
+        # wall marks urged and escalated appeals, a handler's /tasks page follows its own.
+        "level": _code(row.get("level")),
+        "urge_count": row.get("urge_count") or 0,
+        "department_id": row.get("department_id"),
+        "team_id": row.get("team_id"),
     }
 
 
@@ -59,6 +65,10 @@ DELTA_COLUMNS = (
     "deadline_at",
     "resolved_at",
     "description",
+    "level",
+    "urge_count",
+    "department_id",
+    "team_id",
 )
 
 
