@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from dash import Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app, request
 
+from callbacks import admin_webhooks
 from callbacks.console import current_viewer
 from dashboard.domain.roles import Permission
 from dashboard.domain.workcal import FIRST_YEAR as WORKCAL_FIRST_YEAR
@@ -64,7 +65,7 @@ def _clicked(button_id: str, clicks: object) -> bool:
 
 def users_changed(
     create, deactivate, reactivate, unlock, reset, end_sessions,
-    username, display_name, role, region, password, selected, new_password, lang,
+    username, display_name, role, region, password, selected, new_password, lang, assignment=None,
 ) -> dict:  # fmt: skip
     """Create a user, or deactivate / reactivate / unlock / reset the password / end the sessions of the chosen one."""
     lang = _lang(lang)
@@ -72,7 +73,8 @@ def users_changed(
     cleared = dict.fromkeys(("username", "display_name", "password", "new_password"), no_update)
     try:
         if _clicked(ids.ADMIN_USER_CREATE, create):
-            user = admin.create_user(actor, username, display_name, role, region, password)
+            department, team = _assignment(assignment)
+            user = admin.create_user(actor, username, display_name, role, region, password, department, team)
             done = t("admin.done_user_create", lang, username=user.username)
             cleared.update(username="", display_name="", password="")
         elif _clicked(ids.ADMIN_USER_DEACTIVATE, deactivate):
@@ -98,6 +100,14 @@ def users_changed(
         message, changed = admin_layout.feedback(error.message(lang), False), no_update
     section = admin_layout.users_refresh(admin_query.users(lang))
     return {**section, "feedback": message, **cleared, "changed": changed}
+
+
+def _assignment(value: object) -> tuple[object, object]:
+    """The chosen "department:<code>" or "team:<code>" as (department, team); services.admin validates them."""
+    if not isinstance(value, str) or not value:
+        return None, None
+    kind, _, code = value.partition(":")
+    return (code, None) if kind == "department" else (None, code) if kind == "team" else (value, None)
 
 
 def _wall_url(region_code: str, token: str) -> str:
@@ -244,6 +254,7 @@ def _credential_outputs(table: str, feedback: str, select: str, name: str, secti
 
 def register(app) -> None:
     """Attach the administration callbacks (each declares the permission it needs)."""
+    admin_webhooks.register(app)  # the webhooks section (issue 16)
     callback(
         app,
         Permission.ADMIN,
@@ -274,9 +285,16 @@ def register(app) -> None:
             "selected": State(ids.ADMIN_USER_SELECT, "value"),
             "new_password": State(ids.ADMIN_USER_NEW_PASSWORD, "value"),
             "lang": State(ids.ADMIN_LANG, "data"),
+            "assignment": State(ids.ADMIN_USER_ASSIGNMENT, "value"),
         },
         prevent_initial_call=True,
     )(users_changed)
+    # In the browser (ui/assets/tasks.js): the department or team field shows for the handler role only.
+    app.clientside_callback(
+        ClientsideFunction("tasks", "assigneeField"),
+        Output(ids.ADMIN_USER_ASSIGNMENT_FIELD, "style"),
+        Input(ids.ADMIN_USER_ROLE, "value"),
+    )
     callback(
         app,
         Permission.ADMIN,

@@ -1,18 +1,21 @@
 """The drill-down page: its composer, and its callbacks (clicks and filters rewrite the URL; the
-grid pages rows from the server)."""
+grid pages rows from the server; the bulk bar dispatches or urges the grid's selected rows through
+services.actions.act_many, each row with the version it showed)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from dash import Input, Output, State, ctx
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.console import current_viewer
 from dashboard.domain.regions import covers
 from dashboard.domain.roles import Permission
+from dashboard.domain.vocab import TransitionAction
 from dashboard.queries import drill as drill_query
 from dashboard.queries.drill import DIMENSIONS, DrillFilters
+from dashboard.services import actions
 from dashboard.ui import ids
 from dashboard.web import callback_inputs as valid
 from dashboard.web.auth import callback
@@ -25,6 +28,8 @@ DROPDOWNS = {name: ids.DRILL_FILTER.format(name) for name in DIMENSIONS}
 MAX_DATE_LENGTH = 32  # the date picker sends "YYYY-MM-DD" (or with a time)
 MAX_CLICK_LENGTH = 64  # a clicked point's region code or vocabulary value
 MAX_SORT_COLUMNS = 20
+MAX_BULK_ROWS = 500  # rows one bulk step may take (each in its own transaction)
+MAX_VERSION = 2**31 - 1
 
 
 def page(lang: str | None = None, **query):
@@ -150,6 +155,62 @@ def grid_rows(request: dict | None, search: str | None) -> dict:
     return {"rows": drill_layout.grid_response(grid)}
 
 
+def bulk(
+    selected: list | None,
+    dispatch: int | None,
+    urge: int | None,
+    assignee: str | None,
+    note: str | None,
+    search: str | None,
+) -> dict:
+    """The bulk bar: the selection's count, or a dispatch or urge of the selected rows (act_many)."""
+    rows = _selected(selected)
+    dispatch = valid.clicks(dispatch, "dispatch")
+    urge = valid.clicks(urge, "urge")
+    assignee = valid.text(assignee, "assignee", 80)
+    note = valid.text(note, "note")
+    filters = _filters(search)
+    lang = filters.lang
+    count = drill_layout.bulk_count(len(rows), lang)
+    trigger = ctx.triggered_id
+    if trigger not in (ids.DRILL_BULK_DISPATCH, ids.DRILL_BULK_URGE):
+        return {"count": count, "result": no_update, "done": no_update}
+    if not rows:
+        return {"count": count, "result": drill_layout.bulk_nothing_selected(lang), "done": no_update}
+    if trigger == ids.DRILL_BULK_DISPATCH:
+        kind, _, code = (assignee or "").partition(":")
+        if assignee and kind not in ("department", "team"):
+            valid.refuse("assignee: expected department:<code> or team:<code>")
+        request = actions.ActionRequest(
+            TransitionAction.DISPATCH,
+            None,
+            department_code=code if kind == "department" else None,
+            team_code=code if kind == "team" else None,
+        )
+    else:
+        request = actions.ActionRequest(TransitionAction.URGE, None, note=note)
+    outcomes = actions.act_many(current_viewer(with_csrf=False), rows, request)
+    said = [(o.appeal_id, o.ok, o.message_key, o.values) for o in outcomes]
+    return {"count": count, "result": drill_layout.bulk_result(said, lang), "done": len(outcomes)}
+
+
+def _selected(selected: object) -> list[tuple[int, int]]:
+    """The grid's selected rows as (appeal id, version shown), checked (400 for anything else)."""
+    if selected is None:
+        return []
+    if not isinstance(selected, list) or len(selected) > MAX_BULK_ROWS:
+        valid.refuse(f"selectedRows: expected a list of at most {MAX_BULK_ROWS} rows")
+    rows = []
+    for position, row in enumerate(selected):
+        row = valid.mapping(row, f"selectedRows[{position}]") or {}
+        appeal_id = valid.integer(row.get("id"), f"selectedRows[{position}].id", low=1, high=valid.MAX_ID)
+        version = valid.integer(row.get("version"), f"selectedRows[{position}].version", low=1, high=MAX_VERSION)
+        if appeal_id is None or version is None:
+            valid.refuse(f"selectedRows[{position}]: needs id and version")
+        rows.append((appeal_id, version))
+    return list(dict.fromkeys(rows))
+
+
 def register(app) -> None:
     """Attach the drill-down callbacks (each declares the permission it needs)."""
     callback(
@@ -177,3 +238,31 @@ def register(app) -> None:
         state={"search": State(ids.DRILL_URL, "search")},
         prevent_initial_call=True,
     )(grid_rows)
+    callback(
+        app,
+        Permission.ACT,
+        output={
+            "count": Output(ids.DRILL_BULK_COUNT, "children"),
+            "result": Output(ids.DRILL_BULK_RESULT, "children"),
+            "done": Output(ids.DRILL_BULK_DONE, "data"),
+        },
+        inputs={
+            "selected": Input(ids.DRILL_GRID, "selectedRows"),
+            "dispatch": Input(ids.DRILL_BULK_DISPATCH, "n_clicks"),
+            "urge": Input(ids.DRILL_BULK_URGE, "n_clicks"),
+        },
+        state={
+            "assignee": State(ids.DRILL_BULK_ASSIGNEE, "value"),
+            "note": State(ids.DRILL_BULK_NOTE, "value"),
+            "search": State(ids.DRILL_URL, "search"),
+        },
+        prevent_initial_call=True,
+    )(bulk)
+    # In the browser (ui/assets/console.js): after a bulk step the grid reloads its rows and clears the selection.
+    app.clientside_callback(
+        ClientsideFunction("console", "reloadGrid"),
+        Output(ids.DRILL_GRID, "deselectAll"),
+        Input(ids.DRILL_BULK_DONE, "data"),
+        State(ids.DRILL_GRID, "id"),
+        prevent_initial_call=True,
+    )

@@ -116,6 +116,7 @@ def _create_dash(server: Flask) -> dash.Dash:
     from callbacks import drill as drill_callbacks
     from callbacks import exports as exports_callbacks
     from callbacks import home as home_callbacks
+    from callbacks import tasks as tasks_callbacks
     from callbacks import wall as wall_callbacks
     from dashboard.web.auth import Permission, guarded_layout
 
@@ -127,6 +128,7 @@ def _create_dash(server: Flask) -> dash.Dash:
         ("appeal", None, "/appeal/<appeal_id>", appeal_callbacks.page, Permission.CONSOLE),
         ("exports", "/exports", None, exports_callbacks.page, Permission.EXPORT),
         ("admin", "/admin", None, admin_callbacks.page, Permission.ADMIN),
+        ("tasks", "/tasks", None, tasks_callbacks.page, Permission.TASKS),  # handlers' phones
     ]
     for name, path, template, layout, permission in pages:
         dash.register_page(
@@ -138,5 +140,6 @@ def _create_dash(server: Flask) -> dash.Dash:
     drill_callbacks.register(app)
     appeal_callbacks.register(app)
     admin_callbacks.register(app)
+    tasks_callbacks.register(app)
     server.extensions["dash"] = app
     return app

@@ -14,8 +14,9 @@ from dashboard.config import INSTANCE_DIR
 from dashboard.domain.keys import UNBOUNDED, KeyAction
 from dashboard.domain.roles import ACCOUNT_ROLES, Role
 from dashboard.domain.vocab import Channel
+from dashboard.domain.webhooks import WebhookEvent
 from dashboard.queries import admin as admin_queries
-from dashboard.services import admin
+from dashboard.services import admin, webhooks
 from dashboard.services.admin import AdminError
 from dashboard.services.ingest import bulkload
 from dashboard.store import counters, migrate
@@ -145,27 +146,49 @@ DEMO_USERS_FILE = INSTANCE_DIR / "demo_users.txt"
 
 
 def _demo_users() -> str:
-    """In demo mode: an admin and the first street's supervisor, with random passwords kept in a 0600 file."""
+    """In demo mode: an admin, and for the first street a supervisor, a duty operator, a leader (viewer) and
+    the handler of its first community's patrol team (made if missing), with random passwords kept in a 0600 file."""
     import secrets
 
     from dashboard.domain.credentials import hash_password
-    from dashboard.domain.vocab import RegionLevel
-    from dashboard.store.models import User
+    from dashboard.domain.vocab import RegionLevel, TeamKind
+    from dashboard.store.models import Team, User
 
     lines = []
     with db.transaction() as session:
         street = session.scalar(select(Region.code).where(Region.level == RegionLevel.STREET).order_by(Region.code))
-        for username, role, region in (("admin", Role.ADMIN, None), ("street", Role.SUPERVISOR, street)):
+        community = session.scalar(
+            select(Region.code)
+            .where(Region.level == RegionLevel.COMMUNITY, Region.code.startswith(street or ""))
+            .order_by(Region.code)
+        )
+        team = None
+        if community is not None:
+            team = session.scalar(select(Team).where(Team.region_code == community, Team.kind == TeamKind.PATROL))
+            if team is None:
+                team = Team(region_code=community, kind=TeamKind.PATROL, name="巡逻队")
+                session.add(team)
+                session.flush()
+        accounts = [
+            ("admin", Role.ADMIN, None, None),
+            ("street", Role.SUPERVISOR, street, None),
+            ("operator", Role.OPERATOR, street, None),
+            ("leader", Role.VIEWER, street, None),
+        ]
+        if team is not None:
+            accounts.append(("patrol", Role.HANDLER, community, team))
+        for username, role, region, assigned in accounts:
             password = secrets.token_urlsafe(9)
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
                 user = User(username=username, display_name=username, role=role, region_code=region)
                 session.add(user)
+            user.team_id = assigned.id if assigned is not None else None
             user.password_hash = hash_password(password)
             user.failed_logins, user.locked_until = 0, None
-            lines.append(f"{username}\t{password}\t{role.value}\t{region or ''}")
+            lines.append(f"{username}\t{password}\t{role.value}\t{region or ''}\t{assigned.code if assigned else ''}")
     DEMO_USERS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_USERS_FILE.write_text("username\tpassword\trole\tregion\n" + "\n".join(lines) + "\n")
+    DEMO_USERS_FILE.write_text("username\tpassword\trole\tregion\tteam\n" + "\n".join(lines) + "\n")
     DEMO_USERS_FILE.chmod(0o600)
     return "demo log-ins for /login (also in " + str(DEMO_USERS_FILE) + "):\n  " + "\n  ".join(lines)
 
@@ -354,6 +377,9 @@ CLI_FIELDS = {
     "channel": "--source",
     "actions": "--actions",
     "scope": "--region or --actions",
+    "department": "--department",
+    "team": "--team",
+    "assignment": "--department or --team",
 }
 
 
@@ -368,21 +394,33 @@ def _admin(change, *args, fields: dict[str, str] | None = None, **kwargs):
 
 @cli.group("users")
 def users_group() -> None:
-    """Supervisors and admins."""
+    """Accounts: admins, supervisors, operators, handlers and viewers."""
 
 
 @users_group.command("add")
 @click.option("--username", required=True)
 @click.option("--name", "display_name", default=None, help="Display name (default: the username).")
 @click.option("--role", type=click.Choice([role.value for role in ACCOUNT_ROLES]), required=True)
-@click.option("--region", "region_code", default=None, help="Region a supervisor is scoped to.")
+@click.option("--region", "region_code", default=None, help="Region the account is scoped to (a handler's: its own).")
+@click.option("--department", default=None, help="A handler's department (its code).")
+@click.option("--team", default=None, help='A handler\'s team: "<community code>/<kind>", e.g. 510107001001/patrol.')
 @click.password_option(help="Prompted for when not given.")
-def users_add(username: str, display_name: str | None, role: str, region_code: str | None, password: str) -> None:
-    """Create a user with a hashed password (an admin's --region is ignored: admins see everything)."""
+def users_add(
+    username: str,
+    display_name: str | None,
+    role: str,
+    region_code: str | None,
+    department: str | None,
+    team: str | None,
+    password: str,
+) -> None:
+    """Create a user with a hashed password (an admin's --region is ignored: admins see everything;
+    a handler belongs to one --department or --team)."""
     app = _app()
     _prepare_database(app)
-    user = _admin(admin.create_user, username, display_name, role, region_code, password)
-    click.echo(f"user {user.username} created ({role}{', ' + user.region_code if user.region_code else ''})")
+    user = _admin(admin.create_user, username, display_name, role, region_code, password, department, team)
+    scope = ", ".join(part for part in (role, user.region_code, user.assignment) if part)
+    click.echo(f"user {user.username} created ({scope})")
 
 
 @users_group.command("list")
@@ -397,7 +435,9 @@ def users_list() -> None:
             state = "active" if user.active else "disabled"
             if user.locked(now):
                 state += f", locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
-            click.echo(f"{user.username}\t{user.role.value}\t{user.region_code or '-'}\t{state}")
+            # A handler's department or team last: the first four columns stay as scripts read them.
+            columns = (user.username, user.role.value, user.region_code or "-", state, user.assignment or "-")
+            click.echo("\t".join(columns))
 
 
 @users_group.command("deactivate")
@@ -711,3 +751,112 @@ def kpi_rebuild() -> None:
     with db.engine.begin() as connection:
         rows = aggregates.rebuild(connection, app.extensions["work_calendar"])
     click.echo(f"KPI counters rebuilt: {rows:,} rows in {time.perf_counter() - started:.1f} s")
+
+
+# ---------------------------------------------------------------------------- webhooks (issue 16)
+
+WEBHOOK_FIELDS = {
+    "url": "--url",
+    "events": "--events",
+    "filter": "--department, --team, --region or --source",
+    "filter_department": "--department",
+    "filter_team": "--team",
+    "filter_region": "--region",
+    "filter_source": "--source",
+    "format": "--format",
+    "delivery": "--delivery",
+}
+
+
+@cli.group("webhooks")
+def webhooks_group() -> None:
+    """Webhooks: workflow events POSTed to other systems, signed (docs/WEBHOOKS.md)."""
+
+
+@webhooks_group.command("add")
+@click.option("--name", required=True, help="Who receives, e.g. hotline-12345-reply.")
+@click.option("--url", required=True, help="An http or https URL.")
+@click.option("--events", required=True, help="Comma-separated, of: " + ", ".join(WebhookEvent) + ".")
+@click.option("--department", default=None, help="Only appeals assigned to this department (its code).")
+@click.option("--team", default=None, help="Only appeals assigned to this team (510107001001/patrol).")
+@click.option("--region", default=None, help="Only appeals in this region or below it (its code).")
+@click.option("--source", default=None, help="Only appeals from this channel, e.g. hotline_12345.")
+@click.option("--format", "body_format", default="json", show_default=True, help="json, wecom or dingtalk.")
+@click.option("--trusted", is_flag=True, help="Send reporters' names, phones and addresses unmasked (audited).")
+def webhooks_add(name, url, events, department, team, region, source, body_format, trusted) -> None:
+    """Add a webhook; its signing secret is printed once."""
+    filters = {"department": department, "team": team, "region": region, "source": source}
+    given = [(kind, value) for kind, value in filters.items() if value is not None]
+    if len(given) > 1:
+        raise click.UsageError("give at most one of --department, --team, --region and --source")
+    kind, value = given[0] if given else (None, None)
+    app = _app()
+    _prepare_database(app)
+    view, secret = _admin(
+        webhooks.create_webhook, name, url, events, kind, value, body_format, trusted, fields=WEBHOOK_FIELDS
+    )
+    click.echo(f"webhook {view.name} added ({','.join(view.events)}; {view.filter_text}; {view.body_format})")
+    click.echo(f"secret (shown once; the receiver checks X-CC-Signature with it): {secret}")
+
+
+@webhooks_group.command("list")
+@click.option("--deliveries", "show_deliveries", is_flag=True, help="List the latest deliveries instead.")
+@click.option("--status", default=None, help="With --deliveries: only pending, delivered or dead ones.")
+def webhooks_list(show_deliveries: bool, status: str | None) -> None:
+    """List webhooks (never their secrets), or the latest deliveries."""
+    from dashboard.queries import webhooks as webhook_queries
+
+    _app()
+    with db.session() as session:
+        if show_deliveries:
+            for row in webhook_queries.list_deliveries(session, limit=100, status=status):
+                result = row.last_status or row.last_error or "-"
+                click.echo(
+                    f"{row.id}\t{row.webhook}\t{row.event}\tappeal {row.appeal_id}\t{row.status}"
+                    f"\tattempts={row.attempts}\t{str(result)[:80]}"
+                )
+            return
+        for hook in webhook_queries.list_webhooks(session):
+            state = "active" if hook.active else f"disabled {hook.disabled_at:%Y-%m-%d}"
+            trust = "trusted" if hook.trusted else "masked"
+            click.echo(
+                f"{hook.id}\t{hook.name}\t{hook.url}\t{','.join(hook.events)}\t{hook.filter_text}"
+                f"\t{hook.body_format}\t{trust}\t{state}"
+            )
+
+
+@webhooks_group.command("disable")
+@click.argument("name")
+def webhooks_disable(name: str) -> None:
+    """Stop sending to a webhook (its pending deliveries wait; `enable` resumes them)."""
+    _app()
+    _admin(webhooks.set_webhook_active, name, False, fields={"name": "NAME"})
+    click.echo(f"webhook {name} disabled")
+
+
+@webhooks_group.command("enable")
+@click.argument("name")
+def webhooks_enable(name: str) -> None:
+    """Send to a disabled webhook again."""
+    _app()
+    _admin(webhooks.set_webhook_active, name, True, fields={"name": "NAME"})
+    click.echo(f"webhook {name} enabled")
+
+
+@webhooks_group.command("replay")
+@click.option("--delivery", "delivery_id", default=None, help="Queue this delivery again (any status).")
+@click.option("--dead", is_flag=True, help="Queue every dead delivery again.")
+@click.option("--webhook", "webhook_name", default=None, help="With --dead: only this webhook's.")
+def webhooks_replay(delivery_id: str | None, dead: bool, webhook_name: str | None) -> None:
+    """Queue deliveries again: they start over, with a new 24-hour retry window."""
+    if (delivery_id is None) == (not dead):
+        raise click.UsageError("give either --delivery ID or --dead")
+    _app()
+    replayed = _admin(
+        webhooks.replay_deliveries,
+        delivery_id,
+        dead,
+        webhook_name,
+        fields={**WEBHOOK_FIELDS, "name": "--webhook"},
+    )
+    click.echo(f"queued {len(replayed)} delivery(ies) again")

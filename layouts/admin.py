@@ -20,6 +20,7 @@ from dashboard.domain.vocab import Channel
 from dashboard.ui import ids
 from dashboard.ui.chrome import Viewer
 from dashboard.ui.i18n import label, t
+from layouts import admin_webhooks
 from layouts.console import calendar_banner, page
 
 if TYPE_CHECKING:
@@ -46,13 +47,14 @@ def render(view: AdminView, viewer: Viewer) -> html.Div:
         dcc.Store(id=ids.ADMIN_LANG, data=lang),
         *[dcc.Store(id=ids.ADMIN_CHANGED.format(section)) for section in ("users", "tokens", "keys")],
         html.H2(t("admin.title", lang), className="admin-title"),
-        _users_section(view.users, view.regions, view.min_password_length),
+        _users_section(view.users, view.regions, view.min_password_length, view.assignees),
         html.Div(
             [_tokens_section(view.tokens, view.regions), _keys_section(view.keys, view.regions)],
             className="console-row",
         ),
         *([_imports_section(view.imports)] if view.imports else []),
         *([_calendar_section(view.calendar)] if view.calendar else []),
+        *([admin_webhooks.section(view.webhooks)] if view.webhooks else []),
         _audit_section(view.audit),
     ]
     return page(viewer, lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)
@@ -113,6 +115,7 @@ def users_table(view: UsersView):
                     html.Td(user.display_name),
                     html.Td(label(user.role, lang)),
                     html.Td(region_label(user.region_code, names, lang)),
+                    html.Td(assignment_label(user.assignment, view.assignments)),
                     html.Td(t("admin.active", lang) if user.active else t("admin.inactive", lang)),
                     html.Td(local_time(user.locked_until, view.timezone) if locked else "—"),
                     html.Td(str(user.failed_logins), className="num"),
@@ -123,9 +126,21 @@ def users_table(view: UsersView):
         )
     headers = [
         t(f"admin.col_{key}", lang)
-        for key in ("username", "display_name", "role", "region", "active", "locked_until", "failed_logins")
-    ]
+        for key in (
+            "username", "display_name", "role", "region", "assignment", "active", "locked_until", "failed_logins"
+        )
+    ]  # fmt: skip
     return _table(headers, rows, lang)
+
+
+def assignment_label(code: str | None, names: dict[str, str]) -> str:
+    """A handler's department or team as "name · code"; other accounts have none."""
+    return f"{names.get(code, code)} · {code}" if code else "—"
+
+
+def assignee_options(assignees: list[tuple[str, str, str]]) -> list[dict]:
+    """Departments and teams a handler may belong to; the value says which kind ("team:510107001001/patrol")."""
+    return [{"label": f"{name} · {code}", "value": f"{kind}:{code}"} for kind, code, name in assignees]
 
 
 def credentials_table(view: CredentialsView, scope_header: str, scope_label):
@@ -276,7 +291,9 @@ def _field(text: str, control, hint: str | None = None) -> html.Div:
     return html.Div(parts, className="admin-field")
 
 
-def _users_section(view: UsersView, regions: list[tuple[str, str]], min_password_length: int) -> html.Div:
+def _users_section(
+    view: UsersView, regions: list[tuple[str, str]], min_password_length: int, assignees: list[tuple[str, str, str]]
+) -> html.Div:
     lang = view.lang
     new_user = html.Div(
         [
@@ -312,6 +329,21 @@ def _users_section(view: UsersView, regions: list[tuple[str, str]], min_password
                             className="admin-dropdown",
                         ),
                         t("admin.region_hint", lang),
+                    ),
+                    # Shown for the handler role only (tasks.js assigneeField): the department or team.
+                    html.Div(
+                        _field(
+                            t("admin.field_assignment", lang),
+                            dcc.Dropdown(
+                                id=ids.ADMIN_USER_ASSIGNMENT,
+                                options=assignee_options(assignees),
+                                placeholder=t("admin.choose", lang),
+                                className="admin-dropdown",
+                            ),
+                            t("admin.assignment_hint", lang),
+                        ),
+                        id=ids.ADMIN_USER_ASSIGNMENT_FIELD,
+                        style={"display": "none"},
                     ),
                     _field(
                         t("admin.field_password", lang),

@@ -22,6 +22,7 @@ from dashboard.ui.figures import (
     volume_figure,
 )
 from dashboard.ui.i18n import label, t
+from dashboard.ui.outcomes import outcome_text
 from dashboard.ui.population import source_note
 from layouts.console import kpi_cards, page, refused
 
@@ -91,7 +92,7 @@ def content(view: DrillView) -> list:
             className="console-row",
         ),
         _population_panel(view.population, view.visits, lang),
-        _appeals_panel(filters, lang),
+        _appeals_panel(filters, lang, view.bulk_steps, view.assignees),
     ]
 
 
@@ -100,6 +101,7 @@ def grid_response(grid: GridPage) -> dict:
     suffix = "?lang=en" if grid.lang == "en" else ""
     for row in grid.rows:
         row["link"] = f"[{row['id']}](/appeal/{row['id']}{suffix})"
+        row["row_id"] = str(row["id"])  # the grid's row identity (a selection is kept by it): a string
     return {"rowData": grid.rows, "rowCount": grid.total}
 
 
@@ -228,7 +230,9 @@ def _population_panel(people: dict, visits: dict, lang: str) -> html.Div:
     )
 
 
-def _appeals_panel(filters: DrillFilters, lang: str) -> html.Div:
+def _appeals_panel(
+    filters: DrillFilters, lang: str, bulk_steps: tuple[str, ...] = (), assignees: tuple[tuple[str, str], ...] = ()
+) -> html.Div:
     query = filters.to_query()
     columns = [
         {
@@ -247,7 +251,21 @@ def _appeals_panel(filters: DrillFilters, lang: str) -> html.Div:
         {"field": "status", "headerName": t("console.filter_status", lang), "width": 100},
         {"field": "deadline_at", "headerName": t("console.col_deadline", lang), "width": 165},
         {"field": "text", "headerName": t("console.col_text", lang), "flex": 1, "sortable": False, "minWidth": 240},
+        {"field": "version", "hide": True},  # sent back with a bulk step: the version the row showed
     ]
+    # Rows are chosen with checkboxes only where there is something to do with them (the bulk bar).
+    selection = (
+        {
+            "rowSelection": {
+                "mode": "multiRow",
+                "checkboxes": True,
+                "headerCheckbox": False,
+                "enableClickSelection": False,
+            }
+        }
+        if bulk_steps
+        else {}
+    )
     return html.Div(
         [
             html.Div(
@@ -266,6 +284,7 @@ def _appeals_panel(filters: DrillFilters, lang: str) -> html.Div:
                 ],
                 className="console-grid-bar",
             ),
+            bulk_bar(bulk_steps, assignees, lang),
             dag.AgGrid(
                 id=ids.DRILL_GRID,
                 columnDefs=columns,
@@ -276,8 +295,9 @@ def _appeals_panel(filters: DrillFilters, lang: str) -> html.Div:
                     "cacheBlockSize": 100,
                     "maxBlocksInCache": 20,
                     "rowHeight": 34,
+                    **selection,
                 },
-                getRowId="String(params.data.id)",
+                getRowId="params.data.row_id",
                 rowClassRules={"console-row-overdue": "params.data && params.data.overdue"},
                 style={"height": "520px"},
                 className="ag-theme-alpine",
@@ -285,3 +305,73 @@ def _appeals_panel(filters: DrillFilters, lang: str) -> html.Div:
         ],
         className="console-card console-grid",
     )
+
+
+def bulk_bar(bulk_steps: tuple[str, ...], assignees: tuple[tuple[str, str], ...], lang: str) -> html.Div | None:
+    """The bar above the grid that dispatches or urges the selected rows (only the steps the viewer may take)."""
+    if not bulk_steps:
+        return None
+    # Both steps' fields are always there (the callback reads them); a step the viewer may not take is hidden.
+    shown = {code: ({} if code in bulk_steps else {"display": "none"}) for code in ("dispatch", "urge")}
+    parts: list = [
+        html.Span(bulk_count(0, lang), id=ids.DRILL_BULK_COUNT, className="drill-bulk-count"),
+        html.Div(
+            [
+                dcc.Dropdown(
+                    id=ids.DRILL_BULK_ASSIGNEE,
+                    options=[{"label": words, "value": value} for value, words in assignees],
+                    placeholder=t("actions.assignee_placeholder", lang),
+                ),
+                html.Button(t("actions.bulk_dispatch", lang), id=ids.DRILL_BULK_DISPATCH, n_clicks=0),
+            ],
+            className="drill-bulk-step",
+            style=shown["dispatch"],
+        ),
+        html.Div(
+            [
+                dcc.Input(id=ids.DRILL_BULK_NOTE, placeholder=t("actions.bulk_note_placeholder", lang), maxLength=500),
+                html.Button(t("actions.bulk_urge", lang), id=ids.DRILL_BULK_URGE, n_clicks=0),
+            ],
+            className="drill-bulk-step",
+            style=shown["urge"],
+        ),
+    ]
+    parts += [
+        html.Div(id=ids.DRILL_BULK_RESULT, className="drill-bulk-result", role="status"),
+        dcc.Store(id=ids.DRILL_BULK_DONE),
+    ]
+    return html.Div(parts, id=ids.DRILL_BULK, className="drill-bulk", title=t("actions.bulk_title", lang))
+
+
+def bulk_result(outcomes: list[tuple[int, bool, str, dict]], lang: str) -> list:
+    """What a bulk step did: how many succeeded, then each appeal it did not apply to and why.
+
+    outcomes: (appeal id, ok, message key, values) per selected appeal (services.actions.ActionOutcome).
+    """
+    failed = [(appeal_id, key, values) for appeal_id, ok, key, values in outcomes if not ok]
+    done = len(outcomes) - len(failed)
+    summary = html.P(
+        t("actions.bulk_result", lang, ok=done, failed=len(failed)),
+        className="console-bad" if failed else "console-good",
+    )
+    if not failed:
+        return [summary]
+    return [
+        summary,
+        html.Ul(
+            [
+                html.Li(outcome_text(key, values, lang), **{"data-appeal": str(appeal_id)})
+                for appeal_id, key, values in failed
+            ]
+        ),
+    ]
+
+
+def bulk_count(count: int, lang: str) -> str:
+    """How many rows the grid has selected."""
+    return t("actions.bulk_selected", lang, count=count)
+
+
+def bulk_nothing_selected(lang: str) -> list:
+    """The bulk bar's answer to a step with no rows chosen."""
+    return [html.P(t("actions.bulk_none_selected", lang), className="console-bad")]

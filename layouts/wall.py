@@ -22,6 +22,7 @@ from dashboard.domain.vocab import (
     HouseholdType,
     LivelihoodGroup,
     Priority,
+    RegionLevel,
     VisitItemStatus,
     VisitListKind,
 )
@@ -41,6 +42,7 @@ KPI_TILES = (  # (key, label key, unit key)
     ("satisfaction_rate", "kpi.satisfaction_rate", None),
     ("avg_handling_wd", "kpi.avg_handling_wd", "wall.unit_wd"),
     ("response_median_min", "kpi.response_median_min", "wall.unit_min"),
+    ("urged", "wall.urged_today", "wall.unit_times"),  # issue 16: 督办 steps today
 )
 
 
@@ -199,6 +201,12 @@ def client_labels(lang: str, timezone_name: str) -> dict:
         "category": {c.value: label(c, lang) for c in Category},
         "priority": {p.value: label(p, lang) for p in Priority},
         "status": {s.value: label(s, lang) for s in AppealStatus},
+        # The deadline board's marks and the ticker's automatic escalations (issue 16).
+        "urged": t("wall.mark_urged", lang, count="{count}"),
+        "escalated": t("wall.mark_escalated", lang),
+        "at_level": t("wall.mark_level", lang, level="{level}"),
+        "escalation": t("escalation.ticker", lang, from_level="{from}", to_level="{to}"),
+        "level": {level.value: label(level, lang) for level in RegionLevel},
         "lang": lang,
         "timezone": timezone_name,
     }

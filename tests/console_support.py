@@ -18,8 +18,15 @@ PASSWORD = "correct horse battery"
 PHONE_B = "13912345678"
 
 
-def add_user(username: str, role: Role, region: str | None, password: str = PASSWORD) -> None:
-    """A user with a hashed password."""
+def add_user(
+    username: str,
+    role: Role,
+    region: str | None,
+    password: str = PASSWORD,
+    department_id: int | None = None,
+    team_id: int | None = None,
+) -> None:
+    """A user with a hashed password (a handler also names its department or team)."""
     with db.transaction() as tx:
         tx.add(
             User(
@@ -28,6 +35,8 @@ def add_user(username: str, role: Role, region: str | None, password: str = PASS
                 password_hash=hash_password(password),
                 role=role,
                 region_code=region,
+                department_id=department_id,
+                team_id=team_id,
             )
         )
 

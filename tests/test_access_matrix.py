@@ -1,7 +1,8 @@
 """Every route, Dash callback and socket event × every kind of visitor, with the expected answer.
 
 Visitors: anonymous, a wall device (a token for street A, no session), the supervisor of
-street A, the supervisor of street B, an admin. The app runs with demo mode off, as in
+street A, the supervisor of street B, the duty operator, a handler (a department of street A) and
+a viewer (a leader) of street A, an admin: every role of domain.roles. The app runs with demo mode off, as in
 production. A route or callback missing from the tables below fails the test: adding one
 means deciding here who may use it.
 """
@@ -18,15 +19,17 @@ from dashboard import create_app
 from dashboard.domain.roles import Role
 from dashboard.services import demo
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, DailyExport, WallToken
+from dashboard.store.models import Appeal, DailyExport, Department, User, WallToken
 from dashboard.web.access import hash_token
 from dashboard.web.auth import Permission, _callback_permissions
 from tests.conftest import private_calendar_file
 from tests.console_support import COMPOUND_B, PHONE_B, STREET_A, STREET_B, add_street_b, add_user, dash_callback, login
 
-VISITORS = ("anonymous", "wall", "supervisor_a", "supervisor_b", "admin")
+VISITORS = ("anonymous", "wall", "supervisor_a", "supervisor_b", "operator_a", "handler_a", "viewer_a", "admin")
+ACCOUNTS = ("supervisor_a", "supervisor_b", "operator_a", "handler_a", "viewer_a", "admin")
 WALL_TOKEN = "wall_matrix_token_for_street_a"
 ALLOWED, DENIED = "allow", "deny"
+SCOPED_TO_A_STREET = ("supervisor_a", "supervisor_b", "operator_a", "viewer_a")
 
 # Endpoint → the permission class it belongs to (who may call it follows from the class).
 ENDPOINTS: dict[str, Permission] = {
@@ -63,8 +66,10 @@ HOLDERS = {
     Permission.PUBLIC: set(VISITORS),
     Permission.API_KEY: set(),
     Permission.WALL: {"wall"},
-    Permission.CONSOLE: {"supervisor_a", "supervisor_b", "admin"},
-    Permission.EXPORT: {"supervisor_a", "supervisor_b", "admin"},
+    Permission.CONSOLE: {"supervisor_a", "supervisor_b", "operator_a", "viewer_a", "admin"},
+    Permission.EXPORT: {"supervisor_a", "supervisor_b", "operator_a", "viewer_a", "admin"},
+    Permission.ACT: {"supervisor_a", "supervisor_b", "operator_a", "handler_a", "admin"},
+    Permission.TASKS: {"handler_a"},
     Permission.ADMIN: {"admin"},
     Permission.UNMASK: {"admin"},
 }
@@ -98,6 +103,13 @@ def secure_app(database_url, tmp_path):
     add_user("supervisor_a", Role.SUPERVISOR, STREET_A)
     add_user("supervisor_b", Role.SUPERVISOR, STREET_B)
     add_user("admin", Role.ADMIN, None)
+    add_user("operator_a", Role.OPERATOR, STREET_A)
+    add_user("viewer_a", Role.VIEWER, STREET_A)
+    with db.session() as session:
+        department_a = session.scalar(
+            select(Department.id).where(Department.region_code.startswith(STREET_A)).order_by(Department.id)
+        )
+    add_user("handler_a", Role.HANDLER, STREET_A, department_id=department_a)
     with db.transaction() as tx:
         tx.add(WallToken(name="matrix", token_hash=hash_token(WALL_TOKEN), region_code=STREET_A))
     (tmp_path / "exports").mkdir()
@@ -117,7 +129,9 @@ def secure_app(database_url, tmp_path):
 
 def _client(app, visitor: str):
     client = app.test_client()
-    if visitor in ("supervisor_a", "supervisor_b", "admin"):
+    # Each visitor from its own address: the log-in rate limit counts per address.
+    client.environ_base["REMOTE_ADDR"] = f"10.0.0.{VISITORS.index(visitor) + 1}"
+    if visitor in ACCOUNTS:
         assert login(client, visitor).status_code == 302
     return client
 
@@ -170,9 +184,9 @@ def test_every_route(secure_app, visitor):
         response = client.open(url, method=method, json={} if method == "POST" else None)
         permission = ENDPOINTS[rule.endpoint]
         expected = ALLOWED if visitor in HOLDERS[permission] else DENIED
-        if rule.endpoint == "console.download_export" and visitor in ("supervisor_a", "supervisor_b"):
+        if rule.endpoint == "console.download_export" and visitor in SCOPED_TO_A_STREET:
             expected = DENIED  # district-wide files need district scope (scoped.csv is theirs)
-        if rule.endpoint == "console.export_list" and visitor in ("supervisor_a", "supervisor_b"):
+        if rule.endpoint == "console.export_list" and visitor in SCOPED_TO_A_STREET:
             # The export defaults to the supervisor's own region: allowed.
             expected = ALLOWED
         assert _outcome(response.status_code) == expected, (visitor, rule.rule, method, response.status_code)
@@ -221,18 +235,26 @@ def test_an_undeclared_callback_output_is_refused_for_everyone(secure_app):
 def test_pages_render_only_for_their_permission(secure_app):
     from flask import g
 
-    from callbacks import admin, drill, exports
+    from callbacks import admin, drill, exports, tasks
     from dashboard.web.auth import Principal, guarded_layout
 
+    with db.session() as session:
+        department_a = session.scalar(select(User.department_id).where(User.username == "handler_a"))
     principals = {
         "anonymous": Principal(),
         "supervisor_a": Principal(user_id=1, username="a", role=Role.SUPERVISOR, region_code=STREET_A),
+        "operator_a": Principal(user_id=4, username="o", role=Role.OPERATOR, region_code=STREET_A),
+        "viewer_a": Principal(user_id=5, username="v", role=Role.VIEWER, region_code=STREET_A),
+        "handler_a": Principal(
+            user_id=6, username="h", role=Role.HANDLER, region_code=STREET_A, department_id=department_a
+        ),
         "admin": Principal(user_id=3, username="admin", role=Role.ADMIN),
     }
     pages = {
         "drill": (drill.page, Permission.CONSOLE),
         "exports": (exports.page, Permission.EXPORT),
         "admin": (admin.page, Permission.ADMIN),
+        "tasks": (tasks.page, Permission.TASKS),
     }
     for visitor, principal in principals.items():
         for name, (layout, permission) in pages.items():
@@ -294,6 +316,14 @@ def test_sockets(secure_app):
             secure_app, flask_test_client=flask_client, auth={"region": STREET_A}
         )
         assert not socket.is_connected(), visitor
+    # A /tasks page's socket: only a handler's session joins (its department's and team's rooms).
+    for visitor in VISITORS:
+        socket = secure_app.extensions["socketio"].test_client(
+            secure_app, flask_test_client=_client(secure_app, visitor), auth={"tasks": True}
+        )
+        assert socket.is_connected() == (visitor == "handler_a"), visitor
+        if socket.is_connected():
+            socket.disconnect()
     own = secure_app.extensions["socketio"].test_client(secure_app, auth={"region": STREET_A, "token": WALL_TOKEN})
     other = secure_app.extensions["socketio"].test_client(secure_app, auth={"region": STREET_B, "token": WALL_TOKEN})
     assert own.is_connected() and not other.is_connected()
@@ -325,3 +355,37 @@ def test_issue_15_callbacks_are_the_admins_alone(secure_app):
             response = dash_callback(_client(secure_app, visitor), outputs[0], body["inputs"], body["state"])
             expected = ALLOWED if visitor in HOLDERS[permission] else DENIED
             assert _outcome(response.status_code) == expected, (visitor, component, response.status_code)
+
+
+def test_a_viewer_sees_the_appeal_but_can_neither_unmask_nor_act(secure_app):
+    """Leaders see every chart and appeal of their region, masked, with no unmask control and no steps."""
+    from flask import g
+
+    from callbacks import appeal
+    from dashboard.ui import ids
+    from dashboard.web.auth import Principal
+
+    with db.session() as session:
+        appeal_id = session.scalar(
+            select(Appeal.id).where(Appeal.region_code.startswith(STREET_A), Appeal.is_open).order_by(Appeal.id)
+        )
+    shown = {}
+    for role in (Role.VIEWER, Role.OPERATOR):
+        with secure_app.test_request_context(f"/appeal/{appeal_id}"):
+            g._login_user = Principal(user_id=9, username="x", role=role, region_code=STREET_A)
+            shown[role] = str(appeal.page(appeal_id=str(appeal_id)))
+    assert "appeal-timeline" in shown[Role.VIEWER]
+    assert ids.APPEAL_UNMASK_BUTTON not in shown[Role.VIEWER] and ids.APPEAL_UNMASK_BUTTON not in shown[Role.OPERATOR]
+    assert "appeal-action" not in shown[Role.VIEWER]
+    assert "appeal-action" in shown[Role.OPERATOR]  # the operator gets the steps the lifecycle allows now
+    # Asking the server to unmask anyway is refused by the guard before any data is read.
+    response = dash_callback(
+        _client(secure_app, "viewer_a"),
+        f"{ids.APPEAL_UNMASKED}.children",
+        [{"id": ids.APPEAL_UNMASK_BUTTON, "property": "n_clicks", "value": 1}],
+        [
+            {"id": ids.APPEAL_UNMASK_PURPOSE, "property": "value", "value": "checking the reporter"},
+            {"id": ids.APPEAL_ID, "property": "data", "value": {"id": appeal_id, "lang": "zh"}},
+        ],
+    )
+    assert response.status_code == 403

@@ -26,7 +26,7 @@ from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
 from dashboard.store import counters as aggregates
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Region
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Region, Transition
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # Sep 26 2026: a Saturday; Sep 27 is not a make-up day but Oct 10 is; Oct 1–7 are off.
@@ -59,7 +59,13 @@ def _reference(session, region: str, start: dt.datetime, end: dt.datetime, calen
     if category is not None:
         query = query.where(Appeal.category == category)
     frame = kpi_frame(session.execute(query).all())
-    kpis = compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(end), calendar)
+    # The urged KPI counts urge steps (issue 16): their times, on the same appeals.
+    urges = select(Transition.at).join(Appeal, Appeal.id == Transition.appeal_id)
+    urges = urges.where(Transition.action == TransitionAction.URGE, Appeal.region_code.like(region + "%"))
+    if category is not None:
+        urges = urges.where(Appeal.category == category)
+    urges_at = pd.Series(pd.to_datetime(list(session.scalars(urges)), utc=True), dtype="datetime64[ns, UTC]")
+    kpis = compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(end), calendar, urges_at=urges_at)
     # The database subtracts the times itself (SQLite's date functions keep milliseconds).
     if kpis["response_median_min"] is not None:
         kpis["response_median_min"] = pytest.approx(kpis["response_median_min"], abs=1e-3)

@@ -61,6 +61,8 @@ HOLDERS = {
     Permission.EXPORT: {"supervisor_a", "admin"},
     Permission.ADMIN: {"admin"},
     Permission.UNMASK: {"admin"},
+    Permission.TASKS: set(),  # handlers only (issue 16); none of these visitors is one
+    Permission.ACT: {"supervisor_a", "admin"},  # workflow steps from the console (issue 16)
 }
 
 

@@ -11,14 +11,15 @@ import copy
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from callbacks import wall as wall_callbacks
 from dashboard import create_app
-from dashboard.domain.roles import Role
+from dashboard.domain.roles import Permission, Role
 from dashboard.services import demo
 from dashboard.store import migrate
 from dashboard.store.database import db
-from dashboard.store.models import WallToken
+from dashboard.store.models import Department, WallToken
 from dashboard.web.access import hash_token
 from tests.conftest import private_calendar_file
 from tests.console_support import STREET_A, STREET_B, add_street_b, add_user, login
@@ -58,6 +59,9 @@ def hardened_app(directory, wall_token: str = WALL_TOKEN):
     add_user("supervisor_a", Role.SUPERVISOR, STREET_A)
     add_user("supervisor_b", Role.SUPERVISOR, STREET_B)
     add_user("admin", Role.ADMIN, None)
+    with db.session() as session:  # a handler of one of street A's departments (issue 16: /tasks)
+        department = session.scalar(select(Department.id).where(Department.region_code.startswith(STREET_A)))
+    add_user("handler_a", Role.HANDLER, STREET_A, department_id=department)
     with db.transaction() as tx:
         tx.add(WallToken(name="callbacks", token_hash=hash_token(wall_token), region_code=STREET_A))
     app.test_client().get("/")  # Dash registers its pages router on the first request
@@ -391,11 +395,15 @@ def test_a_bug_on_valid_input_is_still_a_500(app, monkeypatch):
 
 def test_well_formed_bodies_of_every_callback_still_work(app, admin):
     """The checks let through what the renderer sends: each server callback answers (204 for no change)."""
+    handler = app.test_client()  # the task page's callbacks are a handler's (issue 16)
+    assert login(handler, "handler_a").status_code == 302
+    permissions = app.extensions["callback_permissions"]
     for output, spec in app.extensions["dash"].callback_map.items():
         if spec.get("callback") is None:
             continue
         body = body_for(app, output, {"_pages_location.pathname": "/drill", "_pages_location.search": ""})
-        response = admin.post(CALLBACK_PATH, json=copy.deepcopy(body))
+        client = handler if permissions.get(output) == Permission.TASKS else admin
+        response = client.post(CALLBACK_PATH, json=copy.deepcopy(body))
         assert response.status_code in (200, 204), (output, response.get_data(as_text=True)[:300])
 
 

@@ -186,3 +186,47 @@ def test_wall_page_is_served_with_local_assets_only(client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert not re.search(r"""(src|href)=["']https?://""", html), "the wall must not load anything from the internet"
+
+
+def test_the_deadline_board_marks_urged_and_escalated_appeals_and_the_ticker_says_escalations(demo_app):
+    """Issue 16: 督办 ×N and 升级 marks on the board; automatic escalations in words on the ticker."""
+    from dashboard.domain.vocab import AppealStatus, RegionLevel, TransitionAction
+    from dashboard.services import escalation
+    from dashboard.services.workflow import Step, apply
+
+    later = END + dt.timedelta(minutes=5)
+    with db.session() as session:
+        board = walldata.sla_board(session, "510107", "zh", limit=6)
+        assert all(item["urge_count"] == 0 for item in board)  # the demo's history has no urges
+        target = next(
+            session.get(Appeal, item["id"])
+            for item in board
+            if session.get(Appeal, item["id"]).status != AppealStatus.REPORTED
+        )
+        for n in range(2):
+            apply(session, target, Step(TransitionAction.URGE, "op", later, note=f"督办{n}"))
+        session.commit()
+        target_id = target.id
+    # The rules escalate what is overdue long enough (data/sla_policy.toml).
+    escalated = escalation.run(
+        db, demo_app.extensions["sla_policy"].escalation, demo_app.extensions["work_calendar"], later
+    )
+    assert escalated
+    with db.session() as session:
+        board = walldata.sla_board(session, "510107", "zh", limit=50)
+        ticker = walldata.ticker(session, "510107", "zh", 5)
+        levels = {a.id: a.level for a in session.scalars(select(Appeal).where(Appeal.id.in_(escalated)))}
+    marks = {item["id"]: item for item in board}
+    assert marks[target_id]["urge_count"] == 2
+    shown = [item for item in board if item["id"] in escalated]
+    assert shown and all(item["escalated"] and item["level"] == levels[item["id"]].value for item in shown)
+    assert all(levels[i] in (RegionLevel.STREET, RegionLevel.DISTRICT) for i in escalated)
+    # The ticker: the newest first, automatic escalations among them, in words, nothing personal.
+    assert [item["time"] for item in ticker] == sorted((item["time"] for item in ticker), reverse=True)
+    words = [item["text"] for item in ticker if item.get("kind") == "escalation"]
+    assert words and all(text.startswith("自动升级 社区→街道") or text.startswith("自动升级 街道→区") for text in words)
+    payload = json.dumps(ticker, ensure_ascii=False)
+    assert not PHONE.search(payload) and not ID_NUMBER.search(payload)
+    labels = wall.client_labels("en", "Asia/Shanghai")
+    assert labels["urged"] == "Urged ×{count}" and labels["escalated"] == "Escalated"
+    assert labels["level"]["street"] == "Street" and "{from}" in labels["escalation"]

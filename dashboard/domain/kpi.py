@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Float, cast, func
 
 from dashboard.domain.overdue import overdue_mask
-from dashboard.domain.vocab import SATISFIED_RATINGS
+from dashboard.domain.vocab import SATISFIED_RATINGS, TransitionAction
 from dashboard.domain.workcal import DAY, WorkCalendar
 
 # The version of the definitions below that the stored counters (store/counters.py) depend on:
@@ -29,6 +29,7 @@ KPI_KEYS = (
     "satisfied",
     "satisfaction_rate",
     "response_median_min",
+    "urged",  # issue 16: 督办 steps taken in the period (urged_count / urged_sql)
 )
 
 # Columns compute_kpis reads from an appeals frame (times as tz-aware UTC).
@@ -89,10 +90,26 @@ def response_minutes_sql(reported_at, accepted_at, dialect: str):
     return (func.julianday(accepted_at) - func.julianday(reported_at)) * 1440.0
 
 
+# urged: the urge (督办) steps taken in [start, end), counted where they happened (the appeal's
+# region), whatever became of the appeal. A step, not an appeal: one appeal urged twice counts 2.
+# Read from the transitions table (its (action, at) index), not from the per-day counters.
+URGED_ACTION = TransitionAction.URGE
+
+
+def urged_count(steps_at: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """urged in pandas: of the instants (tz-aware UTC) of urge steps, those in [start, end)."""
+    return int(((steps_at >= start) & (steps_at < end)).sum())
+
+
+def urged_sql(action, at, start, end):
+    """urged in SQL: the condition on a transitions row (action and at columns) of counting in [start, end)."""
+    return (action == URGED_ACTION) & (at >= start) & (at < end)
+
+
 def kpis_from_counters(
-    counters: dict[str, int], overdue_open: int, minutes_to_accept: np.ndarray
+    counters: dict[str, int], overdue_open: int, minutes_to_accept: np.ndarray, urged: int = 0
 ) -> dict[str, float | int | None]:
-    """The §5 KPIs from summed counters, the overdue count at the period's end and response minutes."""
+    """The KPIs from summed counters, the overdue count at the period's end, response minutes and urges."""
     resolved = int(counters["resolved"])
     on_time = int(counters["resolved_on_time"])
     rated = int(counters["rated"])
@@ -109,6 +126,7 @@ def kpis_from_counters(
         "satisfied": satisfied,
         "satisfaction_rate": _rate(satisfied, rated),
         "response_median_min": float(np.median(minutes_to_accept)) if len(minutes_to_accept) else None,
+        "urged": int(urged),
     }
 
 
@@ -118,10 +136,12 @@ def compute_kpis(
     end: pd.Timestamp,
     calendar: WorkCalendar,
     as_of: pd.Timestamp | None = None,
+    urges_at: pd.Series | None = None,
 ) -> dict[str, float | int | None]:
     """KPIs over the half-open period [start, end) from an appeals frame, computed from scratch.
 
     overdue_open, a state at a moment, is read at as_of (default: end; domain.overdue.state_moment).
+    urges_at: the instants of the urge steps on these appeals (none given: no urges).
     """
     reported = appeals["reported_at"]
     resolved_at = appeals["resolved_at"]
@@ -136,7 +156,8 @@ def compute_kpis(
     counters["resolved"] = len(resolved)
     reported_in_period = appeals[in_period_reported]
     minutes = response_minutes(reported_in_period["reported_at"], reported_in_period["accepted_at"])
-    return kpis_from_counters(counters, overdue_open, minutes)
+    urged = 0 if urges_at is None else urged_count(urges_at, start, end)
+    return kpis_from_counters(counters, overdue_open, minutes, urged)
 
 
 def format_kpi(key: str, value: float | int | None) -> str:

@@ -17,7 +17,8 @@ LEVEL_DOWN = {RegionLevel.DISTRICT: RegionLevel.STREET, RegionLevel.STREET: Regi
 # action: (statuses it may start from, status it leads to; None keeps the status)
 RULES: dict[TransitionAction, tuple[frozenset[AppealStatus], AppealStatus | None]] = {
     A.ACCEPT: (frozenset({S.REPORTED}), S.ACCEPTED),
-    A.DISPATCH: (frozenset({S.ACCEPTED}), S.DISPATCHED),
+    # From dispatched too: 改派, handing an appeal to another department or team (e.g. after escalation).
+    A.DISPATCH: (frozenset({S.ACCEPTED, S.DISPATCHED}), S.DISPATCHED),
     A.START: (frozenset({S.DISPATCHED}), S.IN_PROGRESS),
     A.RESOLVE: (frozenset({S.IN_PROGRESS}), S.RESOLVED),
     A.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),

@@ -39,9 +39,7 @@ class Permission(StrEnum):
 
 # What each role that logs in may do. Wall devices hold tokens, not accounts: no entry.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(
-        {Permission.CONSOLE, Permission.EXPORT, Permission.ACT, Permission.ADMIN, Permission.UNMASK}
-    ),
+    Role.ADMIN: frozenset({Permission.CONSOLE, Permission.EXPORT, Permission.ACT, Permission.ADMIN, Permission.UNMASK}),
     Role.SUPERVISOR: frozenset({Permission.CONSOLE, Permission.EXPORT, Permission.ACT}),
     Role.OPERATOR: frozenset({Permission.CONSOLE, Permission.EXPORT, Permission.ACT}),
     Role.HANDLER: frozenset({Permission.TASKS, Permission.ACT}),
@@ -105,6 +103,15 @@ def is_scoped(role: Role) -> bool:
 def is_assigned(role: Role) -> bool:
     """Whether accounts of this role belong to a department or team (and see only its appeals)."""
     return role in ASSIGNED_ROLES
+
+
+def holds(
+    department_id: int | None, team_id: int | None, appeal_department_id: int | None, appeal_team_id: int | None
+) -> bool:
+    """Whether a department/team (a handler's) holds an appeal assigned to appeal_department_id/appeal_team_id."""
+    return (department_id is not None and appeal_department_id == department_id) or (
+        team_id is not None and appeal_team_id == team_id
+    )
 
 
 def scope_required_sql() -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from dashboard.domain.escalation import NO_ESCALATION, EscalationPolicy, parse_policy
 from dashboard.domain.vocab import Category, Priority
 from dashboard.domain.workcal import WorkCalendar
 
@@ -34,6 +35,7 @@ class SlaPolicy:
 
     default: dict[Priority, Rule]
     by_category: dict[Category, dict[Priority, Rule]]
+    escalation: EscalationPolicy = field(default=NO_ESCALATION)  # the [escalation] table (domain.escalation)
 
     def rule(self, priority: Priority, category: Category | None = None) -> Rule:
         """The rule for one priority and category."""
@@ -105,4 +107,8 @@ def load_policy(path: Path) -> SlaPolicy:
         except ValueError as exc:
             raise ValueError(f"{path}: unknown category [category.{code}]") from exc
         by_category[category] = rules(table, f"category.{code}")
-    return SlaPolicy(default, by_category)
+    try:
+        escalation = parse_policy(raw.get("escalation", {}))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return SlaPolicy(default, by_category, escalation)

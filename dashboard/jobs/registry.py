@@ -54,6 +54,43 @@ def export_missing_days(app: Flask) -> None:
         log.info("KPI exports produced for %s", ", ".join(d.isoformat() for d in produced))
 
 
+def escalate_overdue(app: Flask) -> None:
+    """Escalate overdue appeals by the rules of the SLA policy's [escalation] table (domain.escalation)."""
+    from dashboard.services.escalation import run
+
+    run(db, app.extensions["sla_policy"].escalation, app.extensions["work_calendar"])
+
+
+WEBHOOK_RUN_SECONDS = 29.5  # each run of the webhook job; it starts every 30 s (and at once on takeover)
+
+
+def deliver_webhooks(app: Flask) -> None:
+    """Send the outbox's due webhook deliveries, looking every 100 ms, for one run of the job (services.webhooks).
+
+    A run lasts almost as long as the job's interval, so due deliveries wait at most a poll, not a
+    scheduler tick; it ends early when this process stops running the shared jobs (lock lost, shutdown).
+    """
+    from dashboard.services import webhooks
+
+    scheduler = app.extensions["scheduler"]
+    webhooks.run_for(
+        db,
+        seconds=WEBHOOK_RUN_SECONDS,
+        timezone=app.config["TIMEZONE"],
+        keep_going=lambda: scheduler.state == "running" and scheduler.lock.held,
+    )
+
+
+def enqueue_overdue_events(app: Flask) -> None:
+    """An `overdue` event for each open appeal that has just passed its deadline (once per appeal)."""
+    from dashboard.services import outbox
+
+    with db.transaction() as session:
+        queued = outbox.enqueue_overdue(session)
+    if queued:
+        log.info("outbox: %d appeal(s) became overdue", queued)
+
+
 EXPORT_TIME = {"hour": 0, "minute": 10}  # local time: the day before is complete and late feeds have landed
 
 
@@ -71,7 +108,12 @@ def register(app: Flask) -> None:
         misfire_grace_time=3600,  # a busy minute at 00:10 must not skip the day
         run_on_takeover=True,
     )
+    # Shared: two processes escalating at once would only race for the same row locks.
+    scheduler.add_shared_job(escalate_overdue, "interval", minutes=1, args=[app], id="sla_escalation")
     scheduler.add_shared_job(delete_expired_sessions, "interval", hours=1, args=[app], id="expired_sessions")
+    # The webhook worker (issue 16): one long run per interval, polling every 100 ms.
+    scheduler.add_shared_job(deliver_webhooks, "interval", seconds=30, args=[app], id="webhooks", run_on_takeover=True)
+    scheduler.add_shared_job(enqueue_overdue_events, "interval", minutes=1, args=[app], id="overdue_events")
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
         scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")

@@ -8,21 +8,23 @@ by dashboard.services.admin (which validates and audits them).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dashboard.domain.keys import KeyAction, actions_from_text
 from dashboard.domain.roles import Role
 from dashboard.domain.vocab import RegionLevel
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR, load_overrides
+from dashboard.queries.webhooks import WebhooksView
+from dashboard.queries.webhooks import section as webhook_section
 from dashboard.store.database import db
-from dashboard.store.models import ApiKey, AuditLog, Region, User, WallToken
-from dashboard.ui.i18n import localized
+from dashboard.store.models import ApiKey, AuditLog, Department, Region, Team, User, WallToken
+from dashboard.ui.i18n import label, localized
 
 # Scopes offered in the lists: a supervisor or a wall oversees a district, a street or a community
 # (a compound's code is still accepted from the CLI).
@@ -42,6 +44,13 @@ class UserView:
     locked_until: dt.datetime | None
     failed_logins: int
     created_at: dt.datetime
+    department_code: str | None = None  # a handler's department
+    team_code: str | None = None  # a handler's team, as Team.code ("510107001001/patrol")
+
+    @property
+    def assignment(self) -> str | None:
+        """A handler's department or team code, as the CLI takes it."""
+        return self.department_code or self.team_code
 
     def locked(self, now: dt.datetime) -> bool:
         """Whether a lock-out is in force at now."""
@@ -87,6 +96,7 @@ class UsersView:
     now: dt.datetime
     users: list[UserView]
     names: dict[str, str]
+    assignments: dict[str, str] = field(default_factory=dict)  # department or team code → its name
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,10 @@ class AdminView:
     audit: AuditView
     regions: list[tuple[str, str]]  # (code, name) to choose a scope from
     min_password_length: int
+    assignees: list[tuple[str, str, str]] = field(default_factory=list)  # a handler's: (kind, code, name)
     imports: ImportsView | None = None
     calendar: CalendarView | None = None
+    webhooks: WebhooksView | None = None  # issue 16: webhooks and their delivery log
 
 
 def _timezone() -> ZoneInfo:
@@ -130,6 +142,9 @@ def _timezone() -> ZoneInfo:
 
 def user_view(user: User) -> UserView:
     """What may be shown of a user row."""
+    session = object_session(user)
+    department = session.get(Department, user.department_id) if user.department_id and session else None
+    team = session.get(Team, user.team_id) if user.team_id and session else None
     return UserView(
         id=user.id,
         username=user.username,
@@ -140,6 +155,8 @@ def user_view(user: User) -> UserView:
         locked_until=user.locked_until,
         failed_logins=user.failed_logins,
         created_at=user.created_at,
+        department_code=department.code if department else None,
+        team_code=team.code if team else None,
     )
 
 
@@ -189,10 +206,30 @@ def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:
     return [(r.code, localized(r.name, r.name_en, lang)) for r in rows]
 
 
+def assignee_choices(session: Session, lang: str) -> list[tuple[str, str, str]]:
+    """What a handler may belong to: every department and team as (kind, code, name), in code order."""
+    departments = session.execute(
+        select(Department.code, Department.name, Department.name_en).order_by(Department.code)
+    ).all()
+    teams = session.execute(
+        select(Team.region_code, Team.kind, Team.name, Region.name, Region.name_en)
+        .join(Region, Region.code == Team.region_code)
+        .order_by(Team.region_code, Team.kind)
+    ).all()
+    choices = [("department", d.code, localized(d.name, d.name_en, lang)) for d in departments]
+    for region_code, kind, _team_name, region_name, region_name_en in teams:
+        name = f"{localized(region_name, region_name_en, lang)} {label(kind, lang)}"
+        choices.append(("team", f"{region_code}/{kind.value}", name))
+    return choices
+
+
 def _users(session: Session, lang: str, now: dt.datetime) -> UsersView:
     users = list_users(session)
     names = region_names(session, {u.region_code for u in users if u.region_code}, lang)
-    return UsersView(lang, _timezone(), now, users, names)
+    codes = {u.assignment for u in users if u.assignment}
+    choices = assignee_choices(session, lang) if codes else []
+    assignments = {code: name for _kind, code, name in choices if code in codes}
+    return UsersView(lang, _timezone(), now, users, names, assignments)
 
 
 def _tokens(session: Session, lang: str) -> CredentialsView:
@@ -233,8 +270,10 @@ def read(
             audit=_audit(session, lang, audit_limit),
             regions=region_choices(session, lang),
             min_password_length=min_password_length,
+            assignees=assignee_choices(session, lang),
             imports=ImportsView(lang, max_upload_bytes),
             calendar=calendar(lang, calendar_year, now),
+            webhooks=webhook_section(session, lang),
         )
 
 

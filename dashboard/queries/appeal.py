@@ -13,26 +13,31 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.domain import clock
+from dashboard.domain import clock, lifecycle, roles
 from dashboard.domain.pii import mask_address, mask_free_text, mask_name, mask_phone
+from dashboard.domain.roles import Permission
 from dashboard.domain.vocab import SATISFIED_RATINGS
 from dashboard.domain.workcal import WorkCalendar
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, Department, Region, Transition
+from dashboard.store.models import Appeal, Department, Region, Team, Transition, User
 from dashboard.ui.chrome import Refusal, Viewer
-from dashboard.ui.i18n import label, localized
+from dashboard.ui.i18n import label, localized, t
+from dashboard.ui.outcomes import actor_text
 
 NO_SUCH_APPEAL = Refusal("console.no_such_appeal")
 
 
 @dataclass(frozen=True)
 class AppealView:
-    """The appeal page's data: the detail dict of appeal_detail, and whether the viewer may unmask it."""
+    """The appeal page's data: the detail dict of appeal_detail, whether the viewer may unmask it, the
+    steps the viewer may take now and, for a dispatch, the departments and teams in its scope."""
 
     appeal_id: str
     lang: str
     detail: dict
     may_unmask: bool
+    steps: tuple[str, ...] = ()  # step codes, in the lifecycle's order
+    assignees: tuple[tuple[str, str], ...] = ()  # ("department:<code>" | "team:<code>", words)
 
 
 def read(appeal_id: str | None, viewer: Viewer, lang: str, may_unmask: bool, now: dt.datetime | None = None):
@@ -42,9 +47,47 @@ def read(appeal_id: str | None, viewer: Viewer, lang: str, may_unmask: bool, now
     now = now or clock.utcnow()
     with db.session() as session:
         detail = appeal_detail(session, int(appeal_id), lang, now, current_app.extensions["work_calendar"])
-    if detail is None or not viewer.covers(detail["region_code"]):
-        return NO_SUCH_APPEAL
-    return AppealView(appeal_id, lang, detail, may_unmask)
+        if detail is None or not viewer.covers(detail["region_code"]):
+            return NO_SUCH_APPEAL
+        steps = tuple(viewer_steps(viewer, detail))
+        assignees = tuple(assignee_options(session, viewer, lang)) if "dispatch" in steps else ()
+    return AppealView(appeal_id, lang, detail, may_unmask, steps, assignees)
+
+
+def viewer_steps(viewer: Viewer, detail: dict) -> list[str]:
+    """The steps this viewer may take on the appeal now: its role's steps (domain.roles) among those the
+    lifecycle allows, none on an appeal not assigned to a handler's department or team."""
+    if not viewer.can(Permission.ACT):
+        return []
+    if roles.is_assigned(viewer.role) and not roles.holds(
+        viewer.department_id, viewer.team_id, detail["department_id"], detail["team_id"]
+    ):
+        return []
+    return roles.steps_for(viewer.role, detail["allowed"])
+
+
+def team_words(name: str, place: str) -> str:
+    """A team as the console names it: its name, after its community's unless the name already says it."""
+    return name if not place or name.startswith(place) else f"{place} · {name}"
+
+
+def assignee_options(session: Session, viewer: Viewer, lang: str) -> list[tuple[str, str]]:
+    """What a dispatch by this viewer may name: the departments and teams within its region scope."""
+    places = {r.code: localized(r.name, r.name_en, lang) for r in session.scalars(select(Region))}
+    options = [
+        (f"department:{d.code}", t("actions.department_option", lang, name=localized(d.name, d.name_en, lang)))
+        for d in session.scalars(select(Department).order_by(Department.level, Department.code))
+        if viewer.covers(d.region_code)
+    ]
+    options += [
+        (
+            f"team:{team.code}",
+            t("actions.team_option", lang, name=team_words(team.name, places.get(team.region_code, ""))),
+        )
+        for team in session.scalars(select(Team).order_by(Team.region_code, Team.kind))
+        if viewer.covers(team.region_code)
+    ]
+    return options
 
 
 def contact(appeal_id: int, viewer: Viewer) -> dict | None:
@@ -67,10 +110,21 @@ def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime,
         return None
     zone = calendar.timezone
     departments = {d.id: localized(d.name, d.name_en, lang) for d in session.scalars(select(Department))}
+    teams = {
+        team_id: team_words(name, localized(place, place_en, lang))
+        for team_id, name, place, place_en in session.execute(
+            select(Team.id, Team.name, Region.name, Region.name_en).join(Region, Region.code == Team.region_code)
+        )
+    }
     transitions = session.scalars(
         select(Transition).where(Transition.appeal_id == appeal_id).order_by(Transition.seq)
     ).all()
     region = session.get(Region, appeal.region_code)
+    people = dict(
+        session.execute(
+            select(User.username, User.display_name).where(User.username.in_({tr.actor for tr in transitions}))
+        ).all()
+    )
     timeline = [
         {
             "seq": tr.seq,
@@ -78,16 +132,17 @@ def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime,
             "action": label(tr.action, lang),
             "from_status": label(tr.from_status, lang) if tr.from_status else "",
             "to_status": label(tr.to_status, lang),
-            "actor": mask_free_text(tr.actor),
+            "actor": actor_text(tr.actor, lang, people.get(tr.actor)),
             "level": label(tr.level, lang),
             "department": departments.get(tr.department_id, "") if tr.department_id else "",
+            "team": teams.get(tr.team_id, "") if tr.team_id else "",
             "note": mask_free_text(tr.note) if tr.note else "",
         }
         for tr in transitions
     ]
     passed = []
     for step in timeline:
-        stop = (step["level"], step["department"] or "—")
+        stop = (step["level"], step["department"] or step["team"] or "—")
         if not passed or passed[-1] != stop:
             passed.append(stop)
     end = appeal.resolved_at or now
@@ -105,6 +160,12 @@ def appeal_detail(session: Session, appeal_id: int, lang: str, now: dt.datetime,
         "is_open": appeal.is_open,
         "level": label(appeal.level, lang),
         "department": departments.get(appeal.department_id, "") if appeal.department_id else "",
+        "team": teams.get(appeal.team_id, "") if appeal.team_id else "",
+        "department_id": appeal.department_id,
+        "team_id": appeal.team_id,
+        "version": appeal.version,
+        "urge_count": appeal.urge_count or 0,
+        "allowed": lifecycle.allowed_actions(appeal.status, appeal.level, appeal.region_code, appeal.satisfaction),
         "description": mask_free_text(appeal.description),
         "address": mask_address(appeal.address),
         "reporter_name": mask_name(appeal.reporter_name),

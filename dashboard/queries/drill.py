@@ -23,18 +23,19 @@ from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from dashboard.domain import clock
-from dashboard.domain.kpi import COUNTER_KEYS, compute_kpis, kpis_from_counters, resolution_counters
+from dashboard.domain.kpi import COUNTER_KEYS, compute_kpis, kpis_from_counters, resolution_counters, urged_sql
 from dashboard.domain.localday import LocalDay, local_dates, period
 from dashboard.domain.overdue import is_overdue_now, overdue_now_sql, overdue_sql_parts
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import ancestors, covers, level_of, within
-from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority
+from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, WorkCalendar
 from dashboard.queries import kpis as kpi_queries
+from dashboard.queries.appeal import assignee_options
 from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import MapShapes, map_shapes, population, visit_lists
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, Region
+from dashboard.store.models import Appeal, Region, Transition
 from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.dimensions import DIMENSIONS  # the dimensions a click on a chart can filter by
 from dashboard.ui.i18n import label, localized, normalise_language
@@ -282,10 +283,30 @@ def counter_series(session: Session, filters: DrillFilters, calendar: WorkCalend
     return _series(filters, sums)
 
 
-def period_kpis(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
-    """The §5 KPIs of the filtered frame over the period (to now, if the period is still running)."""
+def period_kpis(
+    frame: pd.DataFrame,
+    filters: DrillFilters,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    urges_at: pd.Series | None = None,
+) -> dict:
+    """The §5 KPIs of the filtered frame over the period (to now, if the period is still running).
+
+    urges_at: the instants of the urge steps on the filtered appeals in the period (urge_times).
+    """
     start, end = filters.bounds(calendar)
-    return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(min(end, now)), calendar)
+    return compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(min(end, now)), calendar, urges_at=urges_at)
+
+
+def urge_times(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> pd.Series:
+    """When the appeals the filters select were urged (督办) within the period: the urged KPI's steps."""
+    start, end = filters.bounds(calendar)
+    steps = session.scalars(
+        select(Transition.at)
+        .join(Appeal, Appeal.id == Transition.appeal_id)
+        .where(urged_sql(Transition.action, Transition.at, start, min(end, now)), *value_conditions(filters, now))
+    ).all()
+    return pd.Series(pd.to_datetime(list(steps), utc=True), dtype="datetime64[ns, UTC]")
 
 
 def daily_series(frame: pd.DataFrame, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
@@ -479,6 +500,7 @@ _GRID_COLUMNS = (
     Appeal.status,
     Appeal.is_open,
     Appeal.description,
+    Appeal.version,  # the grid's bulk steps send it back (optimistic concurrency)
     Region.name,
     Region.name_en,
 )
@@ -541,6 +563,7 @@ def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
         "deadline_at": row.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "overdue": is_overdue_now(row.is_open, row.deadline_at, now),
         "text": public_text(row.description, 60),
+        "version": row.version,
     }
 
 
@@ -590,6 +613,8 @@ class DrillView:
     visits: dict
     load: MapShapes | None  # the map: the areas one level down (queries.wall.map_shapes)
     as_of: dt.datetime | None = None  # the period not ended: the local moment its states were read
+    bulk_steps: tuple[str, ...] = ()  # the grid's bulk steps this viewer may take (BULK_STEPS)
+    assignees: tuple[tuple[str, str], ...] = ()  # for a bulk dispatch: queries.appeal.assignee_options
 
 
 @dataclass(frozen=True)
@@ -619,8 +644,15 @@ def read(query: dict, viewer: Viewer, lang: str, now: dt.datetime | None = None)
             return Refusal("console.bad_filter", {"error": str(exc)})
         if not viewer.covers(filters.region):
             return Refusal("console.out_of_scope", {"region": filters.region})
+        bulk_steps = tuple(code for code in BULK_STEPS if viewer.may_take(TransitionAction(code)))
+        assignees = tuple(assignee_options(session, viewer, lang)) if "dispatch" in bulk_steps else ()
         session.close()  # its connection goes back to the pool: the page's reads each take their own
-        return read_view(session, filters, now, calendar, current_app.extensions["kpi_targets"], viewer.region_code)
+        view = read_view(session, filters, now, calendar, current_app.extensions["kpi_targets"], viewer.region_code)
+    return replace(view, bulk_steps=bulk_steps, assignees=assignees)
+
+
+# The steps the grid takes on a selection of appeals (services.actions.act_many).
+BULK_STEPS = (TransitionAction.DISPATCH.value, TransitionAction.URGE.value)
 
 
 def read_view(
@@ -670,7 +702,8 @@ def _period(session: Session, filters: DrillFilters, now: dt.datetime, calendar:
         return counter_kpis(session, filters, now, calendar), counter_series(session, filters, calendar)
     # value filters the counters do not hold: read the appeals that count
     frame = appeals_frame(session, filters, now, calendar)
-    return period_kpis(frame, filters, now, calendar), daily_series(frame, filters, now, calendar)
+    urges_at = urge_times(session, filters, now, calendar)
+    return period_kpis(frame, filters, now, calendar, urges_at), daily_series(frame, filters, now, calendar)
 
 
 def _region_facts(session: Session, filters: DrillFilters, now: dt.datetime) -> tuple:

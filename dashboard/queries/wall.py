@@ -17,6 +17,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.domain import clock
+from dashboard.domain.escalation import SYSTEM_ACTOR, is_escalated
+from dashboard.domain.lifecycle import LEVEL_DOWN
 from dashboard.domain.localday import LocalDay, local_date_sql
 from dashboard.domain.overdue import overdue_now_sql
 from dashboard.domain.pii import public_text
@@ -29,6 +31,7 @@ from dashboard.domain.vocab import (
     LivelihoodGroup,
     Priority,
     RegionLevel,
+    TransitionAction,
     VisitItemStatus,
     VisitListKind,
 )
@@ -37,8 +40,17 @@ from dashboard.queries import kpis
 from dashboard.queries.cache import TTLCache
 from dashboard.queries.regions import change_count, on_change, region_version
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, Business, PopulationAggregate, Region, Resident, ResidentGroup, VisitItem
-from dashboard.ui.i18n import label, localized
+from dashboard.store.models import (
+    Appeal,
+    Business,
+    PopulationAggregate,
+    Region,
+    Resident,
+    ResidentGroup,
+    Transition,
+    VisitItem,
+)
+from dashboard.ui.i18n import label, localized, t
 
 _population_cache = TTLCache(seconds=300)
 
@@ -254,9 +266,23 @@ def region_name(session: Session, region_code: str, lang: str) -> str:
 
 
 def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> list[dict]:
-    """Open appeals nearest their deadline (overdue first): what the SLA board counts down."""
+    """Open appeals nearest their deadline (overdue first): what the SLA board counts down.
+
+    Each carries its marks (issue 16): how often it was urged (督办) and whether it is handled
+    above its home level (escalated, by a person or a rule), with that level.
+    """
     rows = session.execute(
-        select(Appeal.id, Appeal.deadline_at, Appeal.category, Appeal.priority, Appeal.status, Region.name)
+        select(
+            Appeal.id,
+            Appeal.deadline_at,
+            Appeal.category,
+            Appeal.priority,
+            Appeal.status,
+            Appeal.region_code,
+            Appeal.level,
+            Appeal.urge_count,
+            Region.name,
+        )
         .join(Region, Region.code == Appeal.region_code)
         .where(Appeal.is_open, within(Appeal.region_code, region_code))
         .order_by(Appeal.deadline_at, Appeal.id)
@@ -269,9 +295,65 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
             **_kind_labels(row, lang),
             "status": label(AppealStatus(row.status), lang),
             "place": row.name,
+            "level": RegionLevel(row.level).value,
+            "urge_count": row.urge_count or 0,
+            "escalated": is_escalated(row.level, row.region_code),
         }
         for row in rows
     ]
+
+
+def escalation_words(from_level: str, to_level: str, lang: str) -> str:
+    """An automatic escalation as the ticker says it ("自动升级 社区→街道")."""
+    return t(
+        "escalation.ticker",
+        lang,
+        from_level=label(RegionLevel(from_level), lang),
+        to_level=label(RegionLevel(to_level), lang),
+    )
+
+
+def recent_escalations(session: Session, region_code: str, lang: str, limit: int = 10) -> list[dict]:
+    """The newest automatic escalations (domain.escalation's rules) as ticker rows, newest first."""
+    rows = session.execute(
+        select(
+            Transition.appeal_id,
+            Transition.seq,
+            Transition.at,
+            Transition.level,
+            Appeal.category,
+            Appeal.priority,
+            Region.name,
+        )
+        .join(Appeal, Appeal.id == Transition.appeal_id)
+        .join(Region, Region.code == Appeal.region_code)
+        .where(
+            Transition.action == TransitionAction.ESCALATE,
+            Transition.actor == SYSTEM_ACTOR,
+            within(Appeal.region_code, region_code),
+        )
+        .order_by(Transition.at.desc(), Transition.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": f"escalation-{row.appeal_id}-{row.seq}",
+            "kind": "escalation",
+            "time": row.at.isoformat(),
+            **_kind_labels(row, lang),
+            "place": row.name,
+            # The step's level is the one it went to: it came from the one below.
+            "text": escalation_words(LEVEL_DOWN[RegionLevel(row.level)].value, RegionLevel(row.level).value, lang),
+        }
+        for row in rows
+        if RegionLevel(row.level) in LEVEL_DOWN
+    ]
+
+
+def ticker(session: Session, region_code: str, lang: str, limit: int) -> list[dict]:
+    """The ticker: the newest appeals and automatic escalations together, newest first."""
+    items = recent_appeals(session, region_code, lang, limit) + recent_escalations(session, region_code, lang, limit)
+    return sorted(items, key=lambda item: dt.datetime.fromisoformat(item["time"]), reverse=True)[:limit]
 
 
 def today_kpis(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
@@ -523,7 +605,7 @@ def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None =
             region_name=region_name(session, region_code, lang),
             population=population(session, region_code),
             kpis=today_kpis(session, region_code, now, calendar),
-            recent=recent_appeals(session, region_code, lang, TICKER_LENGTH),
+            recent=ticker(session, region_code, lang, TICKER_LENGTH),
             sla=sla_board(session, region_code, lang, SLA_LENGTH),
             volume=daily_volume(session, region_code, now, calendar),
             load=map_shapes(session, region_code, now),

@@ -25,14 +25,17 @@ from sqlalchemy.orm import Session
 
 from dashboard.domain.credentials import hash_api_key, hash_password, hash_token, new_api_key, new_wall_token
 from dashboard.domain.keys import UNBOUNDED, KeyAction, KeyScopeError, actions_text, parse_actions
-from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_scoped
+from dashboard.domain.regions import covers
+from dashboard.domain.roles import ACCOUNT_ROLES, Role, is_assigned, is_scoped
 from dashboard.domain.vocab import Channel
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR, load_overrides
 from dashboard.queries.admin import ApiKeyView, CredentialView, UserView, api_key_view, user_view
+from dashboard.services.actions import valid_team_code
 from dashboard.services.ingest.dropfolder import ingest_file
+from dashboard.services.workflow import team_by_code
 from dashboard.store.audit import audit_row
 from dashboard.store.database import db
-from dashboard.store.models import ApiKey, Region, User, WallToken
+from dashboard.store.models import ApiKey, Department, Region, User, WallToken
 from dashboard.ui.i18n import t
 
 MIN_PASSWORD_LENGTH = 10
@@ -124,6 +127,39 @@ def _audit(session: Session, actor: str, action: str, target: str, detail: dict 
 # ---------------------------------------------------------------------------- users
 
 
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _assignment(
+    session: Session, role: Role, region_code: object, department: object, team: object
+) -> tuple[str | None, int | None, int | None]:
+    """A handler's department or team (exactly one, existing, within its region) and the region it
+    gives when none is named; any other role names neither. Returns (region, department id, team id)."""
+    if not is_assigned(role):
+        if not _blank(department) or not _blank(team):
+            raise AdminError("assignment", "assignment_not_handler", role=role.value)
+        return None, None, None
+    if _blank(department) == _blank(team):
+        raise AdminError("assignment", "assignment_both" if not _blank(department) else "assignment_required")
+    if not _blank(department):
+        code = _text(department, "department", max_length=32)
+        row = session.scalar(select(Department).where(Department.code == code))
+        if row is None:
+            raise AdminError("department", "department_unknown", code=code)
+        field, department_id, team_id = "department", row.id, None
+    else:
+        code = _text(team, "team", max_length=64)
+        row = team_by_code(session, code) if valid_team_code(code) else None
+        if row is None:
+            raise AdminError("team", "team_unknown", code=code)
+        field, department_id, team_id = "team", None, row.id
+    region = row.region_code if _blank(region_code) else _region(session, region_code)
+    if not covers(region, row.region_code):
+        raise AdminError(field, "assignment_outside", code=code, region=region)
+    return region, department_id, team_id
+
+
 def create_user(
     actor: str,
     username: object,
@@ -131,20 +167,23 @@ def create_user(
     role: object,
     region_code: object,
     password: object,
+    department: object = None,
+    team: object = None,
 ) -> UserView:
-    """Create a supervisor (scoped to an existing region) or an admin (the whole district; region ignored)."""
+    """Create an account: an admin (the whole district; region ignored), a scoped role (an existing
+    region), or a handler (one department's or team's, by code; its region by default)."""
     username = _text(username, "username")
     if not USERNAME_PATTERN.fullmatch(username):
         raise AdminError("username", "username_format")
     display_name = _text(display_name, "display_name", required=False) or username
     if not isinstance(role, str) or role not in {r.value for r in ACCOUNT_ROLES}:
-        raise AdminError("role", "role")
+        raise AdminError("role", "role", roles=", ".join(r.value for r in ACCOUNT_ROLES))
     role = Role(role)
     password = _password(password)
     with db.transaction() as session:
-        region = None
-        if is_scoped(role):
-            if region_code is None or (isinstance(region_code, str) and not region_code.strip()):
+        region, department_id, team_id = _assignment(session, role, region_code, department, team)
+        if is_scoped(role) and region is None:
+            if _blank(region_code):
                 raise AdminError("region", "region_required")
             region = _region(session, region_code)
         if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -155,6 +194,8 @@ def create_user(
             password_hash=hash_password(password),
             role=role,
             region_code=region,
+            department_id=department_id,
+            team_id=team_id,
             active=True,
             failed_logins=0,
         )
@@ -164,7 +205,10 @@ def create_user(
         except IntegrityError:
             # Another request took the name between our check and this insert.
             raise AdminError("username", "username_taken", username=username) from None
-        _audit(session, actor, "user_create", f"user:{username}", {"role": role.value, "region": region})
+        detail = {"role": role.value, "region": region}
+        if is_assigned(role):
+            detail.update(department=department_id, team=team_id)
+        _audit(session, actor, "user_create", f"user:{username}", detail)
         return user_view(user)
 
 

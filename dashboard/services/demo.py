@@ -184,6 +184,15 @@ HANDLER_KIND = {  # category: (community, street, district)
     Category.OTHER: ("patrol", "street_service", "civil_affairs"),
 }
 LEVELS = (RegionLevel.COMMUNITY, RegionLevel.STREET, RegionLevel.DISTRICT)
+
+
+def handling_department_code(region_code: str, category: Category, level: RegionLevel) -> str:
+    """The demo department that handles a category at a level for an appeal placed in region_code
+    (one appeal's form of build_appeals' lookup: "<region at that level>-<kind>")."""
+    index = LEVELS.index(level)
+    return f"{region_code[: (12, 9, 6)[index]]}-{HANDLER_KIND[category][index]}"
+
+
 FLOATING_AREA_CODES = ["510122", "510623", "511602", "500101", "513701", "510902", "411302", "430102", "420102"]
 AGE_BRACKET_WEIGHTS = np.array(
     [4.5, 4.8, 4.6, 4.9, 6.8, 9.0, 9.6, 8.8, 7.6, 7.4, 7.0, 6.4, 5.6, 4.6, 3.4, 2.3, 1.6, 1.0]

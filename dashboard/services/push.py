@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from dashboard.domain.escalation import is_escalated
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import ancestors
 
@@ -48,6 +49,7 @@ def appeal_delta(row: dict, change: str) -> dict:
         # Who holds it and how hard it has been pushed (ids and counts, nothing personal): the
         # wall marks urged and escalated appeals, a handler's /tasks page follows its own.
         "level": _code(row.get("level")),
+        "escalated": is_escalated(_code(row.get("level")), row["region_code"]),  # above its home level
         "urge_count": row.get("urge_count") or 0,
         "department_id": row.get("department_id"),
         "team_id": row.get("team_id"),

@@ -14,11 +14,18 @@ import numpy as np
 from sqlalchemy import select
 
 from dashboard.domain.vocab import AppealStatus, RegionLevel, Satisfaction, TransitionAction
-from dashboard.services.demo import CATEGORY_MIX_DAY, CHANNEL_MIX, PRIORITY_MIX, _names, _normalised
+from dashboard.services.demo import (
+    CATEGORY_MIX_DAY,
+    CHANNEL_MIX,
+    PRIORITY_MIX,
+    _names,
+    _normalised,
+    handling_department_code,
+)
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.service import Ingestor, raw_json
 from dashboard.services.workflow import Step, TransitionError, apply
-from dashboard.store.models import Appeal, Region
+from dashboard.store.models import Appeal, Department, Region
 
 log = logging.getLogger(__name__)
 NEXT_STEP = {
@@ -27,6 +34,9 @@ NEXT_STEP = {
     AppealStatus.DISPATCHED: TransitionAction.START,
     AppealStatus.IN_PROGRESS: TransitionAction.RESOLVE,
 }
+# Overdue appeals the simulator urges (督办), as a duty officer would: about one every this many seconds.
+URGE_EVERY_SECONDS = 30
+URGE_NOTE = "请加快办理，尽快回复（模拟督办）"
 
 
 class Simulator:
@@ -89,8 +99,10 @@ class Simulator:
                 action = NEXT_STEP.get(appeal.status)
                 if action is None:
                     continue
+                department = self.department_for(session, appeal) if action == TransitionAction.DISPATCH else None
                 try:
-                    apply(session, appeal, Step(action, "simulator", max(now, appeal.reported_at)))
+                    step = Step(action, "simulator", max(now, appeal.reported_at), department_code=department)
+                    apply(session, appeal, step)
                     if action == TransitionAction.RESOLVE and self.rng.random() < 0.7:
                         apply(session, appeal, Step(TransitionAction.CLOSE, "simulator", max(now, appeal.reported_at)))
                         rating = Satisfaction.SATISFIED if self.rng.random() < 0.85 else Satisfaction.UNSATISFIED
@@ -106,9 +118,45 @@ class Simulator:
                     log.debug("simulator skipped appeal %s: %s", appeal.id, exc)
         return applied
 
+    @staticmethod
+    def department_for(session, appeal: Appeal) -> str | None:
+        """The demo department of the appeal's handling level and category, if this database has it."""
+        code = handling_department_code(appeal.region_code, appeal.category, appeal.level)
+        return code if session.scalar(select(Department.id).where(Department.code == code)) else None
+
+    def urge_overdue(self, count: int, now: dt.datetime | None = None) -> int:
+        """Urge (督办) up to `count` overdue open appeals that someone has accepted; returns urges applied."""
+        if count <= 0:
+            return 0
+        now = now or dt.datetime.now(dt.UTC)
+        urged = 0
+        with self.database.session() as session:
+            candidates = session.scalars(
+                select(Appeal)
+                .where(
+                    Appeal.is_open,
+                    Appeal.deadline_at < now,
+                    Appeal.status.in_([AppealStatus.ACCEPTED, AppealStatus.DISPATCHED, AppealStatus.IN_PROGRESS]),
+                )
+                .order_by(Appeal.deadline_at.desc())
+                .limit(count * 4)
+            ).all()
+            for index in self.rng.permutation(len(candidates))[:count]:
+                appeal = candidates[index]
+                try:
+                    apply(session, appeal, Step(TransitionAction.URGE, "simulator", now, note=URGE_NOTE))
+                    session.commit()
+                    urged += 1
+                except TransitionError as exc:
+                    session.rollback()
+                    log.debug("simulator did not urge appeal %s: %s", appeal.id, exc)
+        return urged
+
     def tick(self, seconds: float) -> tuple[int, int]:
         """One tick of `seconds`: Poisson arrivals at the configured rate, and about as many steps."""
         arrivals = int(self.rng.poisson(self.rate_per_minute * seconds / 60))
         created = self.new_appeals(arrivals)
         steps = self.advance(int(self.rng.poisson(max(self.rate_per_minute * seconds / 60 * 4, 0.5))))
+        if self.rng.random() < seconds / URGE_EVERY_SECONDS:
+            steps += self.urge_overdue(1)
         return created, steps

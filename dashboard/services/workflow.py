@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from dashboard.domain import lifecycle
 from dashboard.domain.lifecycle import LEVEL_DOWN, LEVEL_UP
-from dashboard.domain.vocab import Satisfaction, TransitionAction
+from dashboard.domain.vocab import Satisfaction, TeamKind, TransitionAction
+from dashboard.domain.webhooks import STEP_EVENTS
+from dashboard.services import outbox
 from dashboard.services.push import appeal_delta, appeal_row, queue_deltas
 from dashboard.store.models import Appeal, Department, Team, Transition
 
@@ -31,7 +33,8 @@ class Conflict(TransitionError):
     def __init__(self, appeal: Appeal, expected_version: int, allowed: list[str]) -> None:
         super().__init__(
             f"appeal {appeal.id} changed since version {expected_version}: now version {appeal.version}, "
-            f"changed by {appeal.changed_by or 'unknown'} at {appeal.updated_at.isoformat() if appeal.updated_at else '?'}",
+            f"changed by {appeal.changed_by or 'unknown'} "
+            f"at {appeal.updated_at.isoformat() if appeal.updated_at else '?'}",
             allowed,
         )
         self.version = appeal.version
@@ -61,7 +64,9 @@ def allowed_actions(appeal: Appeal) -> list[str]:
 def team_by_code(session: Session, code: str) -> Team | None:
     """The team a code names ("<community code>/<kind>", as Team.code), or None."""
     region_code, _, kind = code.partition("/")
-    return session.scalar(select(Team).where(Team.region_code == region_code, Team.kind == kind)) if kind else None
+    if kind not in {k.value for k in TeamKind}:  # an unknown kind names no team (and cannot be bound as one)
+        return None
+    return session.scalar(select(Team).where(Team.region_code == region_code, Team.kind == kind))
 
 
 def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | None = None) -> Transition:
@@ -134,6 +139,11 @@ def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | 
     if department_id is not None or team_id is not None:  # a new assignee replaces the old one
         appeal.department_id = department_id
         appeal.team_id = team_id
+    elif step.action in (A.ESCALATE, A.RETURN):
+        # The appeal moves to another level: whoever held it at the old one no longer does (it leaves
+        # their /tasks list); the new level's operator dispatches it on (改派).
+        appeal.department_id = None
+        appeal.team_id = None
     appeal.status = target
     appeal.is_open = lifecycle.is_open(target)
     appeal.version = (appeal.version or 1) + 1
@@ -156,5 +166,7 @@ def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | 
     )
     session.add(transition)
     session.flush()
+    if (event := STEP_EVENTS.get(step.action)) is not None:  # in this transaction: a rolled-back step sends nothing
+        outbox.enqueue(session, event, appeal, step.at, transition)
     queue_deltas(session, [appeal_delta(appeal_row(appeal), "updated")])
     return transition

@@ -45,6 +45,7 @@ from dashboard.domain.kpi import (
     kpis_from_counters,
     resolution_counters,
     response_minutes_sql,
+    urged_sql,
 )
 from dashboard.domain.localday import LocalDay
 from dashboard.domain.overdue import overdue_sql, overdue_sql_parts
@@ -52,11 +53,12 @@ from dashboard.domain.regions import within
 from dashboard.domain.vocab import Category
 from dashboard.domain.workcal import DAY, FIRST_YEAR, WorkCalendar
 from dashboard.store.bulk import bulk_insert
-from dashboard.store.models import Appeal, KpiAggregateState, KpiDay
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Transition
 
 log = logging.getLogger(__name__)
 
 APPEALS = Appeal.__table__
+TRANSITIONS = Transition.__table__
 COUNTERS = KpiDay.__table__
 STATE = KpiAggregateState.__table__
 # What an appeal's contribution depends on. Table columns (not ORM attributes), so that reading
@@ -565,6 +567,30 @@ def _response_minutes(session, region_code, start, end, category, by_length=None
     }
 
 
+def _urged(session, region_code, start, end, category, by_length=None) -> dict[str, int]:
+    """Urge steps taken in [start, end) on appeals of the region (per region prefix with by_length).
+
+    Not a stored counter: urges are few, and the transitions' (action, at) index finds a period's
+    urges directly, exactly, whatever part of a day the period covers.
+    """
+    if start >= end:
+        return {}
+    code = func.substr(APPEALS.c.region_code, 1, by_length) if by_length else None
+    query = (
+        select(*([code] if by_length else []), func.count())
+        .select_from(TRANSITIONS.join(APPEALS, APPEALS.c.id == TRANSITIONS.c.appeal_id))
+        .where(
+            urged_sql(TRANSITIONS.c.action, TRANSITIONS.c.at, start, end),
+            within(APPEALS.c.region_code, region_code),
+        )
+    )
+    if category is not None:
+        query = query.where(APPEALS.c.category == category.value)
+    if by_length:
+        return {key: int(count) for key, count in session.execute(query.group_by(code))}
+    return {region_code: int(session.execute(query).scalar_one())}
+
+
 def region_kpis(
     session: Session,
     region_code: str,
@@ -582,7 +608,8 @@ def region_kpis(
     counters = _counters(session, region_code, start, end, calendar, category).get(region_code, _zero())
     overdue = _overdue_open(session, region_code, as_of or end, category)[region_code]
     minutes = _response_minutes(session, region_code, start, end, category).get(region_code, np.zeros(0))
-    return kpis_from_counters(counters, overdue, minutes)
+    urged = _urged(session, region_code, start, end, category).get(region_code, 0)
+    return kpis_from_counters(counters, overdue, minutes, urged)
 
 
 def child_kpis(
@@ -604,8 +631,11 @@ def child_kpis(
     counters = _counters(session, region_code, start, end, calendar, category, length)
     overdue = _overdue_open(session, region_code, as_of or end, category, length)
     minutes = _response_minutes(session, region_code, start, end, category, length)
+    urged = _urged(session, region_code, start, end, category, length)
     return {
-        code: kpis_from_counters(counters.get(code, _zero()), overdue.get(code, 0), minutes.get(code, np.zeros(0)))
+        code: kpis_from_counters(
+            counters.get(code, _zero()), overdue.get(code, 0), minutes.get(code, np.zeros(0)), urged.get(code, 0)
+        )
         for code in child_codes
     }
 
@@ -623,7 +653,7 @@ def recompute_region_kpis(
 
     This was the wall's path before the counters; tests and bench/kpi.py compare against it.
     """
-    from dashboard.domain.kpi import compute_kpis, kpi_frame
+    from dashboard.domain.kpi import URGED_ACTION, compute_kpis, kpi_frame
 
     columns = [Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction]
     rows = session.execute(
@@ -638,5 +668,15 @@ def recompute_region_kpis(
             ),
         )
     ).all()
+    urges = session.scalars(
+        select(Transition.at)
+        .join(Appeal, Appeal.id == Transition.appeal_id)
+        .where(
+            Transition.action == URGED_ACTION,
+            within(Appeal.region_code, region_code),
+            Appeal.category == category if category is not None else True,
+        )
+    ).all()
     moment = pd.Timestamp(as_of) if as_of is not None else None
-    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar, moment)
+    urges_at = pd.Series(pd.to_datetime(list(urges), utc=True), dtype="datetime64[ns, UTC]")
+    return compute_kpis(kpi_frame(rows), pd.Timestamp(start), pd.Timestamp(end), calendar, moment, urges_at)

@@ -296,3 +296,24 @@ def lock_for(database_url: str, name: str = LOCK_NAME) -> SchedulerLock:
         suffix = "scheduler" if name == LOCK_NAME else name.removeprefix("cc-")
         return FileLock(Path(f"{url.database}.{suffix}.lock").resolve())
     return ProcessLock(name)
+
+
+def lock_appeal(session, appeal_id: int):
+    """The appeal, read afresh with its row locked for this transaction (None if it does not exist).
+
+    PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks: a no-op write makes the transaction
+    the database's one writer first, so a second caller waits here and then reads the first one's
+    committed state instead of acting on a stale one.
+    """
+    from sqlalchemy import update
+
+    from dashboard.store.models import Appeal
+
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Appeal)
+            .where(Appeal.id == appeal_id)
+            .values(version=Appeal.version, updated_at=Appeal.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    return session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)

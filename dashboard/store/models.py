@@ -387,6 +387,7 @@ class KpiSnapshot(Base):
     satisfied: Mapped[int] = mapped_column(Integer)
     satisfaction_rate: Mapped[float | None] = mapped_column(Float)
     response_median_min: Mapped[float | None] = mapped_column(Float)
+    urged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 督办 steps (issue 16)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

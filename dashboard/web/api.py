@@ -34,12 +34,13 @@ from dashboard.domain.regions import level_of
 from dashboard.domain.vocab import QuarantineStatus, Satisfaction, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, LAST_YEAR
 from dashboard.queries.kpis import region_kpis
+from dashboard.services.actions import valid_team_code
 from dashboard.services.ingest.prepare import validate
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
-from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
+from dashboard.services.workflow import Conflict, Step, TransitionError, allowed_actions, apply
 from dashboard.store.database import db
-from dashboard.store.models import ApiKey, Appeal, QuarantinedRecord, Region
+from dashboard.store.models import ApiKey, Appeal, QuarantinedRecord, Region, Team
 from dashboard.web.security import ingest_rate
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -239,7 +240,7 @@ def ingest_appeals():
     return jsonify(report.as_dict()), 200
 
 
-def _appeal_state(appeal: Appeal) -> dict:
+def _appeal_state(appeal: Appeal, team_code: str | None = None) -> dict:
     return {
         "id": appeal.id,
         "status": appeal.status.value,
@@ -247,19 +248,29 @@ def _appeal_state(appeal: Appeal) -> dict:
         "is_open": appeal.is_open,
         "deadline_at": appeal.deadline_at.isoformat(),
         "allowed_actions": allowed_actions(appeal),
+        "version": appeal.version,
+        "urge_count": appeal.urge_count or 0,
+        "team": team_code,
     }
+
+
+def _team_code(session, appeal: Appeal) -> str | None:
+    """The code of the team the appeal is dispatched to, or None."""
+    team = session.get(Team, appeal.team_id) if appeal.team_id is not None else None
+    return team.code if team is not None else None
 
 
 @bp.post("/appeals/<int:appeal_id>/transitions")
 def post_transition(appeal_id: int):
-    """Apply a workflow step; 409 with the allowed steps when it is not allowed now."""
+    """Apply a workflow step; 409 with the allowed steps when it is not allowed now, or with code "conflict"
+    (changed_by, changed_at) when expected_version is not the appeal's version (nothing is overwritten)."""
     if appeal_id > MAX_BIGINT:
         return error(404, f"appeal {appeal_id} does not exist")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "expected a JSON object with at least 'action'")
     timezone = current_app.extensions["work_calendar"].timezone
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utcnow()
     try:
         action = parse_enum("action", body.get("action"), TransitionAction)
         if action in (TransitionAction.REPORT,):
@@ -271,6 +282,20 @@ def post_transition(appeal_id: int):
             isinstance(duplicate_of, bool) or not isinstance(duplicate_of, int) or not 1 <= duplicate_of <= MAX_BIGINT
         ):
             raise RecordError("duplicate_of", "must be an appeal id (integer)")
+        expected_version = body.get("expected_version")
+        if expected_version is not None and (
+            isinstance(expected_version, bool)
+            or not isinstance(expected_version, int)
+            or not 1 <= expected_version <= MAX_INTEGER
+        ):
+            raise RecordError("expected_version", "must be the appeal's version you read (integer)")
+        department, team = body.get("department"), body.get("team")
+        if department is not None and not isinstance(department, str):
+            raise RecordError("department", "must be a department code (string)")
+        if team is not None and not (isinstance(team, str) and valid_team_code(team)):
+            raise RecordError("team", "must be a team code, '<community code>/<kind>'")
+        if department and team:
+            raise RecordError("team", "give a department or a team, not both")
     except RecordError as exc:
         return error(400, str(exc), field=exc.field)
     # Whoever the feed says acted, the key that sent it is always on record.
@@ -281,24 +306,42 @@ def post_transition(appeal_id: int):
         if appeal is None or not scope.covers(appeal.region_code):
             # Outside the key's region, an appeal looks exactly like a missing one.
             return error(404, f"appeal {appeal_id} does not exist")
-        step = Step(action, actor, at, body.get("note"), body.get("department"), satisfaction, duplicate_of)
+        step = Step(action, actor, at, body.get("note"), department, satisfaction, duplicate_of, team_code=team)
         allowed = allowed_actions(appeal)
         try:
-            transition = apply(session, appeal, step)
+            if team and not scope.covers(team.partition("/")[0]):
+                # A team outside the key's region is answered as if it did not exist.
+                raise TransitionError(f"unknown team code {team!r}", allowed)
+            transition = apply(session, appeal, step, expected_version)
             if action == TransitionAction.LINK_DUPLICATE and not scope.covers(
                 session.get(Appeal, appeal.duplicate_of_id).region_code
             ):
                 # Linked to an appeal outside the key's region: answered (and undone) as if it did not exist.
                 raise TransitionError(f"appeal {duplicate_of} does not exist", allowed)
+            appeal.updated_at = now  # when it changed, by the one clock (a stale caller is told this)
             session.commit()
+        except Conflict as exc:
+            session.rollback()
+            return error(
+                409,
+                str(exc),
+                code="conflict",
+                changed_by=exc.changed_by,
+                changed_at=exc.changed_at.isoformat() if exc.changed_at else None,
+                allowed_actions=exc.allowed,
+                appeal=_appeal_state(appeal, _team_code(session, appeal)),
+            )
         except TransitionError as exc:
             session.rollback()
-            return error(409, str(exc), allowed_actions=exc.allowed, appeal=_appeal_state(appeal))
+            return error(
+                409, str(exc), allowed_actions=exc.allowed, appeal=_appeal_state(appeal, _team_code(session, appeal))
+            )
         except IntegrityError:
             # Another step on this appeal was committed between our read and our write.
             session.rollback()
             return error(409, f"appeal {appeal_id} changed at the same moment; read it again and retry")
-        return jsonify({"appeal": _appeal_state(appeal), "transition": {"seq": transition.seq, "action": action.value}})
+        state = _appeal_state(appeal, _team_code(session, appeal))
+        return jsonify({"appeal": state, "transition": {"seq": transition.seq, "action": action.value}})
 
 
 @bp.get("/kpis")

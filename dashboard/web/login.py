@@ -37,6 +37,7 @@ _PAGE = """<!doctype html>
 
 
 DEFAULT_NEXT = "/drill"
+TASKS_PAGE = "/tasks"
 
 
 def safe_next(value: object) -> str:
@@ -98,6 +99,8 @@ def login():
         return _page(lang, t("login.invalid", lang), username, status=401)
     login_session(principal)
     target = safe_next(request.form.get("next"))
+    if target == DEFAULT_NEXT and not principal.can(Permission.CONSOLE) and principal.can(Permission.TASKS):
+        target = TASKS_PAGE  # a handler has no console: its place is its task list
     if lang == "en" and "lang=" not in target:
         target += ("&" if "?" in target else "?") + "lang=en"
     return redirect(target)

@@ -32,6 +32,33 @@ _APPEAL_TYPES = {
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "field": {"type": ["string", "null"]}}}
 
 
+_APPEAL_STATE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"type": "string"},
+        "level": {"type": "string"},
+        "is_open": {"type": "boolean"},
+        "deadline_at": {"type": "string", "format": "date-time"},
+        "allowed_actions": {"type": "array", "items": _enum(TransitionAction)},
+        "version": {"type": "integer", "description": "send it back as expected_version"},
+        "urge_count": {"type": "integer", "description": "督办: how many times the appeal was urged"},
+        "team": {"type": ["string", "null"], "description": "the team it is dispatched to, '<community>/<kind>'"},
+    },
+}
+_CONFLICT = {
+    "type": "object",
+    "properties": {
+        **_ERROR["properties"],
+        "code": {"type": "string", "enum": ["conflict"]},
+        "changed_by": {"type": ["string", "null"]},
+        "changed_at": {"type": ["string", "null"], "format": "date-time"},
+        "allowed_actions": {"type": "array", "items": _enum(TransitionAction)},
+        "appeal": _APPEAL_STATE,
+    },
+}
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -147,21 +174,51 @@ def document() -> dict:
                                         "at": _TIME,
                                         "actor": {"type": "string"},
                                         "note": {"type": "string"},
-                                        "department": {"type": "string"},
+                                        "department": {"type": "string", "description": "dispatch to a department"},
+                                        "team": {
+                                            "type": "string",
+                                            "description": "dispatch to a team: '<community code>/<kind>'",
+                                            "examples": ["510107001001/patrol"],
+                                        },
                                         "satisfaction": _enum(Satisfaction),
                                         "duplicate_of": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                                        "expected_version": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": 2**31 - 1,
+                                            "description": (
+                                                "the appeal's version you read (appeal.version): another version "
+                                                "is refused with 409 and code 'conflict', nothing is overwritten"
+                                            ),
+                                        },
                                     },
                                 }
                             }
                         },
                     },
                     "responses": {
-                        "200": _json({"type": "object"}, "the step was applied"),
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "appeal": _APPEAL_STATE,
+                                    "transition": {
+                                        "type": "object",
+                                        "properties": {"seq": {"type": "integer"}, "action": _enum(TransitionAction)},
+                                    },
+                                },
+                            },
+                            "the step was applied",
+                        ),
                         "400": _json(_ERROR, "the request is malformed"),
                         "401": unauthorised,
                         "403": forbidden,
                         "404": _json(_ERROR, "no such appeal, or it lies outside the key's region"),
-                        "409": _json(_ERROR, "not allowed now; allowed_actions says what is"),
+                        "409": _json(
+                            _CONFLICT,
+                            "not allowed now (allowed_actions says what is), or, with code 'conflict', the appeal "
+                            "changed since expected_version: changed_by and changed_at say who and when",
+                        ),
                     },
                 }
             },

@@ -1,8 +1,8 @@
-"""Socket.IO handlers: walls join the room of the region they show; deltas go to those rooms."""
+"""Socket.IO handlers: walls join the room of the region they show, a handler's /tasks page the room of
+its department or team (by its log-in session); deltas go to those rooms."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import defaultdict
 
@@ -10,13 +10,22 @@ from flask import request
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
+from dashboard.domain import clock
 from dashboard.services.push import rooms_for
 from dashboard.store.database import Database, db
 from dashboard.store.models import Region, WallToken
 from dashboard.web.access import MAX_TOKEN_LENGTH, AccessDenied, hash_token, wall_region, wall_token
+from dashboard.web.auth import Permission, current_principal
 
 log = logging.getLogger(__name__)
 DELTA_EVENT = "wall_delta"
+TASKS_EVENT = "task_delta"  # to a department's or team's room: one of its appeals changed
+
+
+def assignee_rooms(department_id: int | None, team_id: int | None) -> list[str]:
+    """The Socket.IO rooms of a department and a team: the /tasks pages of their handlers."""
+    rooms = [f"department:{department_id}"] if department_id is not None else []
+    return rooms + ([f"team:{team_id}"] if team_id is not None else [])
 
 
 def room_for(region_code: str) -> str:
@@ -37,6 +46,8 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("connect")
     def on_connect(auth=None):
         auth = auth if isinstance(auth, dict) else {}
+        if auth.get("tasks") is True:
+            return _join_tasks()
         requested = auth.get("region") or request.args.get("region")
         # The wall page's cookie (web.access.exchange_wall_token); a token in the handshake for other clients.
         token = wall_token() or auth.get("token") or request.args.get("token")
@@ -52,6 +63,18 @@ def register(socketio: SocketIO) -> None:
         join_room(room_for(region_code))
         _walls[request.sid] = hash_token(token) if token else None
         return True
+
+
+def _join_tasks() -> bool:
+    """A /tasks page: its log-in session (the Flask-Login cookie) must be a handler's; it joins the rooms
+    of its department or team. Anyone else is refused: no one else hears which appeals a team holds."""
+    principal = current_principal()
+    rooms = assignee_rooms(principal.department_id, principal.team_id)
+    if not principal.can(Permission.TASKS) or not rooms:
+        return False
+    for room in rooms:
+        join_room(room)
+    return True
 
 
 def disconnect_revoked(socketio: SocketIO) -> int:
@@ -104,13 +127,20 @@ def make_publisher(socketio: SocketIO, database: Database):
 
     def publish(deltas: list[dict]) -> None:
         by_room: dict[str, list[dict]] = defaultdict(list)
+        by_assignee: dict[str, list[dict]] = defaultdict(list)
         for delta in deltas:
             if delta["type"] == "appeal":
                 delta = {**delta, "place": region_names(delta["region_code"])}
+                # The same masked delta to the /tasks pages of the department and team holding it.
+                for room in assignee_rooms(delta.get("department_id"), delta.get("team_id")):
+                    by_assignee[room].append(delta)
             for code in rooms_for(delta["region_code"]):
                 by_room[code].append(delta)
-        sent_at = dt.datetime.now(dt.UTC).timestamp() * 1000
+        # The one "now" (domain.clock), as the wall's snapshots say it: the page compares the two.
+        sent_at = clock.utcnow().timestamp() * 1000
         for code, items in by_room.items():
             socketio.emit(DELTA_EVENT, {"deltas": items, "sent_at": sent_at}, to=room_for(code))
+        for room, items in by_assignee.items():
+            socketio.emit(TASKS_EVENT, {"deltas": items, "sent_at": sent_at}, to=room)
 
     return publish

@@ -7,7 +7,8 @@ Create Date: 2026-12-01 01:20:00.000000
 Issue 16. Three new roles (a handler belongs to a department or a team); the urge step (督办) and
 each appeal's urge count; an appeal may be dispatched to a team; every appeal carries a version
 and who changed it last, so that a stale page's action is refused; webhooks with a transactional
-outbox and a delivery log. Existing rows: version 1, no urges, no team.
+outbox and a delivery log; the nightly KPI snapshots gain the urged KPI. Existing rows: version 1,
+no urges, no team.
 """
 
 from collections.abc import Sequence
@@ -67,6 +68,9 @@ def upgrade() -> None:
         batch.drop_constraint(op.f("ck_transitions_transition_action"), type_="check")
         batch.create_check_constraint(op.f("ck_transitions_transition_action"), _one_of("action", NEW_ACTIONS))
         batch.create_index("ix_transitions_action_at", ["action", "at"])
+    # The urged KPI (督办 steps per day) in the nightly snapshots; days exported before had none.
+    with op.batch_alter_table("kpi_snapshots") as batch:
+        batch.add_column(sa.Column("urged", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
         "webhooks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -137,6 +141,8 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("outbox_events")
     op.drop_table("webhooks")
+    with op.batch_alter_table("kpi_snapshots") as batch:
+        batch.drop_column("urged")
     with op.batch_alter_table("transitions") as batch:
         batch.drop_index("ix_transitions_action_at")
         batch.drop_constraint(op.f("ck_transitions_transition_action"), type_="check")

@@ -47,6 +47,8 @@ class LiveServer:
             "PYTHONUNBUFFERED": "1",
         }
         self.process: subprocess.Popen | None = None
+        # How the server is started: `python app.py serve …` (a subclass may run another entry point).
+        self.serve_command = [sys.executable, "app.py", "serve"]
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -59,7 +61,7 @@ class LiveServer:
     def start(self) -> None:
         handle = self.log.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "app.py", "serve", "--port", str(self.port)],
+            [*self.serve_command, "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=handle,

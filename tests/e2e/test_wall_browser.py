@@ -239,3 +239,67 @@ def test_the_wall_starts_afresh_after_a_day_but_only_when_the_server_serves_it(p
         pass
     page.wait_for_selector(".wall-connection:not(.offline)")
     assert page.evaluate("() => window.beforeReload === undefined")
+
+
+def test_an_urged_and_escalated_appeal_shows_its_marks_live_after_a_push(page, live_server):
+    """Issue 16: the deadline board marks 督办 ×N and 升级 (a shape and words), from the pushed delta alone."""
+    import requests
+
+    def hold_resyncs(route):
+        if "wall-refresh" in (route.request.post_data or ""):
+            route.abort()
+        else:
+            route.continue_()
+
+    def is_callback(url: str) -> bool:
+        return urlsplit(url).path == "/_dash-update-component"
+
+    page.route(is_callback, hold_resyncs)
+    page.goto(f"{live_server.url}/wall")
+    page.wait_for_selector(".wall-connection:not(.offline)", timeout=15_000)
+    page.wait_for_selector(".wall-sla-item[data-id]")
+    # A board row at community level (not escalated yet) that nobody has urged.
+    appeal_id = page.evaluate(
+        "() => [...document.querySelectorAll('.wall-sla-item[data-id]')]"
+        ".filter(r => !r.querySelector('.wall-mark')).map(r => r.getAttribute('data-id'))[0]"
+    )
+    assert appeal_id, "the demo's board should hold an unmarked appeal"
+    with _database(live_server) as connection:
+        status, level, region = connection.execute(
+            "SELECT status, level, region_code FROM appeals WHERE id = ?", (int(appeal_id),)
+        ).fetchone()
+    assert level == "community" and len(region) >= 12, (status, level, region)
+    headers = {"X-API-Key": _api_key(live_server)}
+
+    def step(action: str, note: str | None = None) -> None:
+        body = {"action": action, **({"note": note} if note else {})}
+        url = f"{live_server.url}/api/v1/appeals/{appeal_id}/transitions"
+        response = requests.post(url, json=body, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+
+    if status == "reported":
+        step("accept")
+    step("urge", "请尽快处理")
+    row = f".wall-sla-item[data-id='{appeal_id}']"
+    page.wait_for_function(
+        f"() => (document.querySelector(\"{row} .wall-mark-urged\") || {{}}).textContent === '⚑ 督办 ×1'",
+        timeout=3_000,
+    )
+    step("urge", "再次督办")
+    step("escalate", "社区无法处置，上报街道")
+    page.wait_for_function(
+        f"() => (document.querySelector(\"{row} .wall-mark-urged\") || {{}}).textContent === '⚑ 督办 ×2'",
+        timeout=3_000,
+    )
+    escalated = page.locator(f"{row} .wall-mark-escalated")
+    escalated.wait_for(timeout=3_000)
+    assert escalated.inner_text() == "▲ 升级" and escalated.get_attribute("data-level") == "street"
+    assert escalated.get_attribute("title") == "街道办理"
+    # A resync (the server's snapshot) keeps the same marks.
+    page.unroute(is_callback, hold_resyncs)
+    freshness = page.locator(".wall-freshness").inner_text()
+    page.wait_for_function(
+        "(previous) => document.querySelector('.wall-freshness').innerText !== previous", arg=freshness, timeout=40_000
+    )
+    assert page.locator(f"{row} .wall-mark-urged").inner_text() == "⚑ 督办 ×2"
+    assert page.locator(f"{row} .wall-mark-escalated").count() == 1

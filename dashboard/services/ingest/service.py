@@ -20,12 +20,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dashboard.domain import lifecycle
 from dashboard.domain.pii import PiiVault
 from dashboard.domain.sla import SlaPolicy
-from dashboard.domain.vocab import AppealStatus, QuarantineStatus
+from dashboard.domain.vocab import AppealStatus, Priority, QuarantineStatus, TransitionAction
+from dashboard.domain.webhooks import STEP_EVENTS, WebhookEvent
 from dashboard.domain.workcal import WorkCalendar
 from dashboard.queries import wall as walldata
 from dashboard.queries.locate import locator_for
+from dashboard.services import outbox
 from dashboard.services.ingest.prepare import (
     BATCH_SIZE,
     STATUS_RANK,
@@ -290,6 +293,7 @@ class Ingestor:
             else:
                 changed.append((stored, index))
         deltas = []
+        events = []  # (event, appeal id, time, actor) for the outbox: written with the batch, in its transaction
         now = dt.datetime.now(dt.UTC)
         if fresh:
             connection = session.connection()
@@ -304,6 +308,7 @@ class Ingestor:
             aggregates.record_new(connection, [batch.new_counts[index] for index in fresh])
             report.created += len(fresh)
             deltas.extend(_created_deltas(batch, fresh, ids, regions, now))
+            events.extend(_arrival_events(batch, fresh, ids))
         if changed:
             updates = []
             last_seq = dict(
@@ -333,6 +338,7 @@ class Ingestor:
             session.execute(update(Appeal), updates)
             if steps:
                 session.execute(insert(Transition), [dict(zip(STEP_COLUMNS, step, strict=True)) for step in steps])
+                events.extend(_outcome_events(steps))
             # The KPI counters move from what was stored to what is stored now (read back, so
             # that whatever the update kept or replaced is counted as it is).
             connection = session.connection()
@@ -343,6 +349,7 @@ class Ingestor:
             )
             report.updated += len(changed)
             deltas.extend(appeal_deltas(updates, "updated"))
+        outbox.enqueue_for_ids(session, events)
         queue_deltas(session, deltas)
         return conflicts
 
@@ -420,6 +427,30 @@ def replay(ingestor: Ingestor, record_id: int, corrected: dict, actor: str) -> d
             row.resolved_at = dt.datetime.now(dt.UTC)
             session.add(AuditLog(actor=actor[:64], action="quarantine_replay", target=f"quarantine:{record_id}"))
     return {"replayed": landed, "report": report.as_dict()}
+
+
+def _arrival_events(batch: PreparedBatch, fresh: list[int], ids: list[int]) -> list[tuple]:
+    """The outbox's extra_urgent_received events of a batch's new appeals: open extra-urgent ones only
+    (one that arrives already resolved, e.g. in a history import, needs no call)."""
+    priorities, statuses = batch.appeal_field("priority"), batch.appeal_field("status")
+    sources, reported_at = batch.appeal_field("source"), batch.appeal_field("reported_at")
+    return [
+        (WebhookEvent.EXTRA_URGENT_RECEIVED, appeal_id, reported_at[index], f"feed:{code_of(sources[index])}")
+        for index, appeal_id in zip(fresh, ids, strict=True)
+        if code_of(priorities[index]) == Priority.EXTRA_URGENT.value and lifecycle.is_open(statuses[index])
+    ]
+
+
+def _outcome_events(steps: list[tuple]) -> list[tuple]:
+    """The outbox's resolved/closed events of a feed update's steps: a feed that resolves an appeal is an
+    outcome like a handler's (a webhook filtered by that feed's own source does not hear it back)."""
+    events = []
+    for step in steps:
+        row = dict(zip(STEP_COLUMNS, step, strict=True))
+        event = STEP_EVENTS.get(TransitionAction(code_of(row["action"])))
+        if event in (WebhookEvent.RESOLVED, WebhookEvent.CLOSED):
+            events.append((event, row["appeal_id"], row["at"], row["actor"]))
+    return events
 
 
 def _created_deltas(batch: PreparedBatch, fresh: list[int], ids: list[int], regions: dict, now) -> list[dict]:

@@ -68,7 +68,7 @@
   }
 
   function tickerRow(a, labels) {
-    var row = element("li", "wall-ticker-item");
+    var row = element("li", a.kind === "escalation" ? "wall-ticker-item wall-ticker-escalation" : "wall-ticker-item");
     row.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
     row.appendChild(element("span", "wall-ticker-time", localTime(a.time, labels.timezone)));
     row.appendChild(element("span", "wall-ticker-category", a.category));
@@ -77,14 +77,34 @@
     return row;
   }
 
+  // The board's marks (issue 16): a shape and words besides colour, so they read on any screen.
+  function slaMarks(a, labels) {
+    var marks = element("span", "wall-sla-marks");
+    if (a.escalated) {
+      var level = (labels.level && labels.level[a.level]) || a.level || "";
+      var up = element("span", "wall-mark wall-mark-escalated", "\u25B2 " + labels.escalated);
+      up.setAttribute("title", (labels.at_level || "{level}").replace("{level}", level));
+      up.setAttribute("data-level", a.level || "");
+      marks.appendChild(up);
+    }
+    if (a.urge_count > 0) {
+      var urged = element("span", "wall-mark wall-mark-urged", "\u2691 " + (labels.urged || "{count}").replace("{count}", a.urge_count));
+      urged.setAttribute("data-count", String(a.urge_count));
+      marks.appendChild(urged);
+    }
+    return marks;
+  }
+
   function slaRow(a, labels) {
     var deadline = new Date(a.deadline).getTime();
     var c = countdown(deadline, labels);
     var row = element("li", "wall-sla-item");
     row.setAttribute("data-tone", c.tone);
+    row.setAttribute("data-id", String(a.id));
     row.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
     row.appendChild(element("span", "wall-sla-category", a.category));
     row.appendChild(element("span", "wall-sla-place", a.place));
+    row.appendChild(slaMarks(a, labels));
     var left = element("span", "sla-countdown", c.text);
     left.setAttribute("data-deadline", String(deadline));
     row.appendChild(left);
@@ -115,13 +135,13 @@
 
   function renderTicker() {
     renderList(wall.ids.ticker, wall.ticker, wall.tickerRows, tickerRow, function (a) {
-      return [a.priority, a.priority_label, a.time, a.category, a.place, a.text].join("\u0001");
+      return [a.kind, a.priority, a.priority_label, a.time, a.category, a.place, a.text].join("\u0001");
     });
   }
 
   function renderSla() {
     renderList(wall.ids.sla, wall.sla, wall.slaRows, slaRow, function (a) {
-      return [a.priority, a.priority_label, a.deadline, a.category, a.place].join("\u0001");
+      return [a.priority, a.priority_label, a.deadline, a.category, a.place, a.level, a.escalated, a.urge_count].join("\u0001");
     });
   }
 
@@ -170,14 +190,37 @@
       id: d.id, time: d.reported_at, deadline: d.deadline_at, priority: d.priority,
       priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
       status: labels.status[d.status] || d.status, place: d.place || "", text: d.text || "",
+      level: d.level, escalated: !!d.escalated, urge_count: d.urge_count || 0,
     };
   }
 
-  function byNewest(a, b) { return (Date.parse(b.time) - Date.parse(a.time)) || (b.id - a.id); }
+  // An automatic escalation (services/escalation.py's delta) as a ticker row, in words.
+  function escalationEntryOf(d, labels) {
+    var words = (labels.escalation || "{from}\u2192{to}")
+      .replace("{from}", (labels.level && labels.level[d.from_level]) || d.from_level)
+      .replace("{to}", (labels.level && labels.level[d.to_level]) || d.to_level);
+    return {
+      id: d.id, kind: "escalation", time: d.at, priority: d.priority,
+      priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
+      place: d.place || "", text: words,
+    };
+  }
+
+  function byId(a, b) { return String(a.id) < String(b.id) ? -1 : (String(a.id) > String(b.id) ? 1 : 0); }
+  // Ticker ids are appeal numbers or "escalation-…" strings: numbers compare as numbers.
+  function byNewest(a, b) {
+    return (Date.parse(b.time) - Date.parse(a.time)) ||
+      (typeof a.id === "number" && typeof b.id === "number" ? b.id - a.id : byId(b, a));
+  }
   function byDeadline(a, b) { return (Date.parse(a.deadline) - Date.parse(b.deadline)) || (a.id - b.id); }
 
   function apply(deltas) {
     deltas.forEach(function (d) {
+      if (d.type === "escalation") {
+        wall.ticker = wall.ticker.filter(function (x) { return x.id !== d.id; });
+        wall.ticker.unshift(escalationEntryOf(d, wall.labels));
+        return;
+      }
       if (d.type !== "appeal") { return; }
       var entry = entryOf(d, wall.labels);
       if (d.change === "created") {
