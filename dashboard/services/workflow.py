@@ -12,6 +12,7 @@ from dashboard.domain import lifecycle
 from dashboard.domain.lifecycle import LEVEL_DOWN, LEVEL_UP
 from dashboard.domain.vocab import Satisfaction, TransitionAction
 from dashboard.services.push import appeal_delta, appeal_row, queue_deltas
+from dashboard.store import metrics
 from dashboard.store.models import Appeal, Department, Team, Transition
 
 A = TransitionAction
@@ -157,4 +158,5 @@ def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | 
     session.add(transition)
     session.flush()
     queue_deltas(session, [appeal_delta(appeal_row(appeal), "updated")])
+    metrics.step_applied(session, step.action)
     return transition
