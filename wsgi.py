@@ -9,13 +9,14 @@ the scheduler's threads must start in the worker, not in the master. See docs/DE
 """
 
 import logging
+import os
 
 from dashboard import create_app, freeze_startup_objects
 from dashboard.store import counters, migrate
 from dashboard.store.database import db
+from dashboard.web import logs
 
-if not logging.getLogger().handlers:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure(logging.INFO, os.environ.get("CC_LOG_FORMAT", "text"))  # text, or JSON lines (docs/OPERATIONS.md)
 
 app = create_app()
 if migrate.current_revision(db.engine) != migrate.head_revision(app.config["DATABASE_URL"]):

@@ -24,6 +24,7 @@ from dashboard.domain.workcal import FIRST_YEAR as WORKCAL_FIRST_YEAR
 from dashboard.domain.workcal import LAST_YEAR as WORKCAL_LAST_YEAR
 from dashboard.jobs.registry import reload_calendar
 from dashboard.queries import admin as admin_query
+from dashboard.queries import walls as walls_query
 from dashboard.services import admin
 from dashboard.services.admin import AdminError
 from dashboard.ui import ids
@@ -39,7 +40,7 @@ def page(lang: str | None = None, **_query):
     view = admin_query.read(
         lang, admin.RECENT_AUDIT_ENTRIES, admin.MIN_PASSWORD_LENGTH, max_upload_bytes=_upload_limit()
     )
-    return admin_layout.render(view, current_viewer())
+    return admin_layout.render(view, current_viewer(), walls_query.read(current_app.extensions["wall_reports"]))
 
 
 def _upload_limit() -> int:

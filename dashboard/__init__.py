@@ -51,7 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.queries import wall as wall_queries
     from dashboard.services import push
     from dashboard.services.ingest.service import Ingestor
-    from dashboard.web import api, auth, health, login, open311, sockets
+    from dashboard.store import metrics as recorded
+    from dashboard.store.wall_reports import WallReports
+    from dashboard.web import api, auth, health, login, metrics, open311, sockets, wall_health
     from dashboard.web import downloads as console
 
     server.extensions["ingestor"] = Ingestor(
@@ -61,14 +63,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.declare_blueprint(health.bp, auth.Permission.PUBLIC)
     auth.declare_blueprint(api.bp, auth.Permission.API_KEY)  # its before_request checks X-API-Key
     auth.declare_blueprint(open311.bp, auth.Permission.PUBLIC)  # open data, masked; POST checks api_key
+    auth.declare_blueprint(metrics.bp, auth.Permission.API_KEY)  # its view checks a bearer token or the address
+    auth.declare_blueprint(wall_health.bp, auth.Permission.WALL)  # its view checks the wall's token
+    server.extensions["wall_reports"] = WallReports(config.REDIS_URL)
     server.register_blueprint(health.bp)
+    server.register_blueprint(metrics.bp)
+    server.register_blueprint(wall_health.bp)
     server.register_blueprint(api.bp)
     server.register_blueprint(open311.bp)
     server.register_blueprint(login.bp)
     server.register_blueprint(console.bp)
     sockets.register(socketio)
     # Session listeners of this app's database: deltas go to this app's sockets after commit.
-    push.install(server.extensions["database"], sockets.make_publisher(socketio, server.extensions["database"]))
+    publisher = sockets.make_publisher(socketio, server.extensions["database"])
+    push.install(server.extensions["database"], recorded.timed_publisher(publisher))
+    recorded.install(server.extensions["database"])  # committed steps, the pool's use
     wall_queries.install(server.extensions["database"])
     server.extensions["drill_readers"] = drill_queries.make_reader_pool()
     jobs.register(server)
@@ -84,6 +93,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.web import access
 
     access.init_app(server)  # first of all before_request hooks: a token in the URL becomes a cookie
+    metrics.init_app(server)  # time Dash callbacks from the very start
+    from dashboard.web import logs
+
+    logs.init_app(server)  # the request id: first of all, so every log line of the request carries it
     return server
 
 

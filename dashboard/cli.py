@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -45,9 +46,9 @@ def _prepare_database(app) -> None:
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Community governance command center."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from dashboard.web import logs  # text, or JSON lines with CC_LOG_FORMAT=json
+
+    logs.configure(logging.DEBUG if verbose else logging.INFO, os.environ.get("CC_LOG_FORMAT", "text"))
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
@@ -860,3 +861,35 @@ def webhooks_replay(delivery_id: str | None, dead: bool, webhook_name: str | Non
         fields={**WEBHOOK_FIELDS, "name": "--webhook"},
     )
     click.echo(f"queued {len(replayed)} delivery(ies) again")
+
+
+@cli.command("retention")
+@click.option("--dry-run", is_flag=True, help="Say what the next run would erase; change nothing.")
+def retention_command(dry_run: bool) -> None:
+    """Erase or anonymise personal data past its time (data/retention.toml, CC_RETENTION_FILE); audited."""
+    from dashboard.domain.retention import load_policy
+    from dashboard.services import retention
+
+    app = _app()
+    policy = load_policy(Path(app.config["RETENTION_FILE"]))
+    report = retention.run(db, policy, Path(app.config["EXPORT_DIR"]), dry_run=dry_run)
+    click.echo(format_retention(report))
+
+
+def format_retention(report: dict) -> str:
+    """The retention report as the CLI prints it."""
+    verb = "would be" if report["dry_run"] else "were"
+    files = report["export_files_deleted"]
+    lines = [
+        ("dry run: nothing changed" if report["dry_run"] else "retention applied (written to the audit log)"),
+        f"  appeals anonymised (reporter name, phone, address, map point; numbers in text masked): "
+        f"{report['appeals_anonymised']:,} {verb}",
+        f"  step notes masked: {report['transition_notes_masked']:,} {verb}",
+        f"  resident records deleted (unconfirmed): {report['residents_deleted']:,} {verb}",
+        f"  quarantined records deleted: {report['quarantined_deleted']:,} {verb}",
+        f"  audit entries deleted: {report['audit_entries_deleted']:,} {verb}",
+        f"  export files deleted: {len(files):,} {verb}"
+        + (f" ({', '.join(files[:10])}{' …' if len(files) > 10 else ''})" if files else ""),
+        "  cut-offs: " + ", ".join(f"{kind} before {instant}" for kind, instant in report["cutoffs"].items()),
+    ]
+    return "\n".join(lines)

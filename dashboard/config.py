@@ -51,6 +51,12 @@ class Config:
     LOGIN_LOCK_MINUTES: int = 15
     SESSION_HOURS: int = 8  # a supervisor's session ends after this long
     HEALTH_TOKEN: str = ""  # X-Health-Token for monitors to read /healthz details without a log-in
+    # /metrics (docs/OPERATIONS.md): a Prometheus bearer token and/or the addresses (CIDRs, comma-separated)
+    # that may scrape; with neither, nobody may.
+    METRICS_TOKEN: str = ""
+    METRICS_ALLOW: str = ""
+    LOG_FORMAT: str = "text"  # text, or json: one JSON object a line for a log collector
+    RETENTION_FILE: str = str(DATA_DIR / "retention.toml")  # how long personal data is kept
     TESTING: bool = False
 
     @classmethod

@@ -22,6 +22,7 @@ from dashboard.ui.chrome import Viewer
 from dashboard.ui.i18n import label, t
 from layouts import admin_webhooks
 from layouts.console import calendar_banner, page
+from layouts.walls import section as walls_section
 
 if TYPE_CHECKING:
     from dashboard.queries.admin import (
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def render(view: AdminView, viewer: Viewer) -> html.Div:
-    """The administration page, in the view's language."""
+def render(view: AdminView, viewer: Viewer, walls: list | None = None) -> html.Div:
+    """The administration page, in the view's language (walls: queries.walls rows, the screens' health)."""
     lang = view.lang
     body = [
         dcc.Store(id=ids.ADMIN_LANG, data=lang),
@@ -55,6 +56,7 @@ def render(view: AdminView, viewer: Viewer) -> html.Div:
         *([_imports_section(view.imports)] if view.imports else []),
         *([_calendar_section(view.calendar)] if view.calendar else []),
         *([admin_webhooks.section(view.webhooks)] if view.webhooks else []),
+        *([walls_section(walls, lang)] if walls is not None else []),
         _audit_section(view.audit),
     ]
     return page(viewer, lang, "admin", "/admin" + ("" if lang == "en" else "?lang=en"), body)

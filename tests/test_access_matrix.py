@@ -36,6 +36,8 @@ ENDPOINTS: dict[str, Permission] = {
     "static": Permission.PUBLIC,
     "_dash_assets.static": Permission.PUBLIC,
     "health.healthz": Permission.PUBLIC,
+    "metrics.scrape": Permission.API_KEY,  # a bearer token or an allowed address, checked by the view: nobody here
+    "wall_health.report": Permission.WALL,  # the wall's token, checked by the view
     "auth.login": Permission.PUBLIC,
     "auth.logout": Permission.PUBLIC,
     "api_v1.openapi_document": Permission.PUBLIC,  # the API's description, no data

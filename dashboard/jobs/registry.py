@@ -91,6 +91,16 @@ def enqueue_overdue_events(app: Flask) -> None:
         log.info("outbox: %d appeal(s) became overdue", queued)
 
 
+def apply_retention(app: Flask) -> None:
+    """Erase or anonymise personal data past its time (data/retention.toml); audited."""
+    from dashboard.domain.retention import load_policy
+    from dashboard.services import retention
+
+    policy = load_policy(Path(app.config["RETENTION_FILE"]))
+    retention.run(db, policy, Path(app.config["EXPORT_DIR"]))
+
+
+RETENTION_TIME = {"hour": 2, "minute": 40}  # local time: after the exports, before the morning
 EXPORT_TIME = {"hour": 0, "minute": 10}  # local time: the day before is complete and late feeds have landed
 
 
@@ -114,6 +124,9 @@ def register(app: Flask) -> None:
     # The webhook worker (issue 16): one long run per interval, polling every 100 ms.
     scheduler.add_shared_job(deliver_webhooks, "interval", seconds=30, args=[app], id="webhooks", run_on_takeover=True)
     scheduler.add_shared_job(enqueue_overdue_events, "interval", minutes=1, args=[app], id="overdue_events")
+    scheduler.add_shared_job(
+        apply_retention, "cron", **RETENTION_TIME, args=[app], id="retention", misfire_grace_time=6 * 3600
+    )
     if app.config["SIMULATOR_RATE"] > 0:
         simulator = Simulator(app.extensions["ingestor"], app.config["SIMULATOR_RATE"])
         scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")

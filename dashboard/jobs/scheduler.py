@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from dashboard.jobs.metrics import watch_jobs
 from dashboard.store.locks import SchedulerLock, lock_for
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Scheduler:
         self.scheduler = BackgroundScheduler(timezone=app.config["TIMEZONE"], job_defaults=job_defaults)
         self.local = BackgroundScheduler(timezone=app.config["TIMEZONE"], job_defaults=job_defaults)
         app.extensions["scheduler"] = self
+        watch_jobs(self.scheduler, self.local)  # runs, durations, failures and lag in /metrics
 
     @property
     def lock(self) -> SchedulerLock:

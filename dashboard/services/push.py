@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dashboard.domain.escalation import is_escalated
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import ancestors
+from dashboard.store import metrics
 
 log = logging.getLogger(__name__)
 
@@ -139,4 +140,4 @@ def _publish(publishers: list[Callable[[list[dict]], None]], deltas: list[dict])
 
 
 def _drop_after_rollback(session: Session) -> None:
-    session.info.pop("deltas", None)
+    metrics.push_dropped(session.info.pop("deltas", None))

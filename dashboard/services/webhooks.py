@@ -50,6 +50,7 @@ from dashboard.domain.webhooks import (
 from dashboard.queries.webhooks import WebhookView, webhook_view
 from dashboard.services.admin import AdminError, _audit, _id, _text
 from dashboard.services.workflow import team_by_code
+from dashboard.store import metrics
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Department, OutboxEvent, Region, Team, Webhook, WebhookDelivery
 from dashboard.ui.i18n import label, t
@@ -525,6 +526,7 @@ def record(database, results: list[tuple[Attempt, Outcome]], now: dt.datetime | 
         session.connection().execute(_RECORD, rows)
     for attempt, outcome in results:
         if not outcome.ok:
+            metrics.delivery_failed(attempt.webhook)
             log.info(
                 "webhook %s: delivery %d of %s failed (attempt %d): %s",
                 attempt.webhook,

@@ -14,6 +14,7 @@ from dashboard.domain.vocab import Satisfaction, TeamKind, TransitionAction
 from dashboard.domain.webhooks import STEP_EVENTS
 from dashboard.services import outbox
 from dashboard.services.push import appeal_delta, appeal_row, queue_deltas
+from dashboard.store import metrics
 from dashboard.store.models import Appeal, Department, Team, Transition
 
 A = TransitionAction
@@ -169,4 +170,5 @@ def apply(session: Session, appeal: Appeal, step: Step, expected_version: int | 
     if (event := STEP_EVENTS.get(step.action)) is not None:  # in this transaction: a rolled-back step sends nothing
         outbox.enqueue(session, event, appeal, step.at, transition)
     queue_deltas(session, [appeal_delta(appeal_row(appeal), "updated")])
+    metrics.step_applied(session, step.action)
     return transition

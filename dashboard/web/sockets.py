@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from dashboard.domain import clock
 from dashboard.services.push import rooms_for
+from dashboard.store import metrics
 from dashboard.store.database import Database, db
 from dashboard.store.models import Region, WallToken
 from dashboard.web.access import MAX_TOKEN_LENGTH, AccessDenied, hash_token, wall_region, wall_token
 from dashboard.web.auth import Permission, current_principal
+from dashboard.web.metrics import socket_joined
 
 log = logging.getLogger(__name__)
 DELTA_EVENT = "wall_delta"
@@ -42,6 +44,7 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("disconnect")
     def on_disconnect(*_args):
         _walls.pop(request.sid, None)
+        metrics.socket_disconnected(request.sid)
 
     @socketio.on("connect")
     def on_connect(auth=None):
@@ -62,6 +65,7 @@ def register(socketio: SocketIO) -> None:
             return False
         join_room(room_for(region_code))
         _walls[request.sid] = hash_token(token) if token else None
+        socket_joined(request.sid, token, region_code)
         return True
 
 

@@ -46,6 +46,7 @@ from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, normalise_headers
 from dashboard.services.push import appeal_deltas, coalesced_deltas, queue_deltas
 from dashboard.store import counters as aggregates
+from dashboard.store import metrics
 from dashboard.store.bulk import insert_rows
 from dashboard.store.database import Database
 from dashboard.store.models import (
@@ -194,7 +195,7 @@ class Ingestor:
             with collector_paused():  # per batch: the collector runs between batches
                 batch = next(batches, None)
                 if batch is None:
-                    return report
+                    return metrics.ingest_done(report)
                 report.read += batch.read
                 self._write(batch, context, source, report, quarantine)
 

@@ -631,6 +631,28 @@ STRINGS: dict[str, str] = {
     "admin.col_next": "下次尝试",
     "admin.replay": "重新投递",
     "admin.replay_dead": "重投全部死信",
+    # 全天候运行（issue 22）：错误页的请求编号，/admin 上大屏的自检。
+    "errors.request_id": "请求编号：{id}（报修时请告知信息科）",
+    "admin.walls": "大屏状态",
+    "admin.walls_help": "每块大屏每分钟上报一次。失联：3分钟无上报（页面关闭、断电或断网）。"
+    "停滞：数据超过1分钟未更新（画面冻结）。",
+    "admin.col_wall": "大屏",
+    "admin.col_wall_region": "区域",
+    "admin.col_wall_state": "状态",
+    "admin.col_last_report": "最近上报",
+    "admin.col_data_age": "数据时效",
+    "admin.col_socket": "推送",
+    "admin.col_heap": "内存",
+    "admin.col_long_tasks": "长任务",
+    "admin.wall_state.ok": "正常",
+    "admin.wall_state.stale": "停滞",
+    "admin.wall_state.silent": "失联",
+    "admin.wall_socket.connected": "已连接",
+    "admin.wall_socket.disconnected": "已断开",
+    "admin.wall_socket.unknown": "未知",
+    "admin.seconds_ago": "{seconds}秒前",
+    "admin.seconds": "{seconds}秒",
+    "admin.megabytes": "{mb} MB",
 }
 
 # Other Chinese words that feeds use for the same codes (import aliases).
