@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.domain import clock, roles
@@ -23,6 +23,7 @@ from dashboard.domain.roles import Permission
 from dashboard.domain.vocab import Satisfaction, TeamKind, TransitionAction
 from dashboard.services import workflow
 from dashboard.store.database import db
+from dashboard.store.locks import lock_appeal
 from dashboard.store.models import Appeal, Department, User
 from dashboard.ui.chrome import Viewer
 
@@ -67,8 +68,7 @@ def act(viewer: Viewer, appeal_id: int, request: ActionRequest, now: dt.datetime
     if not viewer.authenticated or not viewer.can(Permission.ACT) or not viewer.may_take(action):
         return _refused(appeal_id, None, "actions.not_your_step", action)
     with db.session() as session:
-        _lock(session, appeal_id)
-        appeal = session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)
+        appeal = lock_appeal(session, appeal_id)  # a second actor waits, then reads the first one's version
         if appeal is None or not viewer.covers(appeal.region_code):
             return _refused(appeal_id, None, "actions.no_such_appeal", action)
         if roles.is_assigned(viewer.role) and not assigned_to(viewer, appeal):
@@ -206,15 +206,3 @@ def valid_team_code(code: str | None) -> bool:
     kind would fail in the database's enum)."""
     region_code, _, kind = (code or "").partition("/")
     return region_code.isdigit() and kind in set(TeamKind)
-
-
-def _lock(session: Session, appeal_id: int) -> None:
-    """On SQLite, make the transaction a writer before reading (SELECT … FOR UPDATE does not exist there):
-    a second actor waits here and then reads the first one's committed version instead of overwriting it."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Appeal)
-            .where(Appeal.id == appeal_id)
-            .values(version=Appeal.version, updated_at=Appeal.updated_at)
-            .execution_options(synchronize_session=False)
-        )

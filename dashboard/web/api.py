@@ -40,6 +40,7 @@ from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.ingest.records import RecordError, masked_raw, normalise_headers, parse_enum, parse_instant
 from dashboard.services.workflow import Conflict, Step, TransitionError, allowed_actions, apply
 from dashboard.store.database import db
+from dashboard.store.locks import lock_appeal
 from dashboard.store.models import ApiKey, Appeal, QuarantinedRecord, Region, Team
 from dashboard.web.security import ingest_rate
 
@@ -302,7 +303,7 @@ def post_transition(appeal_id: int):
     actor = f"api:{g.api_key.name}" + (f"/{str(body['actor'])[:40]}" if body.get("actor") else "")
     scope = g.api_key.scope
     with db.session() as session:
-        appeal = session.get(Appeal, appeal_id, with_for_update=True)
+        appeal = lock_appeal(session, appeal_id)
         if appeal is None or not scope.covers(appeal.region_code):
             # Outside the key's region, an appeal looks exactly like a missing one.
             return error(404, f"appeal {appeal_id} does not exist")
