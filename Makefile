@@ -52,7 +52,8 @@ format: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
-## screenshots: the README's wall screenshots (needs Chromium)
+## screenshots: retake docs/screenshots (the wall at 1920×1080, 3840×2160, 7680×2160 in zh and en; the console)
+##              on street-scale demo data (needs Chromium)
 screenshots: $(VENV)/.dev
 	$(BIN)/python scripts/screenshots.py
 

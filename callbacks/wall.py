@@ -140,10 +140,13 @@ def register(app) -> None:
         Permission.WALL,  # the resync checks the device token itself
         output={
             "kpis": Output(ids.WALL_KPIS, "children"),
+            "today": Output(ids.WALL_TODAY, "children"),
             "population": Output(ids.WALL_POPULATION, "children"),
             "visits": Output(ids.WALL_VISITS, "children"),
+            "cards": Output(ids.WALL_CARDS, "children"),
             "map": Output(ids.WALL_MAP, "figure"),
             "trend": Output(ids.WALL_TREND, "figure"),
+            "sla_totals": Output(ids.WALL_SLA_TOTALS, "children"),
             "sla_data": Output(ids.WALL_SLA_DATA, "data"),
             "ticker_data": Output(ids.WALL_TICKER_DATA, "data"),
             "freshness": Output(ids.WALL_FRESHNESS, "children"),

@@ -12,17 +12,11 @@ from dashboard.ui import ids
 from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.i18n import label, t
 from dashboard.ui.outcomes import outcome_text, step_words
+from dashboard.ui.timeleft import time_left_text, urgency
 from layouts.console import page, refused, with_lang
 
 if TYPE_CHECKING:
     from dashboard.queries.appeal import AppealView
-
-
-def _duration(seconds: float, lang: str) -> str:
-    seconds = abs(int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    return t("console.duration", lang, days=days, hours=hours, minutes=rest // 60)
 
 
 def render(view: AppealView | Refusal, viewer: Viewer, lang: str) -> html.Div:
@@ -189,11 +183,13 @@ def chosen_form(code: str | None, steps: list[str], lang: str) -> dict:
 def body(detail: dict, lang: str, may_unmask: bool, actions: html.Div | None = None) -> list:
     """The page content for one appeal's detail dict (see queries.appeal.appeal_detail)."""
     if detail["is_open"]:
+        # the shared time-left rule (ui.timeleft): red overdue, amber within two hours, else green
         left = detail["seconds_left"]
-        clock = (
-            html.Span(t("console.time_left", lang, duration=_duration(left, lang)), className="console-good")
-            if left >= 0
-            else html.Span(t("console.overdue_by", lang, duration=_duration(left, lang)), className="console-bad")
+        words = time_left_text(left, lang)
+        clock = html.Span(
+            words if left < 0 else t("console.time_left", lang, duration=words),
+            className=f"appeal-clock-{urgency(left, True)}",
+            **{"data-urgency": urgency(left, True)},
         )
     else:
         clock = html.Span(
@@ -268,7 +264,15 @@ def body(detail: dict, lang: str, may_unmask: bool, actions: html.Div | None = N
     return [
         dcc.Store(id=ids.APPEAL_ID, data={"id": detail["id"], "lang": lang}),
         html.Nav(
-            html.A(t("console.back_to_drill", lang), href=with_lang("/drill", lang), id="appeal-back"),
+            [
+                html.A(t("console.back_to_drill", lang), href=with_lang("/drill", lang), id="appeal-back"),
+                html.Span("›", className="console-crumb-sep"),
+                html.A(
+                    t("console.appeal_region", lang, place=detail["place"] or detail["region_code"]),
+                    href=with_lang(f"/drill?region={detail['region_code']}", lang),
+                    id="appeal-region",
+                ),
+            ],
             className="console-breadcrumb",
         ),
         actions,

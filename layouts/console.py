@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard.domain.kpi import KPI_KEYS, assess, format_kpi
+from dashboard.domain.kpi import KPI_KEYS, assess, format_kpi, format_kpi_against
 from dashboard.domain.roles import Permission
 from dashboard.ui import ids
 from dashboard.ui.chrome import Refusal, Viewer
@@ -127,7 +127,11 @@ def kpi_cards(kpis: dict, targets: dict, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Div(t(f"kpi.{key}", lang), className="console-kpi-label"),
-                    html.Div(format_kpi(key, kpis.get(key)), className="console-kpi-value", id=f"kpi-{key}"),
+                    html.Div(
+                        format_kpi_against(key, kpis.get(key), targets),
+                        className="console-kpi-value",
+                        id=f"kpi-{key}",
+                    ),
                     html.Div(
                         f"{t('wall.target', lang)} {format_kpi(key, target)}" if target is not None else "",
                         className="console-kpi-target",

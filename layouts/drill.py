@@ -52,7 +52,8 @@ def content(view: DrillView) -> list:
     shapes = view.load
     if shapes is not None and len(shapes.areas) and shapes.areas["boundary"].notna().any():
         figure = console_map_figure(shapes.areas, lang, shapes.outline, map_title(shapes.level, lang))
-        charts_top.append(_graph(ids.DRILL_MAP, figure, "console-narrow"))
+        hint = html.P(t("console.map_hint", lang), className="console-hint console-map-hint", id="drill-map-hint")
+        charts_top.append(_graph(ids.DRILL_MAP, figure, "console-narrow", hint))
 
     dimension_charts = [
         _graph(
@@ -62,6 +63,7 @@ def content(view: DrillView) -> list:
                 {code: label(DIMENSIONS[name](code), lang) for code in counts},
                 getattr(filters, name),
                 t(f"console.by_{name}", lang),
+                lang,
             ),
             "console-quarter",
         )
@@ -92,7 +94,7 @@ def content(view: DrillView) -> list:
             className="console-row",
         ),
         _population_panel(view.population, view.visits, lang),
-        _appeals_panel(filters, lang, view.bulk_steps, view.assignees),
+        _appeals_panel(filters, lang, view.bulk_steps, view.assignees, view.grid_total),
     ]
 
 
@@ -113,8 +115,9 @@ def _as_of_note(view: DrillView, lang: str) -> list:
     return [html.P(note, className="console-hint", id="drill-as-of")]
 
 
-def _graph(component_id: str, figure, width: str) -> html.Div:
-    return html.Div(dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG), className=f"console-card {width}")
+def _graph(component_id: str, figure, width: str, note: html.P | None = None) -> html.Div:
+    graph = dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG)
+    return html.Div([graph, note] if note is not None else graph, className=f"console-card {width}")
 
 
 def _breadcrumb(crumbs: list[Crumb], filters: DrillFilters) -> html.Nav:
@@ -231,7 +234,11 @@ def _population_panel(people: dict, visits: dict, lang: str) -> html.Div:
 
 
 def _appeals_panel(
-    filters: DrillFilters, lang: str, bulk_steps: tuple[str, ...] = (), assignees: tuple[tuple[str, str], ...] = ()
+    filters: DrillFilters,
+    lang: str,
+    bulk_steps: tuple[str, ...] = (),
+    assignees: tuple[tuple[str, str], ...] = (),
+    grid_total: int = 0,
 ) -> html.Div:
     query = filters.to_query()
     columns = [
@@ -243,13 +250,28 @@ def _appeals_panel(
             "cellRendererParams": {"linkTarget": "_self"},
             "width": 110,
         },
-        {"field": "reported_at", "headerName": t("console.col_reported", lang), "width": 165},
+        {
+            # the shared time-left rule (ui.timeleft): its words, red overdue and amber within two hours;
+            # sorted ascending by default: most urgent first, closed appeals last (queries.drill)
+            "field": "time_left",
+            "colId": "time_left",
+            "headerName": t("console.col_time_left", lang),
+            "width": 200,
+            "sort": "asc",
+            "sortingOrder": ["asc", "desc"],
+            "cellClassRules": {
+                "console-urgency-over": "params.data && params.data.urgency === 'over'",
+                "console-urgency-soon": "params.data && params.data.urgency === 'soon'",
+            },
+        },
+        {"field": "priority", "headerName": t("console.filter_priority", lang), "width": 110},
+        {"field": "community", "headerName": t("console.col_community", lang), "width": 150},
         {"field": "place", "headerName": t("console.col_place", lang), "width": 150},
         {"field": "category", "headerName": t("console.filter_category", lang), "width": 120},
-        {"field": "priority", "headerName": t("console.filter_priority", lang), "width": 90},
-        {"field": "channel", "headerName": t("console.filter_channel", lang), "width": 130},
-        {"field": "status", "headerName": t("console.filter_status", lang), "width": 100},
-        {"field": "deadline_at", "headerName": t("console.col_deadline", lang), "width": 165},
+        {"field": "status", "headerName": t("console.filter_status", lang), "width": 115},
+        {"field": "channel", "headerName": t("console.filter_channel", lang), "width": 120},
+        {"field": "reported_at", "headerName": t("console.col_reported", lang), "width": 150},
+        {"field": "deadline_at", "headerName": t("console.col_deadline", lang), "width": 150},
         {"field": "text", "headerName": t("console.col_text", lang), "flex": 1, "sortable": False, "minWidth": 240},
         {"field": "version", "hide": True},  # sent back with a bulk step: the version the row showed
     ]
@@ -271,6 +293,11 @@ def _appeals_panel(
             html.Div(
                 [
                     html.H3(t("console.appeals", lang)),
+                    html.Span(
+                        t("console.grid_total", lang, count=f"{grid_total:,}"),
+                        id=ids.DRILL_GRID_TOTAL,
+                        className="console-grid-total",
+                    ),
                     dcc.Input(
                         id=ids.DRILL_GRID_TEXT,
                         type="search",
@@ -298,7 +325,10 @@ def _appeals_panel(
                     **selection,
                 },
                 getRowId="params.data.row_id",
-                rowClassRules={"console-row-overdue": "params.data && params.data.overdue"},
+                rowClassRules={
+                    "console-row-overdue": "params.data && params.data.urgency === 'over'",
+                    "console-row-soon": "params.data && params.data.urgency === 'soon'",
+                },
                 style={"height": "520px"},
                 className="ag-theme-alpine",
             ),

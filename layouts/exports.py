@@ -26,7 +26,7 @@ def render(view: ExportsView, viewer: Viewer) -> html.Div:
         made = export.finished_at.strftime("%Y-%m-%d %H:%M")
         if export.as_of is not None:  # produced before the day ended: its figures are as of then
             made = t("console.export_as_of", lang, made=made)
-        rows.append(html.Tr([html.Td(day), html.Td(links), html.Td(made)]))
+        rows.append(html.Tr([html.Td(day), html.Td(links), html.Td(made, className="exports-made")]))
     table = html.Table(
         [
             html.Thead(

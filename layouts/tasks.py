@@ -17,33 +17,20 @@ from dashboard.domain.vocab import TransitionAction
 from dashboard.ui import ids
 from dashboard.ui.chrome import Viewer
 from dashboard.ui.i18n import t
+from dashboard.ui.timeleft import time_left_text, urgency
 from layouts.console import with_lang
 
 if TYPE_CHECKING:
     from dashboard.queries.tasks import TaskCard, TasksView
 
-SOON_SECONDS = 2 * 3600  # a deadline this close is marked amber
-
-
-def duration_words(seconds: int, lang: str) -> str:
-    """A span in words, to the minute: "2小时5分" / "2h 5m"; days and hours beyond a day."""
-    minutes = max(abs(int(seconds)), 0) // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return t("tasks.duration_dh", lang, d=days, h=hours)
-    if hours:
-        return t("tasks.duration_hm", lang, h=hours, m=minutes)
-    return t("tasks.duration_m", lang, m=minutes)
-
 
 def time_left(card: TaskCard, lang: str) -> html.P:
-    """The time left (amber within two hours) or how long it is overdue (red)."""
-    words = duration_words(card.seconds_left, lang)
-    if card.overdue:
-        return html.P(t("tasks.overdue", lang, time=words), className="tasks-time over")
-    soon = " soon" if card.seconds_left <= SOON_SECONDS else ""
-    return html.P(t("tasks.left", lang, time=words), className="tasks-time" + soon)
+    """The time left or how long it is overdue, by the shared rule (ui.timeleft): red overdue, amber within
+    two hours."""
+    tone = urgency(card.seconds_left, True)
+    words = time_left_text(card.seconds_left, lang)
+    text = words if card.seconds_left < 0 else t("tasks.left", lang, time=words)
+    return html.P(text, className="tasks-time" + ("" if tone == "ok" else f" {tone}"))
 
 
 def step_button(card: TaskCard, action: str, lang: str) -> html.Button:

@@ -27,18 +27,23 @@ from dashboard.domain.vocab import (
     VisitListKind,
 )
 from dashboard.ui import ids
-from dashboard.ui.figures import empty_figure, map_figure, map_title, trend_figure
+from dashboard.ui.figures import empty_figure, map_figure, map_title, overdue_rate, trend_figure
 from dashboard.ui.i18n import label, t
 from dashboard.ui.population import source_note
+from dashboard.ui.timeleft import words_json
 
 if TYPE_CHECKING:
     from dashboard.queries.wall import MapShapes, WallView
 
-KPI_TILES = (  # (key, label key, unit key)
-    ("received", "wall.appeals_today", "wall.unit_items"),
-    ("resolved", "wall.resolved_today", "wall.unit_items"),
+HEADLINE_TILES = (  # (key, label key): the headline block, readable from 10 m
+    ("open", "wall.headline_open"),
+    ("overdue", "wall.headline_overdue"),
+    ("due_soon", "wall.headline_due_soon"),
+    ("received", "wall.headline_received"),
+    ("resolved", "wall.headline_resolved"),
+)
+KPI_TILES = (  # (key, label key, unit key): the day's other KPIs, each against its target
     ("on_time_rate", "kpi.on_time_rate", None),
-    ("overdue_open", "kpi.overdue_open", "wall.unit_items"),
     ("satisfaction_rate", "kpi.satisfaction_rate", None),
     ("avg_handling_wd", "kpi.avg_handling_wd", "wall.unit_wd"),
     ("response_median_min", "kpi.response_median_min", "wall.unit_min"),
@@ -46,13 +51,59 @@ KPI_TILES = (  # (key, label key, unit key)
 )
 
 
-def kpi_tiles(kpis: dict, targets: dict, lang: str, as_of: dt.datetime | None = None) -> list:
-    """Today's KPIs, each against its target where it has one.
+def trend_words(value: int, yesterday: int, lang: str) -> tuple[str, str]:
+    """A headline number against yesterday at this time of day: an arrow (a shape, not only a colour)
+    and the difference in words; and its direction (up, down, same)."""
+    delta = value - yesterday
+    if delta > 0:
+        return t("wall.headline_up", lang, delta=f"{delta:,}"), "up"
+    if delta < 0:
+        return t("wall.headline_down", lang, delta=f"{-delta:,}"), "down"
+    return t("wall.headline_same", lang), "same"
+
+
+def headline_tiles(headline: dict, lang: str, as_of: dt.datetime | None = None) -> list:
+    """在办 / 超期 / 2小时内到期 / 今日受理 / 今日办结, each with its trend against yesterday at this time.
 
     Each number also carries its raw value and the snapshot's instant (as_of, in ms), so the
-    browser can add the appeals pushed since that snapshot to the count it shows.
+    browser can add the appeals pushed since that snapshot to "received today".
     """
     as_of_ms = "" if as_of is None else str(epoch_ms(as_of))
+    tiles = []
+    for key, label_key in HEADLINE_TILES:
+        value, yesterday = headline[key]["value"], headline[key]["yesterday"]
+        words, direction = trend_words(value, yesterday, lang)
+        alarm = key in ("overdue", "due_soon") and value > 0
+        tiles.append(
+            html.Div(
+                [
+                    html.Div(t(label_key, lang), className="wall-tile-label"),
+                    html.Div(
+                        [
+                            html.Span(
+                                f"{value:,}",
+                                className="wall-number",
+                                **{"data-value": str(value), "data-as-of": as_of_ms},
+                            ),
+                            html.Span(t("wall.unit_items", lang), className="wall-unit"),
+                        ],
+                        className="wall-tile-value",
+                    ),
+                    html.Div(
+                        words,
+                        className="wall-trend",
+                        **{"data-direction": direction, "data-yesterday": str(yesterday)},
+                    ),
+                ],
+                className=f"wall-tile wall-head {key} {'alarm' if alarm else ''}".strip(),
+                **{"data-kpi": key},
+            )
+        )
+    return tiles
+
+
+def kpi_tiles(kpis: dict, targets: dict, lang: str, as_of: dt.datetime | None = None) -> list:
+    """Today's other KPIs, each against its target where it has one (a word of the tone besides its colour)."""
     tiles = []
     for key, label_key, unit_key in KPI_TILES:
         value = kpis.get(key)
@@ -65,25 +116,58 @@ def kpi_tiles(kpis: dict, targets: dict, lang: str, as_of: dt.datetime | None = 
         tiles.append(
             html.Div(
                 [
-                    html.Div(t(label_key, lang), className="wall-tile-label"),
+                    html.Div(t(label_key, lang), className="wall-stat-label"),
                     html.Div(
                         [
                             html.Span(
-                                format_kpi(key, value),
-                                className="wall-number",
-                                **{"data-value": "" if value is None else str(value), "data-as-of": as_of_ms},
+                                ("✔ " if tone == "good" else "✖ " if tone == "bad" else "") + format_kpi(key, value),
+                                className="wall-stat-number",
+                                **{"data-value": "" if value is None else str(value)},
                             ),
                             html.Span(t(unit_key, lang) if unit_key else "", className="wall-unit"),
                         ],
-                        className="wall-tile-value",
+                        className="wall-stat-value",
                     ),
-                    html.Div(target_text, className="wall-tile-target"),
+                    html.Div(target_text, className="wall-stat-target"),
                 ],
-                className=f"wall-tile {tone}".strip(),
+                className=f"wall-stat {tone}".strip(),
                 **{"data-kpi": key},
             )
         )
     return tiles
+
+
+def area_cards(shapes: MapShapes, lang: str) -> list:
+    """One card per area of the map (streets of a district, …), the most overdue first: for the 32:9 wall."""
+    areas = shapes.areas.sort_values(["overdue", "open"], ascending=False)
+    cards = []
+    for row in areas.itertuples(index=False):
+        rate = overdue_rate(int(row.open), int(row.overdue))
+        name = row.name_en if lang == "en" else row.name
+        cards.append(
+            html.Div(
+                [
+                    html.Div(name, className="wall-card-name", title=name),
+                    html.Div(
+                        t("wall.cards_counts", lang, open=f"{int(row.open):,}", overdue=f"{int(row.overdue):,}")
+                        + " · "
+                        + ("–" if rate is None else f"{rate:.0f}%"),
+                        className="wall-card-counts",
+                    ),
+                ],
+                className="wall-card",
+                **{"data-code": row.code},
+            )
+        )
+    return cards
+
+
+def board_totals(totals: dict, lang: str) -> html.Span:
+    """The deadline board's totals as the database counts them (超期 N · 2小时内到期 M)."""
+    return html.Span(
+        t("wall.board_totals", lang, overdue=f"{totals['overdue']:,}", soon=f"{totals['due_soon']:,}"),
+        **{"data-overdue": str(totals["overdue"]), "data-due-soon": str(totals["due_soon"])},
+    )
 
 
 def population_panel(population: dict, lang: str) -> list:
@@ -181,6 +265,9 @@ def browser_ids(delta_event: str) -> str:
             "kpis": ids.WALL_KPIS,
             "ticker": ids.WALL_TICKER,
             "sla": ids.WALL_SLA,
+            "sla_page": ids.WALL_SLA_PAGE,
+            "offline": ids.WALL_OFFLINE,
+            "offline_last": ids.WALL_OFFLINE_LAST,
         }
     )
 
@@ -207,6 +294,10 @@ def client_labels(lang: str, timezone_name: str) -> dict:
         "at_level": t("wall.mark_level", lang, level="{level}"),
         "escalation": t("escalation.ticker", lang, from_level="{from}", to_level="{to}"),
         "level": {level.value: label(level, lang) for level in RegionLevel},
+        # The board's pages and the lost-connection overlay.
+        "board_page": t("wall.board_page", lang, page="{page}", pages="{pages}"),
+        "board_empty": t("wall.board_empty", lang),
+        "offline_last": t("wall.offline_last", lang, time="{time}"),
         "lang": lang,
         "timezone": timezone_name,
     }
@@ -217,13 +308,17 @@ def graph(component_id: str, figure) -> dcc.Graph:
     return dcc.Graph(
         id=component_id,
         figure=figure,
+        # No mode bar on the wall (nobody has a mouse there), and nothing to click.
         config={"displayModeBar": False, "responsive": True, "staticPlot": True},
         className="wall-graph",
     )
 
 
 def wall_map(shapes: MapShapes, lang: str, scale: float = 1.0):
-    """The map panel's figure: the areas one level down, coloured by load, inside the region's outline."""
+    """The map panel's figure: the areas one level down, coloured by load, inside the region's outline
+    ("暂无数据" where the region has no areas with shapes)."""
+    if not len(shapes.areas) or shapes.areas["boundary"].isna().all():
+        return empty_figure(lang, scale)
     return map_figure(shapes.areas, lang, scale, shapes.outline)
 
 
@@ -240,8 +335,31 @@ def calendar_marker(years: tuple[int, ...], lang: str) -> list:
     return [html.Span(text, id=ids.WALL_CALENDAR_MARKER, className="wall-calendar-marker", title=text)]
 
 
+def offline_overlay(lang: str) -> html.Div:
+    """What dims the whole wall while the connection is lost (assets/wall.js shows it within 5 s)."""
+    return html.Div(
+        html.Div(
+            [
+                html.Div("⚠ " + t("wall.offline_title", lang), className="wall-offline-title"),
+                html.Div("", id=ids.WALL_OFFLINE_LAST, className="wall-offline-last"),
+                html.Div(t("wall.offline_hint", lang), className="wall-offline-hint"),
+            ],
+            className="wall-offline-box",
+        ),
+        id=ids.WALL_OFFLINE,
+        className="wall-offline",
+        role="alert",
+        **{"aria-hidden": "true"},
+    )
+
+
 def render(view: WallView, delta_event: str) -> html.Div:
-    """The wall for one region: the snapshot of view; pushed deltas (delta_event) update it in place."""
+    """The wall for one region: the snapshot of view; pushed deltas (delta_event) update it in place.
+
+    Every panel is a cell of one grid (wall.css places them): at 16:9 the deadline board, the map
+    in the middle and a column of the day's numbers, trend and ticker; at 32:9 the map larger, a
+    card per area, the population and the visiting teams' lists beside them.
+    """
     lang, now, region_code, token = view.lang, view.now, view.region_code, view.token
     local_now = now.astimezone(view.timezone)
     ticker_store, sla_store = snapshot_stores(view.recent, view.sla, now)
@@ -277,81 +395,75 @@ def render(view: WallView, delta_event: str) -> html.Div:
                     html.H1(t("wall.title", lang, region=view.region_name), className="wall-title"),
                     html.Div(
                         [
+                            *calendar_marker(view.calendar_fallback, lang),
                             html.Div(
                                 [
-                                    html.Span(t("wall.clock_label", lang), className="wall-clock-label"),
                                     html.Span(
                                         local_now.strftime("%Y-%m-%d %H:%M:%S"),
                                         id=ids.WALL_CLOCK,
                                         className="wall-clock",
                                     ),
+                                    html.Span(
+                                        t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
+                                        id=ids.WALL_FRESHNESS,
+                                        className="wall-freshness",
+                                    ),
                                 ],
                                 className="wall-clock-box",
+                                title=t("wall.clock_label", lang),
                             ),
-                            *calendar_marker(view.calendar_fallback, lang),
                         ],
                         className="wall-header-side right",
                     ),
                 ],
                 className="wall-header",
             ),
-            html.Div(kpi_tiles(view.kpis, view.targets, lang, now), id=ids.WALL_KPIS, className="wall-tiles"),
-            html.Main(
-                [
-                    html.Div(
-                        [
-                            _panel(
-                                t("wall.population", lang),
-                                html.Div(
-                                    population_panel(view.population, lang),
-                                    id=ids.WALL_POPULATION,
-                                    className="wall-population",
-                                ),
-                                "grow",
-                            ),
-                            _panel(
-                                t("wall.visits", lang),
-                                html.Div(visits_panel(view.visits, lang), id=ids.WALL_VISITS),
-                                "visits",
-                            ),
-                        ],
-                        className="wall-column",
-                    ),
-                    html.Div(
-                        [
-                            _panel(
-                                map_title(view.load.level, lang),
-                                graph(ids.WALL_MAP, wall_map(view.load, lang)),
-                                "grow map",
-                            ),
-                            _panel(
-                                t("wall.trend_30d", lang),
-                                graph(ids.WALL_TREND, trend_figure(view.volume, lang)),
-                                "trend",
-                            ),
-                        ],
-                        className="wall-column wide",
-                    ),
-                    html.Div(
-                        [
-                            # Both lists are filled by assets/wall.js, never by Dash (no children here).
-                            _panel(t("wall.sla_board", lang), html.Ul(id=ids.WALL_SLA, className="wall-sla"), "sla"),
-                            _panel(
-                                t("wall.recent_appeals", lang),
-                                html.Ul(id=ids.WALL_TICKER, className="wall-ticker"),
-                                "grow",
-                            ),
-                        ],
-                        className="wall-column",
-                    ),
-                ],
-                className="wall-main",
+            html.Div(
+                headline_tiles(view.headline, lang, now),
+                id=ids.WALL_KPIS,
+                className="wall-headline",
+                **{"data-comparison": "same_time_yesterday"},
             ),
-            html.Footer(
-                t("wall.data_as_of", lang, time=local_now.strftime("%H:%M:%S")),
-                id=ids.WALL_FRESHNESS,
-                className="wall-freshness",
+            _panel(
+                t("wall.sla_board", lang),
+                html.Div(
+                    [
+                        html.Div(
+                            board_totals(view.sla_totals, lang), id=ids.WALL_SLA_TOTALS, className="wall-sla-totals"
+                        ),
+                        # The list is filled by assets/wall.js, never by Dash (no children here).
+                        html.Ul(id=ids.WALL_SLA, className="wall-sla"),
+                        html.Div("", id=ids.WALL_SLA_PAGE, className="wall-sla-page"),
+                    ],
+                    className="wall-sla-body",
+                    **{"data-cc-timeleft": words_json(lang)},
+                ),
+                "board",
             ),
+            _panel(map_title(view.load.level, lang), graph(ids.WALL_MAP, wall_map(view.load, lang)), "map"),
+            _panel(
+                map_title(view.load.level, lang),
+                html.Div(area_cards(view.load, lang), id=ids.WALL_CARDS, className="wall-cards"),
+                "cards",
+            ),
+            _panel(
+                t("wall.population", lang),
+                html.Div(population_panel(view.population, lang), id=ids.WALL_POPULATION, className="wall-population"),
+                "population",
+            ),
+            _panel(
+                t("wall.kpi_today", lang),
+                html.Div(kpi_tiles(view.kpis, view.targets, lang, now), id=ids.WALL_TODAY, className="wall-stats"),
+                "today",
+            ),
+            _panel(t("wall.trend_30d", lang), graph(ids.WALL_TREND, trend_figure(view.volume, lang)), "trend"),
+            _panel(
+                t("wall.recent_appeals", lang),
+                html.Ul(id=ids.WALL_TICKER, className="wall-ticker"),  # filled by assets/wall.js
+                "ticker",
+            ),
+            _panel(t("wall.visits", lang), html.Div(visits_panel(view.visits, lang), id=ids.WALL_VISITS), "visits"),
+            offline_overlay(lang),
         ],
         id=ids.WALL_ROOT,
         className="wall-root",
@@ -368,11 +480,14 @@ def resync(view: WallView, scale: float) -> dict:
     ticker_store, sla_store = snapshot_stores(view.recent, view.sla, view.now)
     local_now = view.now.astimezone(view.timezone)
     return {
-        "kpis": kpi_tiles(view.kpis, view.targets, view.lang, view.now),
+        "kpis": headline_tiles(view.headline, view.lang, view.now),
+        "today": kpi_tiles(view.kpis, view.targets, view.lang, view.now),
         "population": population_panel(view.population, view.lang),
         "visits": visits_panel(view.visits, view.lang),
+        "cards": area_cards(view.load, view.lang),
         "map": wall_map(view.load, view.lang, scale),
         "trend": trend_figure(view.volume, view.lang, scale),
+        "sla_totals": board_totals(view.sla_totals, view.lang),
         "sla_data": sla_store,
         "ticker_data": ticker_store,
         "freshness": t("wall.data_as_of", view.lang, time=local_now.strftime("%H:%M:%S")),
@@ -385,10 +500,13 @@ def resync_denied(lang: str, reason: str, now: dt.datetime) -> dict:
     ticker_store, sla_store = snapshot_stores([], [], now)
     return {
         "kpis": [html.Div([t("wall.denied", lang), html.Br(), reason], className="wall-denied")],
+        "today": [],
         "population": [],
         "visits": [],
+        "cards": [],
         "map": blank,
         "trend": blank,
+        "sla_totals": "",
         "sla_data": sla_store,
         "ticker_data": ticker_store,
         "freshness": "",

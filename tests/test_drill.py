@@ -132,8 +132,12 @@ def test_grid_pages_sorts_and_masks(demo_app):
         b_rows, b_total = drilldata.grid_page(session, _filters(region=COMPOUND_B), NOW, calendar, 0, 10)
     assert total == expected and len(first) == 50 and len(second) == 50
     assert not {r["id"] for r in first} & {r["id"] for r in second}
-    assert [r["reported_at"] for r in first] == sorted((r["reported_at"] for r in first), reverse=True)
-    assert oldest[0]["reported_at"] <= first[-1]["reported_at"]
+    # Issue 17: the default order is "most urgent first" (open appeals by deadline, closed ones last).
+    is_open = [r["time_left"] != "—" for r in first + second]
+    assert is_open == sorted(is_open, reverse=True)
+    open_deadlines = [r["deadline_at"] for r in first + second if r["time_left"] != "—"]
+    assert open_deadlines == sorted(open_deadlines)
+    assert oldest[0]["reported_at"] == min(r["reported_at"] for r in first + second + oldest)
     assert b_total == 3 and all(PHONE_B not in json.dumps(r, ensure_ascii=False) for r in b_rows)
     assert "139****5678" in b_rows[0]["text"]
 
@@ -184,7 +188,10 @@ def test_console_figures_are_pure_functions_of_their_data():
     )
     figure = children_figure(children, "按街道", "zh")
     assert [trace["customdata"] for trace in figure["data"]] == [["510107001"]] * 3
-    assert [trace["y"] for trace in figure["data"]] == [[5], [2], [1]]
+    # Issue 17: each measure on its own axis (received ≈5,000 beside overdue ≈30 both readable)
+    assert [trace["x"] for trace in figure["data"]] == [[5], [2], [1]]
+    assert [trace["xaxis"] for trace in figure["data"]] == ["x", "x2", "x3"]
+    assert len({str(figure["layout"][axis]["domain"]) for axis in ("xaxis", "xaxis2", "xaxis3")}) == 3
     bars = dimension_figure({"noise": 3, "parking": 7}, {"noise": "噪音", "parking": "停车"}, ("noise",), "按类别")
     trace = bars["data"][0]
     assert trace["customdata"] == ["parking", "noise"]  # largest first

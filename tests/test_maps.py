@@ -28,7 +28,7 @@ from dashboard.queries.regions import region_version
 from dashboard.services import demo, demo_shapes
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Region
-from dashboard.ui.figures import MAP_BUCKETS, console_map_figure, map_figure, map_figure_dict
+from dashboard.ui.figures import console_map_figure, map_figure, map_figure_dict
 from layouts import drill as drill_layout
 from layouts import wall as wall_layout
 
@@ -140,6 +140,10 @@ def test_the_map_shows_the_level_below_at_every_level(demo_app):
             assert area.contains(shapely.Point(lon, lat))  # the label sits inside its area
 
 
+def _area_traces(figure: dict) -> list[dict]:
+    return [trace for trace in figure["data"] if trace.get("meta") == "area"]
+
+
 def test_a_multipolygon_with_a_hole_is_drawn_with_its_hole(demo_app):
     # An imported community: two parts, the larger one with a courtyard; rings given clockwise.
     part = [[104.00, 30.60], [104.00, 30.62], [104.02, 30.62], [104.02, 30.60], [104.00, 30.60]]
@@ -157,10 +161,10 @@ def test_a_multipolygon_with_a_hole_is_drawn_with_its_hole(demo_app):
     label = shapely.Point(areas.loc[COMMUNITY, "lon"], areas.loc[COMMUNITY, "lat"])
     assert shape(drawn).contains(label)  # not in the courtyard
     figure = map_figure_dict(areas.reset_index(), "zh")
-    drawn_traces = [trace["x"] for trace in figure["data"][: len(MAP_BUCKETS)] if trace["x"] != [None]]
+    drawn_traces = [trace["x"] for trace in _area_traces(figure) if trace["x"] != [None]]
     rings = sum(1 for xs in drawn_traces for x in xs if x is None)  # each ring ends in a gap
     assert rings == 3 + 2  # three rings of the community, one ring each for the other two
-    xs = [x for trace in figure["data"][: len(MAP_BUCKETS)] for x in trace["x"]]
+    xs = [x for trace in _area_traces(figure) for x in trace["x"]]
     assert 104.005 in xs and 104.035 in xs
 
 
@@ -184,17 +188,21 @@ def test_the_figure_has_the_right_aspect_ratio_labels_and_a_fill_legend(demo_app
     assert figure.layout.yaxis.scaleanchor == "x"
     assert figure.layout.yaxis.scaleratio == pytest.approx(1 / math.cos(math.radians(latitude)), rel=0.01)
     assert 1.15 < figure.layout.yaxis.scaleratio < 1.17  # Chengdu, 30.6° north
-    fills, swatches = figure.data[: len(MAP_BUCKETS)], figure.data[len(MAP_BUCKETS) : 2 * len(MAP_BUCKETS)]
-    assert all(trace.fill == "toself" and trace.showlegend is False for trace in fills)
-    # The legend shows a filled square in each area colour (a fill's own legend mark is a thin band).
-    assert [s.marker.symbol for s in swatches] == ["square"] * len(MAP_BUCKETS)
-    assert [s.marker.color for s in swatches] == [f.fillcolor for f in fills]
-    assert [s.name for s in swatches] == [f.name for f in fills] and figure.layout.showlegend is not False
+    fills = [trace for trace in figure.data if trace.meta == "area"]
+    assert len(fills) == len(shapes.areas) and all(
+        trace.fill == "toself" and trace.showlegend is False for trace in fills
+    )
+    # Issue 17: the legend is a filled colour bar of one stated measure (overdue per 100 open), not lines.
+    bar = next(trace for trace in figure.data if trace.marker and trace.marker.showscale)
+    assert bar.marker.colorbar.ticksuffix == "%" and bar.marker.cmin == 0 and bar.marker.cmax >= 10
+    rates = [100 * d / o for o, d in zip(shapes.areas["open"], shapes.areas["overdue"], strict=True) if o]
+    assert len({f.fillcolor for f in fills}) > 1 or len(set(rates)) <= 1  # a continuous scale tells areas apart
     outline, labels = figure.data[-2], figure.data[-1]
     assert outline.showlegend is False and outline.x[0] is not None
     assert labels.mode == "text" and labels.showlegend is False
     assert [text.split("<br>")[0] for text in labels.text] == list(shapes.areas["name"])
-    assert labels.textfont.size == round(18 * 1.5)
+    assert labels.textfont.size == round(26 * 1.5)  # 24 px or more at 1080p
+    assert all(text.split("<br>")[1].endswith("%</b>") for text in labels.text)  # the value, labelled
     english = map_figure(shapes.areas, "en", 1.0, shapes.outline)
     assert "Longjing<br>" in " ".join(english.data[-1].text)
 
@@ -238,7 +246,7 @@ def _map_labels(result: dict) -> list[str]:
 
 
 def _map_xs(result: dict) -> set:
-    return {x for trace in result["map"]["data"][: len(MAP_BUCKETS)] for x in trace["x"] if x is not None}
+    return {x for trace in _area_traces(result["map"]) for x in trace["x"] if x is not None}
 
 
 def test_a_renamed_region_shows_at_the_next_resync(demo_app, database_url):

@@ -18,7 +18,7 @@ from dashboard.services.admin import AdminError
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, AuditLog, User
 from dashboard.ui import ids
-from layouts.tasks import duration_words
+from dashboard.ui.timeleft import time_left_text
 from tests.actions_support import COMMUNITY_A, DEPT_A, TEAM_A, TEAM_B, seed, version_of, viewer
 from tests.console_support import PASSWORD, STREET_A, STREET_B, login
 
@@ -102,10 +102,11 @@ def test_another_teams_appeal_is_not_found_by_asking_for_it(app, district):
 
 
 def test_times_left_in_words():
-    assert duration_words(2 * 3600 + 5 * 60 + 59, "zh") == "2小时5分"
-    assert duration_words(2 * 3600 + 5 * 60, "en") == "2h 5m"
-    assert duration_words(-45 * 60, "en") == "45m"
-    assert duration_words(27 * 3600, "zh") == "1天3小时"
+    """/tasks says time left by the shared rule (ui.timeleft; its boundaries: tests/test_timeleft.py)."""
+    assert time_left_text(2 * 3600 + 5 * 60 + 59, "zh") == "2小时5分"
+    assert time_left_text(2 * 3600 + 5 * 60, "en") == "2h 5m"
+    assert time_left_text(-45 * 60, "en") == "overdue 45m"
+    assert time_left_text(27 * 3600, "zh") == "1天3小时"
 
 
 # ---------------------------------------------------------------------------- the page and its callbacks

@@ -107,32 +107,108 @@ def test_wall_layout_shows_real_numbers_and_no_personal_data(demo_app):
 
 
 def test_kpi_tiles_compare_with_targets(demo_app):
+    """The day's other KPIs (issue 17: received, resolved and overdue moved to the headline) against targets,
+    the tone said by a mark besides its colour."""
     with demo_app.test_request_context("/wall"):
         tiles = wall.kpi_tiles(
             {
-                "received": 10,
-                "resolved": 8,
                 "on_time_rate": 0.95,
-                "overdue_open": 2,
                 "satisfaction_rate": 0.8,
                 "avg_handling_wd": 1.1,
                 "response_median_min": None,
+                "urged": 0,
             },
             demo_app.extensions["kpi_targets"],
             "zh",
         )
     tones = {tile.to_plotly_json()["props"]["data-kpi"]: tile.className for tile in tiles}
-    assert tones["on_time_rate"] == "wall-tile good" and tones["satisfaction_rate"] == "wall-tile bad"
-    assert tones["overdue_open"] == "wall-tile bad" and tones["avg_handling_wd"] == "wall-tile good"
-    assert tones["received"] == tones["response_median_min"] == "wall-tile"
+    assert tones["on_time_rate"] == "wall-stat good" and tones["satisfaction_rate"] == "wall-stat bad"
+    assert tones["avg_handling_wd"] == "wall-stat good"
+    assert tones["response_median_min"] == tones["urged"] == "wall-stat"
+    assert "✔ 95.0%" in _text_of(tiles) and "✖ 80.0%" in _text_of(tiles)
 
 
-def test_sla_board_is_nearest_deadline_first(demo_app):
+def _risk_board_data(now: dt.datetime) -> dict[str, int]:
+    """The crafted deadline board of issue 17: appeals in every group, and some that are not on it."""
+    from dashboard.domain.vocab import AppealStatus, Priority
+    from tests.escalation_support import add_appeal, add_regions
+
+    add_regions()
+
+    def minutes(n: int) -> dt.datetime:
+        return now + dt.timedelta(minutes=n)
+
+    ids = {
+        "extra_due_30m": add_appeal(minutes(30), Priority.EXTRA_URGENT),
+        "ordinary_overdue_3w": add_appeal(minutes(-21 * 24 * 60)),
+        "ordinary_overdue_2w": add_appeal(minutes(-14 * 24 * 60)),
+        "urgent_overdue_3h": add_appeal(minutes(-180), Priority.URGENT),
+        "extra_overdue_10m": add_appeal(minutes(-10), Priority.EXTRA_URGENT),
+        "ordinary_due_90m": add_appeal(minutes(90)),
+        "ordinary_due_5h": add_appeal(minutes(300)),  # due later: not on the board
+        "extra_overdue_2h": add_appeal(minutes(-120), Priority.EXTRA_URGENT),
+        "closed_overdue": add_appeal(minutes(-10 * 24 * 60)),
+    }
+    with db.transaction() as session:
+        closed = session.get(Appeal, ids["closed_overdue"])
+        closed.is_open, closed.status, closed.resolved_at = False, AppealStatus.CLOSED, minutes(-60)
+    return ids
+
+
+BOARD_ORDER = [
+    "extra_overdue_2h",
+    "extra_overdue_10m",
+    "urgent_overdue_3h",
+    "extra_due_30m",
+    "ordinary_due_90m",
+    "ordinary_overdue_2w",
+    "ordinary_overdue_3w",
+]
+
+
+def test_the_deadline_board_ranks_by_risk_and_counts_everything(app):
+    """Issue 17: overdue extra-urgent, overdue urgent, due within 2 h (least time left first), then overdue
+    ordinary (most recently overdue first); the totals are the database's (SQLite and PostgreSQL)."""
+    from dashboard.ui.timeleft import SOON_SECONDS
+
+    now = dt.datetime(2026, 11, 20, 4, 0, tzinfo=dt.UTC)
+    ids = _risk_board_data(now)
     with db.session() as session:
-        board = walldata.sla_board(session, "510107", "zh", limit=6)
-        open_count = session.scalar(select(func.count()).select_from(Appeal).where(Appeal.is_open))
-    assert len(board) == min(6, open_count)
-    assert [b["deadline"] for b in board] == sorted(b["deadline"] for b in board)
+        board = walldata.sla_board(session, "510107", "zh", now=now)
+        first_three = walldata.sla_board(session, "510107", "zh", limit=3, now=now)
+        totals = walldata.board_totals(session, "510107", now)
+        overdue = session.scalar(
+            select(func.count()).select_from(Appeal).where(Appeal.is_open, Appeal.deadline_at < now)
+        )
+        # Exactly two hours left is "due soon" (ui.timeleft's rule); a second more is not.
+        edge = now + dt.timedelta(minutes=90) - dt.timedelta(seconds=SOON_SECONDS)
+        at_edge = walldata.board_totals(session, "510107", edge)
+        before_edge = walldata.board_totals(session, "510107", edge - dt.timedelta(seconds=1))
+    assert [row["id"] for row in board] == [ids[name] for name in BOARD_ORDER]
+    assert [row["tier"] for row in board] == [0, 0, 1, 2, 2, 3, 3]
+    assert [row["id"] for row in first_three] == [ids[name] for name in BOARD_ORDER[:3]]
+    assert totals == {"overdue": overdue, "due_soon": 2} and overdue == 5
+    assert at_edge["due_soon"] - before_edge["due_soon"] == 1
+
+
+def test_the_headline_compares_with_this_time_yesterday(app):
+    now = dt.datetime(2026, 11, 20, 4, 0, tzinfo=dt.UTC)
+    _risk_board_data(now)
+    calendar = app.extensions["work_calendar"]
+    with db.session() as session:
+        today = walldata.today_kpis(session, "510107", now, calendar)
+        top = walldata.headline(session, "510107", now, calendar, today)
+    assert {key: value["value"] for key, value in top.items()} == {
+        "open": 8,
+        "overdue": 5,
+        "due_soon": 2,
+        "received": today["received"],
+        "resolved": today["resolved"],
+    }
+    # 24 hours earlier: six were open (reported before then, not resolved by then), three of them overdue.
+    assert (top["open"]["yesterday"], top["overdue"]["yesterday"], top["due_soon"]["yesterday"]) == (6, 3, 0)
+    assert wall.trend_words(8, 6, "zh") == ("▲ 较昨日同时 +2", "up")
+    assert wall.trend_words(3, 3, "en") == ("＝ same as this time yesterday", "same")
 
 
 def test_community_load_and_map(demo_app):
@@ -141,8 +217,12 @@ def test_community_load_and_map(demo_app):
         open_count = session.scalar(select(func.count()).select_from(Appeal).where(Appeal.is_open))
     assert len(load) == 3 and load["open"].sum() == open_count
     figure = map_figure(load, "zh", scale=2.0)
-    assert [trace.name for trace in figure.data[:4]] == ["平稳", "在办较多", "有超期", "超期≥3件"]
-    assert figure.layout.font.size == 30
+    # Issue 17: one continuous scale of a stated measure (overdue per 100 open), a filled colour bar.
+    areas = [trace for trace in figure.data if trace.meta == "area"]
+    assert len(areas) == 3 and all(trace.fill == "toself" for trace in areas)
+    bar = next(trace for trace in figure.data if trace.marker and trace.marker.showscale)
+    assert bar.marker.colorbar.title.text == "超期率（超期件数/在办件数）" and bar.marker.colorbar.ticksuffix == "%"
+    assert figure.layout.font.size == 48
 
 
 def test_visit_lists(demo_app):
@@ -196,7 +276,7 @@ def test_the_deadline_board_marks_urged_and_escalated_appeals_and_the_ticker_say
 
     later = END + dt.timedelta(minutes=5)
     with db.session() as session:
-        board = walldata.sla_board(session, "510107", "zh", limit=6)
+        board = walldata.sla_board(session, "510107", "zh", limit=6, now=END)
         assert all(item["urge_count"] == 0 for item in board)  # the demo's history has no urges
         target = next(
             session.get(Appeal, item["id"])
@@ -213,7 +293,7 @@ def test_the_deadline_board_marks_urged_and_escalated_appeals_and_the_ticker_say
     )
     assert escalated
     with db.session() as session:
-        board = walldata.sla_board(session, "510107", "zh", limit=50)
+        board = walldata.sla_board(session, "510107", "zh", limit=120, now=later)
         ticker = walldata.ticker(session, "510107", "zh", 5)
         levels = {a.id: a.level for a in session.scalars(select(Appeal).where(Appeal.id.in_(escalated)))}
     marks = {item["id"]: item for item in board}

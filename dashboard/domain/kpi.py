@@ -160,15 +160,33 @@ def compute_kpis(
     return kpis_from_counters(counters, overdue_open, minutes, urged)
 
 
-def format_kpi(key: str, value: float | int | None) -> str:
-    """Screen text for a KPI value: rates as percentages, durations to one decimal."""
+def format_kpi(key: str, value: float | int | None, digits: int = 1) -> str:
+    """Screen text for a KPI value: rates as percentages, durations to one decimal (digits: decimals)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if key.endswith("_rate"):
-        return f"{value * 100:.1f}%"
+        return f"{value * 100:.{digits}f}%"
     if key in ("avg_handling_wd", "response_median_min"):
-        return f"{value:.1f}"
+        return f"{value:.{digits}f}"
     return f"{int(value):,}"
+
+
+# A value this close to its target meets it: float noise (0.8999999999999999 for 90 %) is no miss.
+ASSESS_TOLERANCE = 1e-9
+
+
+def format_kpi_against(key: str, value: float | int | None, targets: dict[str, dict]) -> str:
+    """format_kpi, with more decimals where a value that misses its target (`assess`) would read as the
+    target once rounded (89.96 % against 90 % shows "89.96%", never a red "90.0%")."""
+    text = format_kpi(key, value)
+    spec = targets.get(key)
+    if spec is None or assess(key, value, targets) != "bad" or text != format_kpi(key, spec["target"]):
+        return text
+    for digits in (2, 3, 4):
+        text = format_kpi(key, value, digits)
+        if text != format_kpi(key, spec["target"], digits):
+            break
+    return text
 
 
 def load_targets(path) -> dict[str, dict]:
@@ -184,9 +202,14 @@ def load_targets(path) -> dict[str, dict]:
 
 
 def assess(key: str, value, targets: dict[str, dict]) -> str | None:
-    """'good' or 'bad' against the key's target; None when there is no target or no value."""
+    """'good' or 'bad' against the key's target; None when there is no target or no value.
+
+    The value as computed is compared, never its rounded text (90.0 % shown for 89.96 % misses a 90 %
+    target; format_kpi_against then shows the decimals that say so), within ASSESS_TOLERANCE.
+    """
     spec = targets.get(key)
-    if spec is None or value is None:
+    if spec is None or value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    meets = value >= spec["target"] if spec["direction"] == "min" else value <= spec["target"]
+    gap = value - spec["target"]  # above the target is good for a "min" KPI, below it for a "max" one
+    meets = gap >= -ASSESS_TOLERANCE if spec["direction"] == "min" else gap <= ASSESS_TOLERANCE
     return "good" if meets else "bad"

@@ -39,6 +39,7 @@ from dashboard.store.models import Appeal, Region, Transition
 from dashboard.ui.chrome import Refusal, Viewer
 from dashboard.ui.dimensions import DIMENSIONS  # the dimensions a click on a chart can filter by
 from dashboard.ui.i18n import label, localized, normalise_language
+from dashboard.ui.timeleft import time_left_text, urgency
 
 DEFAULT_PERIOD_DAYS = 30
 # The days a period may cover: none before the working calendar's first year (no appeal is older),
@@ -464,13 +465,16 @@ _SORTABLE = {
     "id": Appeal.id,
     "link": Appeal.id,
     "reported_at": Appeal.reported_at,
-    "deadline_at": Appeal.deadline_at,
     "category": Appeal.category,
     "priority": Appeal.priority,
     "channel": Appeal.source,
     "status": Appeal.status,
     "place": Appeal.region_code,
+    "community": Appeal.region_code,
 }
+# Sorted by deadline or by time left, open appeals come first in either direction (a closed appeal's
+# deadline no longer runs): ascending is "most urgent first", the grid's default order.
+_BY_DEADLINE = ("deadline_at", "time_left")
 MAX_PAGE_ROWS = 500
 
 
@@ -479,19 +483,31 @@ def _grid_conditions(filters: DrillFilters, now: dt.datetime, calendar: WorkCale
     return [*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end]
 
 
+def most_urgent_first(descending: bool = False) -> list:
+    """The grid's default order: open appeals first, most overdue / least time left first (deadline ascending),
+    closed ones last; descending keeps open ones first but puts the most time left first."""
+    deadline = Appeal.deadline_at.desc() if descending else Appeal.deadline_at.asc()
+    return [Appeal.is_open.desc(), deadline]
+
+
 def _grid_order(sort_model) -> list:
     order = []
     for sort in sort_model or []:
+        descending = sort.get("sort") == "desc"
+        if sort.get("colId") in _BY_DEADLINE:
+            order += most_urgent_first(descending)
+            continue
         column = _SORTABLE.get(sort.get("colId"))
         if column is not None:
-            order.append(column.desc() if sort.get("sort") == "desc" else column.asc())
-    order = order or [Appeal.reported_at.desc()]
+            order.append(column.desc() if descending else column.asc())
+    order = order or most_urgent_first()
     order.append(Appeal.id.desc())
     return order
 
 
 _GRID_COLUMNS = (
     Appeal.id,
+    Appeal.region_code,
     Appeal.reported_at,
     Appeal.deadline_at,
     Appeal.category,
@@ -504,6 +520,7 @@ _GRID_COLUMNS = (
     Region.name,
     Region.name_en,
 )
+COMMUNITY_CODE_LENGTH = 12
 
 
 def _grid_statement(filters, now, calendar, sort_model):
@@ -513,6 +530,20 @@ def _grid_statement(filters, now, calendar, sort_model):
         .where(*_grid_conditions(filters, now, calendar))
         .order_by(*_grid_order(sort_model))
     )
+
+
+def community_names(session: Session, region_codes, lang: str) -> dict[str, str]:
+    """The name of each appeal region's community (the 12-digit code above or at it), by region code."""
+    communities = {code[:COMMUNITY_CODE_LENGTH] for code in region_codes if len(code) >= COMMUNITY_CODE_LENGTH}
+    if not communities:
+        return {}
+    names = {
+        r.code: localized(r.name, r.name_en, lang)
+        for r in session.execute(
+            select(Region.code, Region.name, Region.name_en).where(Region.code.in_(sorted(communities)))
+        )
+    }
+    return {code: names.get(code[:COMMUNITY_CODE_LENGTH], "") for code in region_codes}
 
 
 def grid_page(
@@ -545,22 +576,36 @@ def grid_page(
             select(*_GRID_COLUMNS).join(Region, Region.code == Appeal.region_code).where(Appeal.id.in_(ids))
         )
     }
-    total = session.scalar(select(func.count()).select_from(Appeal).where(*conditions))
-    return [_grid_row(by_id[i], filters.lang, now, calendar) for i in ids if i in by_id], int(total or 0)
+    total = grid_count(session, filters, now, calendar)
+    communities = community_names(session, {row.region_code for row in by_id.values()}, filters.lang)
+    rows = [_grid_row(by_id[i], filters.lang, now, calendar, communities) for i in ids if i in by_id]
+    return rows, total
 
 
-def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar) -> dict:
+def grid_count(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> int:
+    """How many appeals the grid lists for the filters (its total, above it)."""
+    return int(
+        session.scalar(select(func.count()).select_from(Appeal).where(*_grid_conditions(filters, now, calendar))) or 0
+    )
+
+
+def _grid_row(row, lang: str, now: dt.datetime, calendar: WorkCalendar, communities: dict | None = None) -> dict:
     zone = calendar.timezone
+    seconds_left = (row.deadline_at - now).total_seconds()
     return {
         "id": row.id,
         "reported_at": row.reported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "place": localized(row.name, row.name_en, lang),
+        "community": (communities or {}).get(row.region_code, ""),
         "category": label(Category(row.category), lang),
         "priority": label(Priority(row.priority), lang),
         "priority_code": Priority(row.priority).value,
         "channel": label(Channel(row.source), lang),
         "status": label(AppealStatus(row.status), lang),
         "deadline_at": row.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        # the shared time-left rule (ui.timeleft): words, and the colour class's name
+        "time_left": time_left_text(seconds_left, lang) if row.is_open else "—",
+        "urgency": urgency(seconds_left, row.is_open),
         "overdue": is_overdue_now(row.is_open, row.deadline_at, now),
         "text": public_text(row.description, 60),
         "version": row.version,
@@ -615,6 +660,7 @@ class DrillView:
     as_of: dt.datetime | None = None  # the period not ended: the local moment its states were read
     bulk_steps: tuple[str, ...] = ()  # the grid's bulk steps this viewer may take (BULK_STEPS)
     assignees: tuple[tuple[str, str], ...] = ()  # for a bulk dispatch: queries.appeal.assignee_options
+    grid_total: int = 0  # how many appeals the grid lists (grid_count)
 
 
 @dataclass(frozen=True)
@@ -674,6 +720,7 @@ def read_view(
             "by": lambda own: dimension_counts(own, filters, now, calendar),
             "children": lambda own: children_breakdown(own, filters, now, calendar),
             "rest": lambda own: _region_facts(own, filters, now),
+            "grid_total": lambda own: grid_count(own, filters, now, calendar),
         },
     )
     kpis, series = data["period"]
@@ -692,6 +739,7 @@ def read_view(
         population=people,
         visits=visits,
         load=load,
+        grid_total=data["grid_total"],
         as_of=now.astimezone(calendar.timezone) if filters.bounds(calendar)[1] > now else None,
     )
 

@@ -21,6 +21,7 @@ from dashboard.domain.workcal import WorkCalendar
 from dashboard.store import counters
 from dashboard.store.models import Appeal, Region
 from dashboard.ui.i18n import label
+from dashboard.ui.timeleft import time_left_text
 
 
 def region_kpis(
@@ -51,11 +52,29 @@ def child_region_kpis(
     return counters.child_kpis(session, region_code, start, end, calendar, children, as_of=as_of)
 
 
-OVERDUE_COLUMNS = ["id", "external_id", "category", "priority", "status", "place", "reported_at", "deadline_at", "text"]
+OVERDUE_COLUMNS = [
+    "id",
+    "external_id",
+    "category",
+    "priority",
+    "status",
+    "place",
+    "reported_at",
+    "deadline_at",
+    "overdue_by",  # how long overdue at `at`, in the shared time-left words (ui.timeleft): "超期 2天3小时"
+    "text",
+]
 
 
-def overdue_appeals(session: Session, region_code: str, at: dt.datetime, lang: str) -> pd.DataFrame:
-    """Appeals overdue at `at` (domain.overdue), masked: what an export lists."""
+def overdue_appeals(
+    session: Session, region_code: str, at: dt.datetime, lang: str, zone: dt.tzinfo | None = None
+) -> pd.DataFrame:
+    """Appeals overdue at `at` (domain.overdue), masked: what an export lists; times in `zone` (local,
+    "YYYY-MM-DD HH:MM") where given, else ISO 8601 in UTC."""
+
+    def when(value: dt.datetime) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if zone is not None else value.isoformat()
+
     rows = session.execute(
         select(
             Appeal.id,
@@ -84,8 +103,9 @@ def overdue_appeals(session: Session, region_code: str, at: dt.datetime, lang: s
                 "priority": label(Priority(row.priority), lang),
                 "status": label(AppealStatus(row.status), lang),
                 "place": row.name,
-                "reported_at": row.reported_at.isoformat(),
-                "deadline_at": row.deadline_at.isoformat(),
+                "reported_at": when(row.reported_at),
+                "deadline_at": when(row.deadline_at),
+                "overdue_by": time_left_text((row.deadline_at - at).total_seconds(), lang),
                 "text": public_text(row.description, 80),
             }
             for row in rows

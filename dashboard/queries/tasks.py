@@ -8,6 +8,7 @@ for (a focused appeal of another team looks exactly like a missing one). Text is
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -141,7 +142,7 @@ def _card(appeal: Appeal, viewer: Viewer, lang: str, now: dt.datetime, names: di
         place=place,
         reported_at=appeal.reported_at,
         deadline_at=appeal.deadline_at,
-        seconds_left=int((appeal.deadline_at - now).total_seconds()),
+        seconds_left=math.floor((appeal.deadline_at - now).total_seconds()),  # 0.5 s late is late
         overdue=appeal.deadline_at < now,
         urge_count=appeal.urge_count or 0,
         version=appeal.version or 1,

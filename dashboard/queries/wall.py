@@ -13,14 +13,14 @@ import pandas as pd
 import shapely
 import shapely.geometry
 from flask import current_app
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, case, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from dashboard.domain import clock
 from dashboard.domain.escalation import SYSTEM_ACTOR, is_escalated
 from dashboard.domain.lifecycle import LEVEL_DOWN
 from dashboard.domain.localday import LocalDay, local_date_sql
-from dashboard.domain.overdue import overdue_now_sql
+from dashboard.domain.overdue import overdue_now_sql, overdue_sql
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import within
 from dashboard.domain.vocab import (
@@ -50,7 +50,8 @@ from dashboard.store.models import (
     Transition,
     VisitItem,
 )
-from dashboard.ui.i18n import label, localized, t
+from dashboard.ui.i18n import label, localized, romanized, t
+from dashboard.ui.timeleft import SOON_SECONDS
 
 _population_cache = TTLCache(seconds=300)
 
@@ -196,6 +197,7 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
             Appeal.status,
             Appeal.description,
             Region.name,
+            Region.name_en,
         )
         .join(Region, Region.code == Appeal.region_code)
         .where(within(Appeal.region_code, region_code))
@@ -209,7 +211,7 @@ def recent_appeals(session: Session, region_code: str, lang: str, limit: int = 1
             **_kind_labels(row, lang),
             "channel": label(Channel(row.source), lang),
             "status": label(AppealStatus(row.status), lang),
-            "place": row.name,
+            "place": localized(row.name, row.name_en, lang),
             "text": public_text(row.description),
         }
         for row in rows
@@ -265,12 +267,42 @@ def region_name(session: Session, region_code: str, lang: str) -> str:
     return localized(region.name, region.name_en, lang)
 
 
-def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> list[dict]:
-    """Open appeals nearest their deadline (overdue first): what the SLA board counts down.
+BOARD_LIMIT = 120  # rows the deadline board pages through; its totals count all of them
 
-    Each carries its marks (issue 16): how often it was urged (督办) and whether it is handled
-    above its home level (escalated, by a person or a rule), with that level.
+
+def due_soon_sql(is_open, deadline_at, at: dt.datetime):
+    """Due within two hours at `at` (ui.timeleft's "soon": 0 <= seconds left <= SOON_SECONDS), as SQL."""
+    return and_(is_open, deadline_at >= at, deadline_at <= at + dt.timedelta(seconds=SOON_SECONDS))
+
+
+BOARD_TIERS = ("overdue_extra_urgent", "overdue_urgent", "due_soon", "overdue_ordinary")
+
+
+def _board_tier(now: dt.datetime):
+    """Which of the board's four groups an open appeal is in (0–3, BOARD_TIERS), or 4: not on the board."""
+    overdue = overdue_now_sql(Appeal.is_open, Appeal.deadline_at, now)
+    return case(
+        (and_(overdue, Appeal.priority == Priority.EXTRA_URGENT), 0),
+        (and_(overdue, Appeal.priority == Priority.URGENT), 1),
+        (due_soon_sql(Appeal.is_open, Appeal.deadline_at, now), 2),
+        (overdue, 3),
+        else_=4,
+    )
+
+
+def sla_board(
+    session: Session, region_code: str, lang: str, limit: int = BOARD_LIMIT, now: dt.datetime | None = None
+) -> list[dict]:
+    """The deadline board (时限预警), ranked by risk: overdue extra-urgent appeals, overdue urgent ones
+    (each longest overdue first), those due within two hours whatever their priority (least time left
+    first), then overdue ordinary ones (most recently overdue first). Open appeals due later are not on it.
+
+    Overdue is domain.overdue's rule at now; "due within two hours" is ui.timeleft's "soon". Each row
+    carries its marks (issue 16): how often it was urged (督办) and whether it is handled above its home
+    level (escalated, by a person or a rule), with that level.
     """
+    now = now or clock.utcnow()
+    tier = _board_tier(now).label("tier")
     rows = session.execute(
         select(
             Appeal.id,
@@ -282,25 +314,84 @@ def sla_board(session: Session, region_code: str, lang: str, limit: int = 8) -> 
             Appeal.level,
             Appeal.urge_count,
             Region.name,
+            Region.name_en,
+            tier,
         )
         .join(Region, Region.code == Appeal.region_code)
-        .where(Appeal.is_open, within(Appeal.region_code, region_code))
-        .order_by(Appeal.deadline_at, Appeal.id)
+        .where(
+            Appeal.is_open,
+            within(Appeal.region_code, region_code),
+            Appeal.deadline_at <= now + dt.timedelta(seconds=SOON_SECONDS),
+        )
+        .order_by(
+            tier,
+            case((tier < 3, Appeal.deadline_at)).asc(),  # the first three: the earliest deadline first
+            case((tier == 3, Appeal.deadline_at)).desc(),  # overdue ordinary: the latest deadline first
+            Appeal.id,
+        )
         .limit(limit)
     ).all()
     return [
         {
             "id": row.id,
             "deadline": row.deadline_at.isoformat(),
+            "tier": int(row.tier),
             **_kind_labels(row, lang),
             "status": label(AppealStatus(row.status), lang),
-            "place": row.name,
+            "place": localized(row.name, row.name_en, lang),
             "level": RegionLevel(row.level).value,
             "urge_count": row.urge_count or 0,
             "escalated": is_escalated(row.level, row.region_code),
         }
         for row in rows
     ]
+
+
+def _state_counts(session: Session, region_code: str, at: dt.datetime, now: dt.datetime) -> dict[str, int]:
+    """Open appeals, overdue ones and those due within two hours, as they stood at `at` (now or earlier).
+
+    At now: the open flag (domain.overdue.overdue_now_sql). Earlier: domain.overdue.overdue_sql over
+    reported_at/resolved_at/deadline_at, an appeal open then when reported before and not resolved by then.
+    """
+    if at >= now:
+        is_open = Appeal.is_open
+        overdue = overdue_now_sql(Appeal.is_open, Appeal.deadline_at, at)
+    else:
+        is_open = and_(Appeal.reported_at < at, or_(Appeal.resolved_at.is_(None), Appeal.resolved_at >= at))
+        overdue = overdue_sql(Appeal.reported_at, Appeal.resolved_at, Appeal.deadline_at, at)
+    row = session.execute(
+        select(
+            func.count().label("open"),
+            func.count().filter(overdue).label("overdue"),
+            func.count().filter(due_soon_sql(is_open, Appeal.deadline_at, at)).label("due_soon"),
+        ).where(is_open, within(Appeal.region_code, region_code))
+    ).one()
+    return {"open": int(row.open), "overdue": int(row.overdue), "due_soon": int(row.due_soon)}
+
+
+def board_totals(session: Session, region_code: str, now: dt.datetime) -> dict[str, int]:
+    """The deadline board's totals (超期 N · 2小时内到期 M): every overdue open appeal and every one due
+    within two hours in the region, counted in the database (not only the rows the board holds)."""
+    counts = _state_counts(session, region_code, now, now)
+    return {"overdue": counts["overdue"], "due_soon": counts["due_soon"]}
+
+
+HEADLINE = ("open", "overdue", "due_soon", "received", "resolved")
+HEADLINE_COMPARISON = "same_time_yesterday"  # each headline number against yesterday at this time of day
+
+
+def headline(session: Session, region_code: str, now: dt.datetime, calendar: WorkCalendar, today: dict) -> dict:
+    """The wall's headline: 在办 / 超期 / 2小时内到期 / 今日受理 / 今日办结, each now and yesterday at the
+    same time of day (states as they stood 24 hours ago; received and resolved from yesterday's local
+    midnight to 24 hours ago). today: today's KPIs (today_kpis), whose received/resolved it shows.
+    """
+    then = now - dt.timedelta(days=1)
+    current = _state_counts(session, region_code, now, now)
+    before = _state_counts(session, region_code, then, now)
+    yesterday = kpis.region_kpis(session, region_code, LocalDay.of(then, calendar).start, then, calendar, now=then)
+    current |= {"received": int(today.get("received") or 0), "resolved": int(today.get("resolved") or 0)}
+    before |= {"received": int(yesterday.get("received") or 0), "resolved": int(yesterday.get("resolved") or 0)}
+    return {key: {"value": current[key], "yesterday": before[key]} for key in HEADLINE}
 
 
 def escalation_words(from_level: str, to_level: str, lang: str) -> str:
@@ -324,6 +415,7 @@ def recent_escalations(session: Session, region_code: str, lang: str, limit: int
             Appeal.category,
             Appeal.priority,
             Region.name,
+            Region.name_en,
         )
         .join(Appeal, Appeal.id == Transition.appeal_id)
         .join(Region, Region.code == Appeal.region_code)
@@ -341,7 +433,7 @@ def recent_escalations(session: Session, region_code: str, lang: str, limit: int
             "kind": "escalation",
             "time": row.at.isoformat(),
             **_kind_labels(row, lang),
-            "place": row.name,
+            "place": localized(row.name, row.name_en, lang),
             # The step's level is the one it went to: it came from the one below.
             "text": escalation_words(LEVEL_DOWN[RegionLevel(row.level)].value, RegionLevel(row.level).value, lang),
         }
@@ -399,7 +491,7 @@ def community_load(session: Session, region_code: str, now: dt.datetime) -> pd.D
             {
                 "code": r.code,
                 "name": r.name,
-                "name_en": r.name_en or r.name,
+                "name_en": r.name_en or romanized(r.name),
                 "boundary": r.boundary,
                 "lat": r.center_lat,
                 "lon": r.center_lon,
@@ -457,7 +549,7 @@ def map_shapes(session: Session, region_code: str, now: dt.datetime) -> MapShape
             {
                 "code": r.code,
                 "name": r.name,
-                "name_en": r.name_en or r.name,
+                "name_en": r.name_en or romanized(r.name),
                 **shapes.get(r.code, {"boundary": None, "lat": None, "lon": None}),
                 "open": counts.get(r.code, (0, 0))[0],
                 "overdue": counts.get(r.code, (0, 0))[1],
@@ -548,7 +640,6 @@ def visit_lists(session: Session, region_code: str) -> dict[str, dict[str, int]]
 
 
 TICKER_LENGTH = 5
-SLA_LENGTH = 6
 
 
 @dataclass(frozen=True)
@@ -567,7 +658,9 @@ class WallView:
     population: dict
     kpis: dict
     recent: list[dict]
-    sla: list[dict]
+    sla: list[dict]  # the deadline board's rows, ranked by risk (sla_board)
+    sla_totals: dict  # every overdue and due-within-2-hours appeal in the region (board_totals)
+    headline: dict  # 在办 / 超期 / 2小时内到期 / 今日受理 / 今日办结, now and yesterday at this time (headline)
     volume: pd.DataFrame
     load: MapShapes  # the map: the areas one level down, with their open and overdue appeals
     visits: dict
@@ -593,6 +686,8 @@ def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None =
     now = now or clock.utcnow()
     calendar = current_app.extensions["work_calendar"]
     with db.session() as session:
+        todays = today_kpis(session, region_code, now, calendar)
+        top = headline(session, region_code, now, calendar, todays)
         return WallView(
             region_code=region_code,
             lang=lang,
@@ -604,9 +699,11 @@ def read(region_code: str, lang: str, token: str = "", now: dt.datetime | None =
             reload_after_ms=round(current_app.config["WALL_RELOAD_HOURS"] * 3_600_000),
             region_name=region_name(session, region_code, lang),
             population=population(session, region_code),
-            kpis=today_kpis(session, region_code, now, calendar),
+            kpis=todays,
             recent=ticker(session, region_code, lang, TICKER_LENGTH),
-            sla=sla_board(session, region_code, lang, SLA_LENGTH),
+            sla=sla_board(session, region_code, lang, BOARD_LIMIT, now),
+            sla_totals={"overdue": top["overdue"]["value"], "due_soon": top["due_soon"]["value"]},
+            headline=top,
             volume=daily_volume(session, region_code, now, calendar),
             load=map_shapes(session, region_code, now),
             visits=visit_lists(session, region_code),

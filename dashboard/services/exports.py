@@ -216,7 +216,7 @@ def produce_day(
         categories = category_kpis(database, calendar, day, district.iloc[0], now)
         with database.session() as session:
             moment = state_moment(day_bounds(day, calendar)[1], now)
-            overdue = overdue_appeals(session, district.iloc[0], moment, "zh")
+            overdue = overdue_appeals(session, district.iloc[0], moment, "zh", calendar.timezone)
     files = write_files(frame, day, folder, categories, overdue)
     with database.transaction() as session:
         session.execute(delete(KpiSnapshot).where(KpiSnapshot.day == day))

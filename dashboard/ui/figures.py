@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import romanized, t
 
 WALL_COLORS = {
     "background": "rgba(0,0,0,0)",
@@ -21,19 +22,29 @@ WALL_FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, sans-serif"
 
 
 def trend_figure(volume: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figure:
-    """Appeals received (bars) and resolved (line) per day, styled for the dark wall.
+    """Appeals received (bars) and resolved (line) per day, in appeals per day, styled for the dark wall.
 
-    Plotly sizes text and lines in pixels, so they are multiplied by the screen's scale
-    against the 1920×1080 design, like everything else on the wall.
+    The last day is today, still running: its bar is hatched and dimmer and says "今日（进行中）",
+    so a low count there reads as a day not over rather than a collapse. The count's unit is on
+    the axis; the axis' numbers sit above their grid lines, clear of the dates below. Plotly sizes
+    text and lines in pixels, so they are multiplied by the screen's scale against the 1920×1080
+    design, like everything else on the wall. No data at all: "暂无数据".
     """
+    if not len(volume) or not has_data(list(volume["received"]) + list(volume["resolved"])):
+        return empty_figure(lang, scale)
     days = pd.to_datetime(volume["day"])
+    partial = [False] * (len(days) - 1) + [True]
     figure = go.Figure()
     figure.add_bar(
         x=days,
         y=volume["received"],
         name=t("kpi.received", lang),
-        marker_color=WALL_COLORS["received"],
-        opacity=0.85,
+        marker={
+            "color": WALL_COLORS["received"],
+            "opacity": [0.45 if p else 0.85 for p in partial],
+            "pattern": {"shape": ["/" if p else "" for p in partial], "fgcolor": "#d8e6ff", "size": 8 * scale},
+            "line": {"color": [WALL_COLORS["received"] if p else "rgba(0,0,0,0)" for p in partial], "width": 2 * scale},
+        },
     )
     figure.add_scatter(
         x=days,
@@ -43,38 +54,83 @@ def trend_figure(volume: pd.DataFrame, lang: str, scale: float = 1.0) -> go.Figu
         line={"color": WALL_COLORS["resolved"], "width": 3 * scale},
         marker={"size": 6 * scale},
     )
+    top = max(int(volume["received"].max()), int(volume["resolved"].max()), 1)
+    figure.add_annotation(  # what the hatched bar is: today, not over yet
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=1,
+        xanchor="right",
+        yanchor="top",
+        showarrow=False,
+        text="▨ " + t("wall.trend_today_partial", lang),
+        font={"size": round(24 * scale), "color": WALL_COLORS["text"]},
+        bgcolor="rgba(5,11,26,0.7)",
+    )
+    size = round(24 * scale)
     figure.update_layout(
         paper_bgcolor=WALL_COLORS["background"],
         plot_bgcolor=WALL_COLORS["background"],
-        font={"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(15 * scale)},
-        margin={"l": round(52 * scale), "r": round(16 * scale), "t": round(8 * scale), "b": round(36 * scale)},
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
+        font={"family": WALL_FONT, "color": WALL_COLORS["text"], "size": size},
+        margin={"l": round(12 * scale), "r": round(16 * scale), "t": round(40 * scale), "b": round(40 * scale)},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "font": {"size": size}},
         bargap=0.25,
-        xaxis={"showgrid": False, "tickangle": 0, "tickformat": "%m-%d", "dtick": 7 * 86_400_000},
-        yaxis={"gridcolor": WALL_COLORS["grid"], "zeroline": False},
+        xaxis={
+            "showgrid": False,
+            "tickangle": 0,
+            "tickformat": "%m-%d",
+            "tick0": days.iloc[-1],  # ticks count back from today, a week apart
+            "dtick": 7 * 86_400_000,
+            "ticks": "outside",
+            "ticklen": round(6 * scale),
+        },
+        yaxis={
+            "gridcolor": WALL_COLORS["grid"],
+            "zeroline": False,
+            "rangemode": "tozero",
+            "range": [0, top * 1.45],  # room for the corner note above the tallest bar
+            "ticklabelposition": "inside top",  # above its line: the 0 never meets the first date
+            "nticks": 4,
+        },
         uirevision="wall",
     )
     return figure
 
 
-MAP_BUCKETS = (  # (label key, fill colour): communities by their open and overdue load
-    ("wall.map_calm", "rgba(63,167,255,0.20)"),
-    ("wall.map_busy", "rgba(63,167,255,0.55)"),
-    ("wall.map_overdue", "rgba(255,176,32,0.70)"),
-    ("wall.map_critical", "rgba(255,77,94,0.85)"),
-)
+# The map's colour scale (a continuous one, of one stated measure: overdue per 100 open, "超期率"):
+# plasma, whose lightness rises with the value, so it reads the same with red-green colour blindness
+# and in grey; the label of each area also states the value in words and numbers.
+MAP_SCALE = ((0.0, "#2d1a8c"), (0.25, "#7e03a8"), (0.5, "#cc4778"), (0.75, "#f89540"), (1.0, "#f0f921"))
+MAP_SCALE_FLOOR = 10.0  # the scale spans at least 0–10 %: a few overdue among many open stay dim
 
 
 MAP_EDGE = "rgba(143,208,255,0.9)"
 
 
-def map_bucket(open_count: int, overdue: int, busy_threshold: int) -> int:
-    """Which colour a community gets: calm, busy, some overdue, many overdue."""
-    if overdue >= 3:
-        return 3
-    if overdue > 0:
-        return 2
-    return 1 if open_count >= busy_threshold else 0
+def overdue_rate(open_count: int, overdue: int) -> float | None:
+    """The map's measure: overdue appeals per 100 open ones (None where nothing is open)."""
+    return 100.0 * overdue / open_count if open_count else None
+
+
+def map_scale_top(rates) -> float:
+    """The top of the colour scale: the largest rate rounded up to a multiple of 10 %, at least 10 %, at most 100 %."""
+    largest = max((r for r in rates if r is not None), default=0.0)
+    return min(100.0, max(MAP_SCALE_FLOOR, math.ceil(largest / 10.0) * 10.0))
+
+
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def scale_colour(fraction: float) -> str:
+    """The colour at a fraction (0–1) of MAP_SCALE, interpolated in RGB."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    for (low, low_colour), (high, high_colour) in itertools.pairwise(MAP_SCALE):
+        if fraction <= high:
+            part = (fraction - low) / (high - low)
+            a, b = _hex_rgb(low_colour), _hex_rgb(high_colour)
+            return "#" + "".join(f"{round(x + (y - x) * part):02x}" for x, y in zip(a, b, strict=True))
+    return MAP_SCALE[-1][1]
 
 
 def map_figure(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: dict | None = None) -> go.Figure:
@@ -137,13 +193,17 @@ def lonlat_ratio(ys: list) -> float:
 def _short_names(load: pd.DataFrame, lang: str) -> list[str]:
     if lang == "en" and "name_en" in load:
         # The panel's title says what the areas are; the bare names fit the map's small shapes.
-        return [str(n).removesuffix(" Community").removesuffix(" Street") for n in load["name_en"]]
+        names = [romanized(str(n)) for n in load["name_en"]]
+        return [n.removesuffix(" Community").removesuffix(" Street").removesuffix(" Compound") for n in names]
     return [str(n) for n in load["name"]]
 
 
 def map_label_size(count: int, scale: float = 1.0) -> int:
-    """Label text for a map of count areas: large for a few streets, smaller for many compounds."""
-    return round((18 if count <= 16 else 15 if count <= 30 else 12) * scale)
+    """Label text for a map of count areas: readable across the room (24 px at 1080p) up to 30 areas."""
+    return round((26 if count <= 16 else 24 if count <= 30 else 16) * scale)
+
+
+NO_AREA = "rgba(127,147,184,0.18)"  # an area with nothing open: no rate to colour by
 
 
 def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: dict | None = None) -> dict:
@@ -151,15 +211,20 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
 
     load: one row per area (code, name, name_en, boundary: GeoJSON Polygon or MultiPolygon, lat
     and lon: where its label goes, open, overdue); outline: the shape of the region the areas
-    divide, drawn as a line around them. Traces: one filled trace per colour bucket, a legend
-    swatch (a filled square) per bucket, the outline, then the labels (last).
+    divide, drawn as a line around them. Each area is coloured by its overdue rate (overdue per
+    100 open, `overdue_rate`) on the continuous MAP_SCALE from 0 to `map_scale_top`.
+
+    Traces, in order: one filled trace per area (its `meta` is "area", its customdata its code,
+    so a click anywhere inside it names it), the colour bar (a filled gradient with its title and
+    ticks: the legend), the outline, then the labels (last).
     """
-    busy = max(3, int(load["open"].quantile(0.6))) if len(load) else 3
-    buckets = [map_bucket(o, d, busy) for o, d in zip(load["open"], load["overdue"], strict=True)]
+    rates = [overdue_rate(int(o), int(d)) for o, d in zip(load["open"], load["overdue"], strict=True)]
+    top = map_scale_top(rates)
+    colours = [NO_AREA if r is None else scale_colour(r / top) for r in rates]
     traces = []
     all_ys: list = []
-    for index, (key, colour) in enumerate(MAP_BUCKETS):
-        xs, ys = _ring_xy(b for b, bucket in zip(load["boundary"], buckets, strict=True) if bucket == index)
+    for code, boundary, colour in zip(load["code"], load["boundary"], colours, strict=True):
+        xs, ys = _ring_xy([boundary])
         all_ys += ys
         traces.append(
             {
@@ -170,30 +235,43 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
                 "fillcolor": colour,
                 "mode": "lines",
                 "line": {"color": MAP_EDGE, "width": scale},
-                "name": t(key, lang),
-                "legendgroup": key,
-                "showlegend": False,  # a filled trace's own legend mark is a thin band: a swatch stands in
+                "customdata": [code] * max(len(xs), 1),
+                "meta": "area",
+                "showlegend": False,
                 "hoverinfo": "skip",
             }
         )
-    for key, colour in MAP_BUCKETS:  # the legend: a filled square per colour, like the areas
-        traces.append(
-            {
-                "type": "scatter",
-                "x": [None],
-                "y": [None],
-                "mode": "markers",
-                "marker": {
-                    "symbol": "square",
-                    "size": round(14 * scale),
-                    "color": colour,
-                    "line": {"color": MAP_EDGE, "width": 1},
+    title = t("wall.map_measure", lang)
+    traces.append(  # the legend: a colour bar, filled, with its measure named
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "marker": {
+                "color": [0, top],
+                "cmin": 0,
+                "cmax": top,
+                "colorscale": [list(step) for step in MAP_SCALE],
+                "showscale": True,
+                "colorbar": {
+                    "title": {"text": title, "side": "top", "font": {"size": round(24 * scale)}},
+                    "orientation": "h",
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 0,
+                    "yanchor": "top",
+                    "len": 0.6,
+                    "thickness": round(18 * scale),
+                    "ticksuffix": "%",
+                    "tickfont": {"size": round(24 * scale)},
+                    "outlinewidth": 0,
                 },
-                "name": t(key, lang),
-                "legendgroup": key,
-                "hoverinfo": "skip",
-            }
-        )
+            },
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
+    )
     xs, ys = _ring_xy([outline])
     all_ys += ys
     traces.append(
@@ -208,8 +286,8 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
         }
     )
     labels = [
-        f"{n}<br>{o} · <b>{d}</b>" if d else f"{n}<br>{o}"
-        for n, o, d in zip(_short_names(load, lang), load["open"], load["overdue"], strict=True)
+        f"{n}<br><b>{'–' if r is None else f'{r:.0f}%'}</b>"
+        for n, r in zip(_short_names(load, lang), rates, strict=True)
     ]
     traces.append(
         {
@@ -218,7 +296,11 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
             "y": [None if pd.isna(v) else float(v) for v in load["lat"]],
             "mode": "text",
             "text": labels,
-            "textfont": {"color": WALL_COLORS["text"], "size": map_label_size(len(load), scale)},
+            "textfont": {  # light text with a dark halo: readable on every colour of the scale and off it
+                "color": "#ffffff",
+                "size": map_label_size(len(load), scale),
+                "shadow": "0 0 3px #000, 0 0 6px #000",
+            },
             "showlegend": False,
             "hoverinfo": "skip",
         }
@@ -226,17 +308,9 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
     layout = {
         "paper_bgcolor": WALL_COLORS["background"],
         "plot_bgcolor": WALL_COLORS["background"],
-        "font": {"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(15 * scale)},
-        "margin": {"l": 4, "r": 4, "t": 4, "b": 4},
-        "legend": {
-            "orientation": "h",
-            "x": 0,
-            "y": 0,
-            "yanchor": "top",
-            "bgcolor": "rgba(0,0,0,0)",
-            "itemsizing": "constant",
-            "itemwidth": 40,
-        },
+        "font": {"family": WALL_FONT, "color": WALL_COLORS["text"], "size": round(24 * scale)},
+        "margin": {"l": 4, "r": 4, "t": 4, "b": round(84 * scale)},
+        "showlegend": False,
         "xaxis": {"visible": False},
         # Longitude and latitude degrees differ in length: 1/cos(latitude) keeps shapes undistorted.
         "yaxis": {"visible": False, "scaleanchor": "x", "scaleratio": lonlat_ratio(all_ys)},
@@ -245,16 +319,33 @@ def map_figure_dict(load: pd.DataFrame, lang: str, scale: float = 1.0, outline: 
     return {"data": traces, "layout": layout}
 
 
-def empty_figure() -> go.Figure:
-    """A blank chart (for a wall that may no longer show data)."""
+def empty_figure(lang: str | None = None, scale: float = 1.0) -> go.Figure:
+    """A blank wall chart with no axes; with a language it says "暂无数据" / "No data" in its middle
+    (without one it is just blank, as for a wall that may no longer show data)."""
     figure = go.Figure()
     figure.update_layout(
         paper_bgcolor=WALL_COLORS["background"],
         plot_bgcolor=WALL_COLORS["background"],
         xaxis={"visible": False},
         yaxis={"visible": False},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
     )
+    if lang is not None:
+        figure.add_annotation(
+            text=t("chart.no_data", lang),
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+            font={"family": WALL_FONT, "color": WALL_COLORS["muted"], "size": round(28 * scale)},
+        )
     return figure
+
+
+def has_data(values) -> bool:
+    """Whether a chart has anything to draw: some value that is neither missing nor zero."""
+    return any(v is not None and not pd.isna(v) and v != 0 for v in values)
 
 
 def export_figure(frame: pd.DataFrame, day_text: str, lang: str = "zh") -> go.Figure:
@@ -349,30 +440,111 @@ def _values(column: pd.Series, factor: float = 1.0) -> list:
     return [None if pd.isna(v) else float(v) * factor for v in column]
 
 
+def console_empty_figure(title: str, lang: str, height: int = 300) -> dict:
+    """A console chart with nothing to draw: its title and "暂无数据" / "No data", no axes (never a −1…1 axis)."""
+    return _console_figure(
+        [],
+        title,
+        height,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": t("chart.no_data", lang),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {"size": 16, "color": CONSOLE_COLORS["muted"]},
+            }
+        ],
+    )
+
+
+CHILDREN_MIN_HEIGHT = 440  # as tall as the console's map beside it
+CHILDREN_PANELS = (  # (column, words, colour): each measure on its own axis (volume ≈5,000 beside overdue ≈30)
+    ("received", "console.children_received", "received"),
+    ("open", "console.open_now", "open"),
+    ("overdue", "kpi.overdue_open", "overdue"),
+)
+
+
 def children_figure(children: pd.DataFrame, title: str, lang: str) -> dict:
-    """Appeals received in the period per sub-region, with open and overdue now; a click drills down."""
+    """Per sub-region, side by side, each on its own axis: appeals received in the period, open now and
+    overdue now (horizontal bars, the names once on the left); a click on any bar drills down."""
+    if not len(children):
+        return console_empty_figure(title, lang)
     codes = list(children["code"])
     names = list(children["name"])
-    traces = [
-        {
-            "type": "bar",
-            "x": names,
-            "y": [int(v) for v in children[column]],
-            "name": t(key, lang),
-            "marker": {"color": CONSOLE_COLORS[colour]},
-            "customdata": codes,
-        }
-        for column, key, colour in (
-            ("received", "kpi.received", "received"),
-            ("open", "console.open_now", "open"),
-            ("overdue", "kpi.overdue_open", "overdue"),
+    gap = 0.05
+    width = (1 - gap * (len(CHILDREN_PANELS) - 1)) / len(CHILDREN_PANELS)
+    traces, axes, annotations = [], {}, []
+    for index, (column, key, colour) in enumerate(CHILDREN_PANELS):
+        values = [int(v) for v in children[column]]
+        axis = "x" if index == 0 else f"x{index + 1}"
+        low = index * (width + gap)
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": names,
+                "x": values,
+                "xaxis": axis,
+                "name": t(key, lang),
+                "marker": {"color": CONSOLE_COLORS[colour]},
+                "customdata": codes,
+                "text": [f"{v:,}" for v in values],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": "%{y} · " + t(key, lang) + ": %{x:,}<extra></extra>",
+                "showlegend": False,
+            }
         )
-    ]
-    return _console_figure(traces, title, barmode="group")
+        top = max(values, default=0)
+        axes["xaxis" if index == 0 else f"xaxis{index + 1}"] = {
+            "domain": [low, low + width],
+            "range": [0, top * 1.3 if top else 1],
+            "gridcolor": CONSOLE_COLORS["grid"],
+            "zeroline": False,
+            "showticklabels": False,
+            "fixedrange": True,
+        }
+        annotations.append(
+            {
+                "text": f"<b>{t(key, lang)}</b>",
+                "xref": "paper",
+                "yref": "paper",
+                "x": low,
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13, "color": CONSOLE_COLORS[colour] if colour != "open" else "#4b6f9e"},
+            }
+        )
+    height = max(CHILDREN_MIN_HEIGHT, 100 + 30 * len(names))
+    band = (height - 80) / max(len(names), 1)  # pixels per sub-region
+    for trace in traces:  # bars about 22 px thick, however few the sub-regions
+        trace["width"] = round(min(0.75, 22 / band), 3)
+    return _console_figure(
+        traces,
+        title,
+        height,
+        **axes,
+        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True, "gridcolor": CONSOLE_COLORS["grid"]},
+        annotations=annotations,
+        margin={"l": 10, "r": 16, "t": 64, "b": 16},
+        hovermode="closest",
+    )
 
 
-def dimension_figure(counts: dict[str, int], labels: dict[str, str], selected: tuple[str, ...], title: str) -> dict:
+def dimension_figure(
+    counts: dict[str, int], labels: dict[str, str], selected: tuple[str, ...], title: str, lang: str = "zh"
+) -> dict:
     """Appeals per value of one dimension (category, channel, priority…); a click toggles a cross-filter."""
+    if not has_data(counts.values()):
+        return console_empty_figure(title, lang)
     ordered = sorted(counts.items(), key=lambda item: -item[1])
     codes = [code for code, _ in ordered]
     colours = [
@@ -395,6 +567,8 @@ def dimension_figure(counts: dict[str, int], labels: dict[str, str], selected: t
 
 def volume_figure(series: pd.DataFrame, lang: str) -> dict:
     """Appeals received (bars) and resolved (line) per local day of the period."""
+    if not (has_data(series["received"]) or has_data(series["resolved"])):
+        return console_empty_figure(t("console.volume", lang), lang)
     days = _days(series)
     traces = [
         {
@@ -439,6 +613,8 @@ def _target(targets: dict, key: str, factor: float = 1.0) -> float | None:
 
 def timeliness_figure(series: pd.DataFrame, targets: dict, lang: str) -> dict:
     """On-time rate (left axis, %) and mean handling time in working days (right axis) per day, with targets."""
+    if series["on_time_rate"].isna().all() and series["avg_handling_wd"].isna().all():
+        return console_empty_figure(t("console.timeliness", lang), lang)
     days = _days(series)
     traces = [
         {
@@ -473,6 +649,8 @@ def timeliness_figure(series: pd.DataFrame, targets: dict, lang: str) -> dict:
 
 def satisfaction_figure(series: pd.DataFrame, targets: dict, lang: str) -> dict:
     """Satisfaction rate per day of the period, against its target."""
+    if series["satisfaction_rate"].isna().all():
+        return console_empty_figure(t("console.satisfaction", lang), lang)
     days = _days(series)
     traces = [
         {
@@ -495,6 +673,8 @@ def satisfaction_figure(series: pd.DataFrame, targets: dict, lang: str) -> dict:
 
 def ageing_figure(counts: list[int], lang: str) -> dict:
     """Open appeals past their deadline now, by how many days ago it passed."""
+    if not has_data(counts):
+        return console_empty_figure(t("console.ageing", lang), lang)
     buckets = [t(f"console.ageing_{i}", lang) for i in range(len(counts))]
     trace = {
         "type": "bar",
@@ -508,28 +688,52 @@ def ageing_figure(counts: list[int], lang: str) -> dict:
 
 
 def console_map_figure(load: pd.DataFrame, lang: str, outline: dict | None = None, title: str | None = None) -> dict:
-    """The wall's map on a light page, with clickable labels (a click drills down)."""
+    """The wall's map (map_figure_dict: its colours, scale and labels) on a light page, where a click
+    anywhere inside an area drills down (each area is a filled trace whose customdata is its code; Dash
+    passes it with a click on the fill) and a hover over an area names it, its load, and that a click
+    drills; the labels click too."""
     figure = map_figure_dict(load, lang, outline=outline)
+    names = _short_names(load, lang)
+    hovers = {
+        str(code): t("console.map_hover", lang, name=name, open=int(o), overdue=int(d))
+        for code, name, o, d in zip(load["code"], names, load["open"], load["overdue"], strict=True)
+    }
+    for trace in figure["data"]:
+        if trace.get("meta") == "area":
+            code = str((trace.get("customdata") or [""])[0])
+            trace.update(
+                line={"color": "#5c7fa8", "width": 1},
+                hoveron="fills",
+                hoverinfo="text",
+                text=hovers.get(code, ""),
+            )
+            trace.pop("hovertemplate", None)
+        elif trace.get("marker", {}).get("showscale"):  # the colour bar: console-sized words
+            bar = trace["marker"]["colorbar"]
+            bar["title"]["font"] = {"size": 12}
+            bar.update(tickfont={"size": 11}, thickness=12)
+    figure["data"][-2]["line"] = {"color": "#1f2a3d", "width": 2}  # the region's outline
     labels = figure["data"][-1]
     labels.update(
         mode="markers+text",
         customdata=list(load["code"]),
         textposition="middle center",
         marker={"size": 26, "color": "rgba(0,0,0,0)"},
-        textfont={"color": CONSOLE_COLORS["text"], "size": 13 if len(load) <= 16 else 11},
         hovertemplate="%{text}<extra></extra>",
     )
-    labels.pop("hoverinfo")
-    for trace in figure["data"][: len(MAP_BUCKETS)]:
-        trace["line"] = {"color": "#5c7fa8", "width": 1}
-    figure["data"][-2]["line"] = {"color": "#1f2a3d", "width": 2}  # the region's outline
+    labels["textfont"] = {**labels.get("textfont", {}), "size": 13 if len(load) <= 16 else 11}
+    labels.pop("hoverinfo", None)
     figure["layout"].update(
-        height=420,
+        height=440,
         paper_bgcolor="white",
         plot_bgcolor="white",
         font={"family": WALL_FONT, "color": CONSOLE_COLORS["text"], "size": 12},
         title={"text": title or t("wall.map", lang), "x": 0, "font": {"size": 15}},
-        margin={"l": 4, "r": 4, "t": 36, "b": 4},
+        margin={"l": 4, "r": 4, "t": 36, "b": 60},
+        hovermode="closest",
+        dragmode=False,
         clickmode="event",
     )
+    figure["layout"]["xaxis"] = {**figure["layout"]["xaxis"], "fixedrange": True}
+    figure["layout"]["yaxis"] = {**figure["layout"]["yaxis"], "fixedrange": True}
     return figure

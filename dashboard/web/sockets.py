@@ -15,6 +15,7 @@ from dashboard.services.push import rooms_for
 from dashboard.store import metrics
 from dashboard.store.database import Database, db
 from dashboard.store.models import Region, WallToken
+from dashboard.ui.i18n import localized
 from dashboard.web.access import MAX_TOKEN_LENGTH, AccessDenied, hash_token, wall_region, wall_token
 from dashboard.web.auth import Permission, current_principal
 from dashboard.web.metrics import socket_joined
@@ -112,17 +113,29 @@ def close_revoked_walls(socketio: SocketIO) -> None:
 
 
 class RegionNames:
-    """Region code → name, loaded once and reloaded when an unknown code turns up."""
+    """Region code → name (and its English one: name_en, else its pinyin), loaded once and reloaded
+    when an unknown code turns up."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.names: dict[str, str] = {}
+        self.english: dict[str, str] = {}
 
-    def __call__(self, code: str) -> str:
+    def _load(self, code: str) -> None:
         if code not in self.names:
             with self.database.session() as session:
-                self.names = dict(session.execute(select(Region.code, Region.name)).all())
+                rows = session.execute(select(Region.code, Region.name, Region.name_en)).all()
+            self.names = {row.code: row.name for row in rows}
+            self.english = {row.code: localized(row.name, row.name_en, "en") for row in rows}
+
+    def __call__(self, code: str) -> str:
+        self._load(code)
         return self.names.get(code, code)
+
+    def english_name(self, code: str) -> str:
+        """The region's name on an English wall."""
+        self._load(code)
+        return self.english.get(code, code)
 
 
 def make_publisher(socketio: SocketIO, database: Database):
@@ -134,7 +147,8 @@ def make_publisher(socketio: SocketIO, database: Database):
         by_assignee: dict[str, list[dict]] = defaultdict(list)
         for delta in deltas:
             if delta["type"] == "appeal":
-                delta = {**delta, "place": region_names(delta["region_code"])}
+                code = delta["region_code"]
+                delta = {**delta, "place": region_names(code), "place_en": region_names.english_name(code)}
                 # The same masked delta to the /tasks pages of the department and team holding it.
                 for room in assignee_rooms(delta.get("department_id"), delta.get("team_id")):
                     by_assignee[room].append(delta)

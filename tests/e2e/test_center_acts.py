@@ -276,11 +276,11 @@ def test_the_task_page_fits_a_phone_and_a_desk_in_both_languages(browser, center
             page.wait_for_selector(".tasks-connection:not(.offline)", timeout=15_000)
             text = page.locator("#tasks-list").inner_text()
             if lang == "zh":
-                assert "已超期" in text and "已督办 2 次" in text and "剩余" in text
+                assert "超期 " in text and "已督办 2 次" in text and "剩余" in text  # issue 17: the shared words
                 # Most urgent first: the overdue extra-urgent one leads.
                 assert "油烟" in page.locator(".tasks-card").first.inner_text()
             else:
-                assert "Overdue by" in text and "Urged 2×" in text and " left" in text and "My tasks" in page.content()
+                assert "overdue " in text and "Urged 2×" in text and " left" in text and "My tasks" in page.content()
             # Nothing scrolls sideways; every button is a big touch target.
             sizes = page.evaluate(
                 "() => [document.documentElement.scrollWidth, innerWidth,"

@@ -33,7 +33,7 @@ def test_wall_shows_database_counts_and_goes_live(page, live_server, tmp_path):
             "SELECT count(*) FROM appeals WHERE is_open AND deadline_at < strftime('%Y-%m-%d %H:%M:%f', 'now')"
         ).fetchone()[0]
     assert int(page.locator("#wall-residents").inner_text().replace(",", "")) == residents == 2000
-    assert _tile_values(page)["超期未办结"] == f"{overdue:,}"
+    assert _tile_values(page)["超期"] == f"{overdue:,}"  # issue 17: the headline's 超期
     # The Socket.IO connection comes up and the indicator says so.
     page.wait_for_selector(".wall-connection:not(.offline)", timeout=15_000)
     assert page.locator(".wall-connection").inner_text().strip() == "实时连接"
@@ -79,7 +79,7 @@ def test_english_wall(page, live_server):
     page.goto(f"{live_server.url}/wall?lang=en&region=510107001")
     page.wait_for_selector(".wall-tile")
     assert "Cuqiao Street Smart Governance Center" in page.locator(".wall-title").inner_text()
-    assert "Received today" in page.locator(".wall-tiles").inner_text()
+    assert "Received today" in page.locator(".wall-headline").inner_text()
 
 
 def _api_key(live_server) -> str:
@@ -134,14 +134,25 @@ def test_a_posted_appeal_appears_within_a_second_without_reload(page, live_serve
         assert not PHONE.search(frame) and not ID_NUMBER.search(frame), frame
 
 
-def test_countdowns_tick_every_second(page, live_server):
+def test_countdowns_follow_the_shared_time_left_rule(page, live_server):
+    """Issue 17: the board's countdowns use the one time-left format and colour rule (ui/timeleft.py and its
+    twin timeleft.js): to the minute, "超期 …" when overdue, amber within two hours; recomputed every second."""
     page.goto(f"{live_server.url}/wall")
     page.wait_for_selector(".sla-countdown")
-    first = page.locator(".sla-countdown").first.inner_text()
-    changed = "(previous) => document.querySelector('.sla-countdown').textContent !== previous"
-    page.wait_for_function(changed, arg=first, timeout=3_000)
     tones = page.locator(".wall-sla-item").evaluate_all("items => items.map(i => i.getAttribute('data-tone'))")
-    assert set(tones) <= {"ok", "near", "overdue"}
+    assert set(tones) <= {"ok", "soon", "over"}
+    first = page.locator(".sla-countdown").first
+    # Move the first row's deadline to 5 minutes ago: at the next tick it reads as overdue, in words.
+    first.evaluate(
+        "n => n.setAttribute('data-deadline', String(Date.now() + window.wallClock.offset - 5 * 60000 - 1000))"
+    )
+    page.wait_for_function("() => document.querySelector('.sla-countdown').textContent === '超期 6分'", timeout=3_000)
+    assert first.evaluate("n => n.closest('.wall-sla-item').getAttribute('data-tone')") == "over"
+    first.evaluate(
+        "n => n.setAttribute('data-deadline', String(Date.now() + window.wallClock.offset + 45 * 60000 + 30000))"
+    )
+    page.wait_for_function("() => document.querySelector('.sla-countdown').textContent === '⏱ 45分'", timeout=3_000)
+    assert first.evaluate("n => n.closest('.wall-sla-item').getAttribute('data-tone')") == "soon"
 
 
 def test_wall_reconnects_after_a_server_restart_and_shows_what_it_missed(page, live_server, tmp_path):

@@ -12,11 +12,12 @@
    not grow. */
 (function () {
   "use strict";
-  var TICKER_LENGTH = 5; // as layouts/wall.py
-  var SLA_LENGTH = 6;
+  var TICKER_LENGTH = 5; // as queries/wall.py
+  var BOARD_LIMIT = 120; // as queries/wall.py BOARD_LIMIT: the rows the deadline board pages through
+  var PAGE_MS = 8000; // the board shows each page this long
+  var OFFLINE_AFTER_LOAD_MS = 4000; // a wall that never connects shows the overlay after this long
   var RESYNC_AFTER_DELTA_MS = 3000; // at most one heavy redraw every 3 s while deltas arrive
   var RESYNC_EVERY_MS = 30000; // deadlines pass and days turn without any delta
-  var NEAR_MS = 2 * 3600 * 1000; // amber within two hours of the deadline
   // A delta published this close before a snapshot was read may or may not be in it: replay it
   // (replaying is idempotent for the lists; the counter counts only deltas after the snapshot).
   var SNAPSHOT_OVERLAP_MS = 1000;
@@ -45,17 +46,29 @@
   }
   var numberFormat = new Intl.NumberFormat("en-US"); // as kpi.format_kpi: 1,234
 
-  function countdown(deadlineMs, labels) {
-    var left = deadlineMs - now();
-    var overdue = left < 0;
-    var seconds = Math.floor(Math.abs(left) / 1000);
-    var days = Math.floor(seconds / 86400);
-    var text = (days > 0 ? days + "d " : "") + pad(Math.floor(seconds / 3600) % 24) + ":" +
-      pad(Math.floor(seconds / 60) % 60) + ":" + pad(seconds % 60);
-    return {
-      text: overdue ? labels.overdue + " " + text : text,
-      tone: overdue ? "overdue" : (left < NEAR_MS ? "near" : "ok"),
-    };
+  // Time left and its tone by the one shared rule (ui/timeleft.py, its twin assets/timeleft.js):
+  // "over" (red, overdue), "soon" (amber, due within two hours) or "ok"; words from the server.
+  function timeWords() {
+    if (!wall.timeWords) {
+      var holder = document.querySelector(".wall-root [data-cc-timeleft]");
+      try { wall.timeWords = holder ? JSON.parse(holder.getAttribute("data-cc-timeleft")) : null; } catch (e) { wall.timeWords = null; }
+    }
+    return wall.timeWords;
+  }
+  function countdown(deadlineMs) {
+    var seconds = (deadlineMs - now()) / 1000;
+    var rule = window.ccTimeLeft;
+    var tone = rule ? rule.urgency(seconds, true) : (seconds < 0 ? "over" : (seconds <= 7200 ? "soon" : "ok"));
+    var text = rule ? rule.text(seconds, timeWords()) : "";
+    return { text: (tone === "soon" ? "\u23F1 " : "") + text, tone: tone };
+  }
+
+  // The board's four groups (queries/wall.py sla_board): 0 overdue extra-urgent, 1 overdue urgent,
+  // 2 due within two hours, 3 overdue ordinary; 4: not on the board (due later).
+  function tierOf(a) {
+    var tone = countdown(Date.parse(a.deadline)).tone;
+    if (tone === "over") { return a.priority === "extra_urgent" ? 0 : (a.priority === "urgent" ? 1 : 3); }
+    return tone === "soon" ? 2 : 4;
   }
 
   // ---- Building the ticker and the deadline board (this script's own DOM) ----
@@ -97,17 +110,22 @@
 
   function slaRow(a, labels) {
     var deadline = new Date(a.deadline).getTime();
-    var c = countdown(deadline, labels);
+    var c = countdown(deadline);
     var row = element("li", "wall-sla-item");
     row.setAttribute("data-tone", c.tone);
     row.setAttribute("data-id", String(a.id));
-    row.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
-    row.appendChild(element("span", "wall-sla-category", a.category));
-    row.appendChild(element("span", "wall-sla-place", a.place));
-    row.appendChild(slaMarks(a, labels));
+    row.setAttribute("data-priority", a.priority);
+    var first = element("div", "wall-sla-line");
+    first.appendChild(element("span", "wall-priority " + a.priority, a.priority_label));
+    first.appendChild(element("span", "wall-sla-category", a.category));
+    first.appendChild(slaMarks(a, labels));
+    var second = element("div", "wall-sla-line");
+    second.appendChild(element("span", "wall-sla-place", a.place));
     var left = element("span", "sla-countdown", c.text);
     left.setAttribute("data-deadline", String(deadline));
-    row.appendChild(left);
+    second.appendChild(left);
+    row.appendChild(first);
+    row.appendChild(second);
     return row;
   }
 
@@ -137,12 +155,82 @@
     renderList(wall.ids.ticker, wall.ticker, wall.tickerRows, tickerRow, function (a) {
       return [a.kind, a.priority, a.priority_label, a.time, a.category, a.place, a.text].join("\u0001");
     });
+    fitTicker();
+  }
+
+  // Only whole ticker rows (and area cards) are shown: one that does not fit in its panel is hidden, never cut.
+  function fitTicker() {
+    fitList(document.getElementById(wall.ids.ticker));
+    fitList(document.querySelector(".wall-cards"));
+  }
+  function fitList(list) {
+    if (!list || !list.children.length) { return; }
+    var rows = list.children;
+    for (var i = 0; i < rows.length; i++) { rows[i].hidden = false; }
+    var bottom = list.getBoundingClientRect().bottom;
+    var full = false;
+    for (var j = 0; j < rows.length; j++) {
+      full = full || rows[j].getBoundingClientRect().bottom > bottom + 0.5;
+      rows[j].hidden = full && j > 0;
+    }
   }
 
   function renderSla() {
     renderList(wall.ids.sla, wall.sla, wall.slaRows, slaRow, function (a) {
       return [a.priority, a.priority_label, a.deadline, a.category, a.place, a.level, a.escalated, a.urge_count].join("\u0001");
     });
+    markRows();
+    paginate();
+  }
+
+  // Each row's tone and group as of now; an overdue extra-urgent row pulses (wall.css; a still
+  // double frame where the screen asks for reduced motion) until it is handled.
+  function markRows() {
+    var list = document.getElementById(wall.ids.sla);
+    if (!list) { return; }
+    for (var i = 0; i < list.children.length; i++) {
+      var row = list.children[i];
+      var node = row.querySelector(".sla-countdown");
+      if (!node) { continue; }
+      var c = countdown(Number(node.getAttribute("data-deadline")));
+      if (node.textContent !== c.text) { node.textContent = c.text; }
+      if (row.getAttribute("data-tone") !== c.tone) { row.setAttribute("data-tone", c.tone); }
+      var pulse = c.tone === "over" && row.getAttribute("data-priority") === "extra_urgent";
+      if (row.classList.contains("wall-sla-pulse") !== pulse) { row.classList.toggle("wall-sla-pulse", pulse); }
+    }
+  }
+
+  // The board pages through all its rows, as many whole rows per page as its panel holds.
+  function paginate() {
+    var list = document.getElementById(wall.ids.sla);
+    var pager = document.getElementById(wall.ids.sla_page);
+    if (!list || !wall.labels) { return; }
+    var rows = list.children;
+    if (!rows.length) {
+      if (pager) { setText(pager, wall.labels.board_empty || ""); }
+      wall.pages = 1;
+      return;
+    }
+    var i;
+    for (i = 0; i < rows.length; i++) { rows[i].hidden = false; }
+    var room = list.clientHeight;
+    var gap = parseFloat(getComputedStyle(list).rowGap) || 0;
+    var pageOf = [];
+    var page = 0;
+    var used = 0;
+    for (i = 0; i < rows.length; i++) {
+      var height = rows[i].getBoundingClientRect().height;
+      if (used > 0 && used + gap + height > room + 0.5) { page += 1; used = 0; }
+      used += (used > 0 ? gap : 0) + height;
+      pageOf.push(page);
+    }
+    wall.pages = page + 1;
+    if (wall.page >= wall.pages) { wall.page = 0; }
+    for (i = 0; i < rows.length; i++) { rows[i].hidden = pageOf[i] !== wall.page; }
+    if (pager) {
+      setText(pager, wall.pages > 1 ? (wall.labels.board_page || "{page}/{pages}")
+        .replace("{page}", String(wall.page + 1)).replace("{pages}", String(wall.pages)) : "");
+    }
   }
 
   // ---- "Received today": the server's count plus the appeals pushed since its snapshot ----
@@ -189,7 +277,8 @@
     return {
       id: d.id, time: d.reported_at, deadline: d.deadline_at, priority: d.priority,
       priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
-      status: labels.status[d.status] || d.status, place: d.place || "", text: d.text || "",
+      status: labels.status[d.status] || d.status, text: d.text || "",
+      place: (labels.lang === "en" && d.place_en) || d.place || "",
       level: d.level, escalated: !!d.escalated, urge_count: d.urge_count || 0,
     };
   }
@@ -202,7 +291,7 @@
     return {
       id: d.id, kind: "escalation", time: d.at, priority: d.priority,
       priority_label: labels.priority[d.priority] || d.priority, category: labels.category[d.category] || d.category,
-      place: d.place || "", text: words,
+      place: (labels.lang === "en" && d.place_en) || d.place || "", text: words,
     };
   }
 
@@ -212,7 +301,6 @@
     return (Date.parse(b.time) - Date.parse(a.time)) ||
       (typeof a.id === "number" && typeof b.id === "number" ? b.id - a.id : byId(b, a));
   }
-  function byDeadline(a, b) { return (Date.parse(a.deadline) - Date.parse(b.deadline)) || (a.id - b.id); }
 
   function apply(deltas) {
     deltas.forEach(function (d) {
@@ -231,7 +319,20 @@
       if (d.is_open) { wall.sla.push(entry); }
     });
     wall.ticker = wall.ticker.sort(byNewest).slice(0, TICKER_LENGTH);
-    wall.sla = wall.sla.sort(byDeadline).slice(0, SLA_LENGTH);
+    wall.sla = boardOrder(wall.sla);
+  }
+
+  // The board's rows in risk order, those due later left out.
+  // Within a group: the earliest deadline first, but the latest first among overdue ordinary ones.
+  function boardOrder(items) {
+    var ranked = items.map(function (a) { return { a: a, tier: tierOf(a), deadline: Date.parse(a.deadline) }; })
+      .filter(function (r) { return r.tier < 4; });
+    ranked.sort(function (x, y) {
+      if (x.tier !== y.tier) { return x.tier - y.tier; }
+      if (x.deadline !== y.deadline) { return x.tier === 3 ? y.deadline - x.deadline : x.deadline - y.deadline; }
+      return x.a.id - y.a.id;
+    });
+    return ranked.slice(0, BOARD_LIMIT).map(function (r) { return r.a; });
   }
 
   function replaySince(asOf) {
@@ -244,6 +345,7 @@
     if (!message || !message.deltas) { return; }
     if (message.sent_at) { clock.offset = 0.8 * clock.offset + 0.2 * (message.sent_at - Date.now()); }
     wall.lastDeltaAt = Date.now();
+    wall.lastDataAt = now();
     wall.log.push({ sentAt: message.sent_at || now(), deltas: message.deltas });
     if (wall.log.length > LOG_LIMIT) { wall.log.splice(0, wall.log.length - LOG_LIMIT); }
     apply(message.deltas);
@@ -272,7 +374,9 @@
     if (data && data.server_now) { clock.offset = data.server_now - Date.now(); }
     wall.sla = ((data && data.items) || []).slice();
     wall.slaAsOf = (data && data.as_of) || now();
+    wall.lastDataAt = now();
     replaySince(wall.slaAsOf);
+    wall.sla = boardOrder(wall.sla);
     pruneLog();
     renderSla();
   }
@@ -315,6 +419,7 @@
       slaSnapshot(sla.data);
     }
     var socket = propsOf(state, ids.socket);
+    if (socket) { connection(!!socket.connected); }
     var message = socket && socket["data-" + ids.event];
     if (message && message !== wall.message) {
       wall.message = message;
@@ -330,7 +435,8 @@
     wall = {
       ids: JSON.parse(root.getAttribute("data-wall")),
       labels: null, ticker: [], sla: [], tickerAsOf: 0, slaAsOf: 0, log: [], lastDeltaAt: 0,
-      tickerRows: new Map(), slaRows: new Map(),
+      tickerRows: new Map(), slaRows: new Map(), page: 0, pages: 1, pageShownAt: Date.now(),
+      connected: false, everConnected: false, frozen: false, loadedAt: Date.now(), lastDataAt: now(),
     };
     stores.forEach(function (store) {
       store.subscribe(function () { onStoreChange(store); });
@@ -346,6 +452,7 @@
       });
     }
     renderReceived();
+    window.addEventListener("resize", function () { if (wall.labels) { paginate(); fitTicker(); } });
     return true;
   }
   if (!bind()) {
@@ -353,17 +460,54 @@
     binder.observe(document.body || document.documentElement, { childList: true, subtree: true });
   }
 
+  // ---- The connection: a lost one dims the whole wall and stops its clocks ----
+
+  function showOffline(show) {
+    var overlay = document.getElementById(wall.ids.offline);
+    if (!overlay) { return; }
+    wall.frozen = show;
+    document.documentElement.classList.toggle("wall-frozen", show);
+    if (show) {
+      var last = document.getElementById(wall.ids.offline_last);
+      var zone = (wall.labels && wall.labels.timezone) || "Asia/Shanghai";
+      var time = formatter("hms " + zone, { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false })
+        .format(new Date(wall.lastDataAt || now()));
+      if (last) { setText(last, ((wall.labels && wall.labels.offline_last) || "{time}").replace("{time}", time)); }
+    }
+    overlay.classList.toggle("shown", show);
+    overlay.setAttribute("aria-hidden", show ? "false" : "true");
+  }
+
+  function connection(connected) {
+    if (connected === wall.connected) { return; }
+    wall.connected = connected;
+    if (connected) {
+      wall.everConnected = true;
+      showOffline(false);
+      markRows(); // countdowns jump to now; the resync that follows brings the data
+    } else if (wall.everConnected) {
+      showOffline(true); // at once: the socket closed
+    }
+  }
+
   function tick() {
-    var labels = window.wallLabels;
-    if (!labels) { return; }
-    var nodes = document.querySelectorAll(".sla-countdown[data-deadline]");
-    for (var i = 0; i < nodes.length; i++) {
-      var c = countdown(Number(nodes[i].getAttribute("data-deadline")), labels);
-      if (nodes[i].textContent !== c.text) { nodes[i].textContent = c.text; }
-      var item = nodes[i].parentNode;
-      if (item && item.getAttribute("data-tone") !== c.tone) { item.setAttribute("data-tone", c.tone); }
+    if (!wall) { return; }
+    if (!wall.connected && !wall.frozen && Date.now() - wall.loadedAt > OFFLINE_AFTER_LOAD_MS) { showOffline(true); }
+    if (wall.frozen || !window.wallLabels) { return; } // countdowns and pages stand still while disconnected
+    markRows();
+    if (wall.pages > 1 && Date.now() - wall.pageShownAt >= PAGE_MS) {
+      wall.page = (wall.page + 1) % wall.pages;
+      wall.pageShownAt = Date.now();
+      paginate();
+    }
+    // The order can change as time passes (due soon → overdue): re-rank every tick.
+    var ranked = boardOrder(wall.sla);
+    if (ranked.length !== wall.sla.length || ranked.some(function (a, i) { return a !== wall.sla[i]; })) {
+      wall.sla = ranked;
+      renderSla();
     }
     renderReceived(); // the day may have turned: a backstop for the observer above
+    fitList(document.querySelector(".wall-cards")); // a resync may have drawn new cards
   }
   setInterval(tick, 1000);
 
@@ -401,6 +545,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: {
       clock: function (_tick, labels) {
+        if (wall && wall.frozen) { return window.dash_clientside.no_update; } // stopped while disconnected
         var parts = formatter("clock " + ((labels && labels.timezone) || "Asia/Shanghai"), {
           timeZone: (labels && labels.timezone) || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
           hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
