@@ -26,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
 
 from dashboard.domain import clock
 from dashboard.store import metrics
@@ -209,7 +210,10 @@ def _start_timer() -> None:
 def _observe(response):
     started = g.pop("metrics_started", None)
     if started is not None:
-        body = request.get_json(silent=True, cache=True)
+        try:
+            body = request.get_json(silent=True, cache=True)
+        except HTTPException:  # a body too large to read: it was refused (413) before any callback ran
+            body = None
         page = callback_page(body.get("output") if isinstance(body, dict) else None)
         elapsed = time.perf_counter() - started
         metrics.CALLBACK_LATENCY.labels(page).observe(elapsed)
