@@ -308,8 +308,8 @@ def test_an_urged_and_escalated_appeal_shows_its_marks_live_after_a_push(page, l
     page.wait_for_function(f"(row) => ({urged_text})(row) === '⚑ 督办 ×{urged_before + 2}'", arg=row, timeout=3_000)
     target = {"community": "street", "street": "district"}[level]
     escalated = page.locator(f"{row} .wall-mark-escalated[data-level='{target}']")
-    escalated.wait_for(timeout=3_000)
-    assert escalated.inner_text() == "▲ 升级"
+    escalated.wait_for(state="attached", timeout=3_000)  # the board pages: its row may be on another page
+    assert escalated.text_content() == "▲ 升级"
     assert escalated.get_attribute("title") == {"street": "街道办理", "district": "区办理"}[target]
     # A resync (the server's snapshot) keeps the same marks.
     page.unroute(is_callback, hold_resyncs)
@@ -317,5 +317,5 @@ def test_an_urged_and_escalated_appeal_shows_its_marks_live_after_a_push(page, l
     page.wait_for_function(
         "(previous) => document.querySelector('.wall-freshness').innerText !== previous", arg=freshness, timeout=40_000
     )
-    assert page.locator(f"{row} .wall-mark-urged").inner_text() == f"⚑ 督办 ×{urged_before + 2}"
+    assert page.locator(f"{row} .wall-mark-urged").text_content() == f"⚑ 督办 ×{urged_before + 2}"
     assert page.locator(f"{row} .wall-mark-escalated").count() == 1
