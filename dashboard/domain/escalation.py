@@ -144,10 +144,13 @@ def parse_policy(table: dict, where: str = "[escalation]") -> EscalationPolicy:
     return EscalationPolicy(rules)
 
 
+# The level that handles an appeal placed at each level before anyone moves it: a compound's goes to its community.
+HOME_LEVELS = {level: RegionLevel.COMMUNITY if level == RegionLevel.COMPOUND else level for level in RegionLevel}
+
+
 def home_level(region_code: str) -> RegionLevel:
     """The level an appeal placed in a region is handled at before anyone moves it (a compound's: its community)."""
-    level = LEVEL_BY_CODE_LENGTH[len(region_code)]
-    return RegionLevel.COMMUNITY if level == RegionLevel.COMPOUND else level
+    return HOME_LEVELS[LEVEL_BY_CODE_LENGTH[len(region_code)]]
 
 
 def is_escalated(level: RegionLevel | str | None, region_code: str | None) -> bool:

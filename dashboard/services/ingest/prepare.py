@@ -22,6 +22,7 @@ from enum import Enum
 import pandas as pd
 
 from dashboard.domain import lifecycle
+from dashboard.domain.escalation import HOME_LEVELS
 from dashboard.domain.lifecycle import STATUS_ORDER, STATUS_RANK, STEP_TO
 from dashboard.domain.sla import SlaPolicy
 from dashboard.domain.vocab import (
@@ -268,12 +269,9 @@ def deadlines(calendar: WorkCalendar, policy: SlaPolicy, appeals: dict[str, list
 
 
 # The level that handles appeals placed at each level (see handling_level).
-HANDLING_LEVELS = {level: RegionLevel.COMMUNITY if level == RegionLevel.COMPOUND else level for level in RegionLevel}
-
-
 def handling_level(region_code: str, regions: dict) -> RegionLevel:
     """The level that handles an appeal placed in a region: a compound's appeals go to its community."""
-    return HANDLING_LEVELS[regions[region_code]]
+    return HOME_LEVELS[regions[region_code]]
 
 
 def appeal_row(record: dict, deadline: dt.datetime, regions: dict, now: dt.datetime) -> dict:
