@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
@@ -626,3 +627,49 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """An early warning (issue 19): a surge, a repeated problem or an appeal at risk of missing its deadline.
+
+    `key` names the condition (kind, place, category, …); while an alert is not closed no second
+    alert with the same key is raised (a partial unique index), so a job run twice raises it once.
+    `details` holds the figures the reason is written from (counts, expectation, probability);
+    the words themselves are rendered per language by `dashboard.ui.alerts`.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_key",
+            "key",
+            unique=True,
+            postgresql_where=text("status <> 'closed'"),
+            sqlite_where=text("status <> 'closed'"),
+        ),
+        Index("ix_alerts_region_status", "region_code", "status"),
+        Index("ix_alerts_raised_at", "raised_at"),
+        CheckConstraint("kind IN ('surge', 'repeat', 'at_risk')", name="alert_kind"),
+        CheckConstraint("status IN ('new', 'acknowledged', 'closed')", name="alert_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # surge | repeat | at_risk
+    key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new → acknowledged → closed
+    # Where it happened: the community or street (surge), the compound or community (repeat),
+    # the appeal's region (at risk). Walls and scopes filter on it ("this region or below").
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    category: Mapped[Category | None] = mapped_column(enum_column(Category, "alert_category"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id", ondelete="SET NULL"), index=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[dt.datetime]
+    # The last job run that still found the condition; an alert closes by itself a day after.
+    last_seen_at: Mapped[dt.datetime]
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledge_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))  # a user name, or "system:alerts"
+    close_note: Mapped[str | None] = mapped_column(Text)
