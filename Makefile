@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8050
 
-.PHONY: run demo serve test test-fast lint format bench screenshots system-deps clean
+.PHONY: run demo serve test test-fast lint format bench wheel screenshots system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## wheel: build the installable package into dist/ (`pip install dist/*.whl` gives the `command-center` command)
+wheel: $(VENV)/.dev
+	rm -rf dist build
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	rm -rf build *.egg-info
+	@ls dist/*.whl
 
 ## bench: the benchmarks under bench/ (see docs/BENCHMARKS.md)
 bench: $(VENV)/.dev

@@ -7,9 +7,19 @@ import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = ROOT / "instance"
-DATA_DIR = ROOT / "data"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The directory holding the `dashboard` package: the checkout, or site-packages once installed.
+ROOT = PACKAGE_DIR.parent
+# A checkout keeps data/ and migrations/ beside the package; an installed wheel (`pip install .`)
+# carries them inside it, as dashboard/_data and dashboard/_migrations (pyproject.toml).
+FROM_CHECKOUT = (ROOT / "alembic.ini").is_file() and (ROOT / "data").is_dir()
+DATA_DIR = ROOT / "data" if FROM_CHECKOUT else PACKAGE_DIR / "_data"
+MIGRATIONS_DIR = ROOT / "migrations" if FROM_CHECKOUT else PACKAGE_DIR / "_migrations"
+# Where the embedded database, the secret key and the drop folder live: CC_INSTANCE_DIR, else the
+# checkout's instance/, else ./instance under the directory an installed command runs in.
+INSTANCE_DIR = Path(
+    os.environ.get("CC_INSTANCE_DIR") or (ROOT / "instance" if FROM_CHECKOUT else Path.cwd() / "instance")
+).resolve()
 
 
 def _default_database_url() -> str:
@@ -23,7 +33,7 @@ class Config:
     DATABASE_URL: str = field(default_factory=_default_database_url)
     REDIS_URL: str = ""  # empty: push stays inside this process
     TIMEZONE: str = "Asia/Shanghai"
-    EXPORT_DIR: str = str(ROOT / "exports")
+    EXPORT_DIR: str = str(ROOT / "exports" if FROM_CHECKOUT else INSTANCE_DIR.parent / "exports")
     SECRET_KEY: str = ""
     HOST: str = "127.0.0.1"
     PORT: int = 8050

@@ -8,12 +8,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from dashboard.config import ROOT
+from dashboard.config import MIGRATIONS_DIR
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
-    """An Alembic config pointed at database_url."""
-    config = AlembicConfig(str(ROOT / "alembic.ini"))
+    """An Alembic config pointed at database_url (built here, so an installed package needs no alembic.ini)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     return config
 
