@@ -11,6 +11,7 @@ import dash
 from flask import Flask
 from flask_socketio import SocketIO
 
+from dashboard import memory
 from dashboard.config import INSTANCE_DIR, Config
 from dashboard.domain.kpi import load_targets
 from dashboard.domain.sla import load_policy
@@ -26,6 +27,7 @@ ASSETS_DIR = Path(__file__).resolve().parent / "ui" / "assets"
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app from CC_* environment variables, overridden by test_config."""
     config = Config.from_env(**(test_config or {}))
+    memory.limit_arenas()  # before the server's threads start (dashboard/memory.py says why)
     if config.ensure_secret_key():
         log.warning("demo mode: generated a secret key in %s; set CC_SECRET_KEY in production", INSTANCE_DIR)
     if config.DATABASE_URL.startswith("sqlite:///") and not config.DATABASE_URL.startswith("sqlite:///:memory:"):

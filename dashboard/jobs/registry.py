@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from dashboard import memory
 from dashboard.domain.workcal import build_calendar
 from dashboard.services.ingest import dropfolder
 from dashboard.services.simulator import Simulator
@@ -132,3 +133,5 @@ def register(app: Flask) -> None:
         scheduler.add_shared_job(simulate, "interval", seconds=2, args=[app, simulator, 2.0], id="simulator")
     # Local: each process keeps its own calendar current (web.sockets closes its own revoked sockets).
     scheduler.add_local_job(reload_calendar, "interval", hours=1, args=[app], id="reload_calendar")
+    # Local: each process gives its freed heap back to the system (dashboard/memory.py).
+    scheduler.add_local_job(memory.trim, "interval", minutes=1, id="trim_memory")

@@ -1,0 +1,37 @@
+"""The process's malloc arenas are limited and trimmed (dashboard/memory.py, issue 21's soak)."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from dashboard import memory
+
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's arenas only")
+
+
+@glibc
+def test_arenas_are_limited_unless_the_operator_chose(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert memory.limit_arenas() is True
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.limit_arenas() is False  # the operator's setting wins
+
+
+@glibc
+def test_trim_gives_freed_pages_back():
+    blocks = [bytearray(256 * 1024) for _ in range(64)]  # 16 MB, then freed
+    del blocks
+    assert isinstance(memory.trim(), bool)
+
+
+def test_both_do_nothing_without_glibc(monkeypatch):
+    monkeypatch.setattr(memory, "_glibc", lambda: None)
+    assert memory.limit_arenas() is False
+    assert memory.trim() is False
+
+
+def test_every_process_with_a_scheduler_trims_each_minute(app):
+    jobs = {job.id: job for job in app.extensions["scheduler"].local.get_jobs()}
+    assert jobs["trim_memory"].trigger.interval.total_seconds() == 60
