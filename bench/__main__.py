@@ -1,6 +1,6 @@
 """Every benchmark in one command, and one table of the figures the issues ask for.
 
-    python -m bench [--quick] [--only ingest,kpi,drill,push,push-pg,soak,locate,outbox] [--postgres-url URL]
+    python -m bench [--quick] [--only ingest,kpi,drill,push,push-pg,soak,locate,outbox,alerts] [--postgres-url URL]
 
 Builds the district datasets first when missing (bench.datasets: 1.5 million appeals, 1.2
 million residents, on SQLite and PostgreSQL), runs each benchmark in its own process (its own
@@ -37,6 +37,8 @@ def _plan(quick: bool, postgres_url: str) -> dict[str, list[str]]:
         "soak": ["bench.soak", "--minutes", "10" if quick else "60"],
         "locate": ["bench.locate"],  # points → compound (issue 15): no database, a few seconds
         "outbox": ["bench.outbox", "--postgres-url", postgres_url],  # issue 16: step cost and webhook latency
+        # Issue 19: one run of the alerts job over the district datasets (both stores).
+        "alerts": ["bench.alerts", "--sqlite-url", f"sqlite:///{SQLITE_PATH}", "--postgres-url", postgres_district],
     }
 
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the chosen benchmarks and print the one table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="ingest,kpi,drill,push,push-pg,soak,locate,outbox")
+    parser.add_argument("--only", default="ingest,kpi,drill,push,push-pg,soak,locate,outbox,alerts")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     args = parser.parse_args(argv)
     plan = _plan(args.quick, args.postgres_url)

@@ -127,6 +127,7 @@ def _create_dash(server: Flask) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     from callbacks import admin as admin_callbacks
+    from callbacks import alerts as alerts_callbacks
     from callbacks import appeal as appeal_callbacks
     from callbacks import drill as drill_callbacks
     from callbacks import exports as exports_callbacks
@@ -144,6 +145,7 @@ def _create_dash(server: Flask) -> dash.Dash:
         ("exports", "/exports", None, exports_callbacks.page, Permission.EXPORT),
         ("admin", "/admin", None, admin_callbacks.page, Permission.ADMIN),
         ("tasks", "/tasks", None, tasks_callbacks.page, Permission.TASKS),  # handlers' phones
+        ("alerts", "/alerts", None, alerts_callbacks.page, Permission.CONSOLE),  # issue 19: early warning
     ]
     for name, path, template, layout, permission in pages:
         dash.register_page(
@@ -156,5 +158,6 @@ def _create_dash(server: Flask) -> dash.Dash:
     appeal_callbacks.register(app)
     admin_callbacks.register(app)
     tasks_callbacks.register(app)
+    alerts_callbacks.register(app)  # /alerts and the wall's 预警 panel
     server.extensions["dash"] = app
     return app

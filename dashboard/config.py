@@ -67,6 +67,7 @@ class Config:
     METRICS_ALLOW: str = ""
     LOG_FORMAT: str = "text"  # text, or json: one JSON object a line for a log collector
     RETENTION_FILE: str = str(DATA_DIR / "retention.toml")  # how long personal data is kept
+    ALERTS_FILE: str = str(DATA_DIR / "alerts.toml")  # early warning: thresholds and windows
     TESTING: bool = False
 
     @classmethod

@@ -20,7 +20,8 @@ def with_lang(href: str, lang: str) -> str:
 
 def header(viewer: Viewer, lang: str, active: str, other_lang_href: str) -> html.Header:
     """Title, navigation (by permission), language switch, the user and a log-out form."""
-    links = [("drill", "/drill", Permission.CONSOLE), ("exports", "/exports", Permission.EXPORT)]
+    links = [("drill", "/drill", Permission.CONSOLE), ("alerts", "/alerts", Permission.CONSOLE)]
+    links.append(("exports", "/exports", Permission.EXPORT))
     links.append(("admin", "/admin", Permission.ADMIN))
     nav = [
         html.A(

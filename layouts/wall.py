@@ -31,6 +31,7 @@ from dashboard.ui.figures import empty_figure, map_figure, map_title, overdue_ra
 from dashboard.ui.i18n import label, t
 from dashboard.ui.population import source_note
 from dashboard.ui.timeleft import words_json
+from layouts import wall_alerts
 
 if TYPE_CHECKING:
     from dashboard.queries.wall import MapShapes, WallView
@@ -367,7 +368,7 @@ def render(view: WallView, delta_event: str) -> html.Div:
         [
             DashSocketIO(
                 id=ids.WALL_SOCKET,
-                eventNames=[delta_event],
+                eventNames=[delta_event, wall_alerts.ALERT_EVENT],  # issue 19: alerts come on the same connection
                 # WebSocket only (no long-polling): any web process can take the connection, no sticky sessions.
                 options={"auth": {"region": region_code, "token": token or ""}, "transports": ["websocket"]},
             ),
@@ -379,6 +380,8 @@ def render(view: WallView, delta_event: str) -> html.Div:
             dcc.Store(id=ids.WALL_SYNC, data={"last": 0}),
             dcc.Store(id=ids.WALL_REFRESH, data=0),
             dcc.Store(id=ids.WALL_VIEWPORT, data=1.0),
+            # What each resync output shows (its digest): the next resync sends only what differs.
+            dcc.Store(id=ids.WALL_VERSIONS, data={}),
             html.Header(
                 [
                     html.Div(
@@ -463,6 +466,7 @@ def render(view: WallView, delta_event: str) -> html.Div:
                 "ticker",
             ),
             _panel(t("wall.visits", lang), html.Div(visits_panel(view.visits, lang), id=ids.WALL_VISITS), "visits"),
+            *wall_alerts.panel(lang, view.timezone_name),  # issue 19: 预警 (assets/wall_alerts.js)
             offline_overlay(lang),
         ],
         id=ids.WALL_ROOT,

@@ -46,6 +46,7 @@ ENDPOINTS: dict[str, Permission] = {
     "api_v1.post_transition": Permission.API_KEY,
     "api_v1.kpis": Permission.API_KEY,
     "api_v1.list_quarantine": Permission.API_KEY,
+    "api_v1.list_alerts": Permission.API_KEY,  # issue 19
     "api_v1.replay_quarantined": Permission.API_KEY,
     "open311.services": Permission.PUBLIC,
     "open311.service_definition": Permission.PUBLIC,
@@ -237,7 +238,7 @@ def test_an_undeclared_callback_output_is_refused_for_everyone(secure_app):
 def test_pages_render_only_for_their_permission(secure_app):
     from flask import g
 
-    from callbacks import admin, drill, exports, tasks
+    from callbacks import admin, alerts, drill, exports, tasks
     from dashboard.web.auth import Principal, guarded_layout
 
     with db.session() as session:
@@ -257,6 +258,7 @@ def test_pages_render_only_for_their_permission(secure_app):
         "exports": (exports.page, Permission.EXPORT),
         "admin": (admin.page, Permission.ADMIN),
         "tasks": (tasks.page, Permission.TASKS),
+        "alerts": (alerts.page, Permission.CONSOLE),  # issue 19
     }
     for visitor, principal in principals.items():
         for name, (layout, permission) in pages.items():

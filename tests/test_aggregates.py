@@ -20,13 +20,21 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from dashboard.domain.kpi import KPI_KEYS, compute_kpis, kpi_frame
-from dashboard.domain.vocab import Category, Priority, RegionLevel, Satisfaction, TransitionAction
+from dashboard.domain.vocab import (
+    AppealStatus,
+    Category,
+    Channel,
+    Priority,
+    RegionLevel,
+    Satisfaction,
+    TransitionAction,
+)
 from dashboard.queries import kpis as kpi_queries
 from dashboard.services.ingest.readers import RawRecord
 from dashboard.services.workflow import Step, TransitionError, allowed_actions, apply
 from dashboard.store import counters as aggregates
 from dashboard.store.database import db
-from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Region, Transition
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, KpiDayByDimension, Region, Transition
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # Sep 26 2026: a Saturday; Sep 27 is not a make-up day but Oct 10 is; Oct 1–7 are off.
@@ -52,18 +60,30 @@ def _seed_regions() -> None:
             session.flush()
 
 
-def _reference(session, region: str, start: dt.datetime, end: dt.datetime, calendar, category=None) -> dict:
-    """compute_kpis over every appeal of the region, loaded whole."""
+# The drill-down's value filters as the appeals' own columns (channel is the source), for the reference.
+_DIM_COLUMNS = {
+    "category": Appeal.category,
+    "priority": Appeal.priority,
+    "channel": Appeal.source,
+    "status": Appeal.status,
+}
+
+
+def _reference(session, region: str, start: dt.datetime, end: dt.datetime, calendar, category=None, dims=None) -> dict:
+    """compute_kpis over every appeal of the region (with the category, and dims: codes per dimension), loaded whole."""
     query = select(Appeal.reported_at, Appeal.accepted_at, Appeal.resolved_at, Appeal.deadline_at, Appeal.satisfaction)
     query = query.where(Appeal.region_code.like(region + "%"))
     if category is not None:
         query = query.where(Appeal.category == category)
+    chosen = [_DIM_COLUMNS[name].in_(values) for name, values in (dims or {}).items() if values]
+    query = query.where(*chosen)
     frame = kpi_frame(session.execute(query).all())
     # The urged KPI counts urge steps (issue 16): their times, on the same appeals.
     urges = select(Transition.at).join(Appeal, Appeal.id == Transition.appeal_id)
     urges = urges.where(Transition.action == TransitionAction.URGE, Appeal.region_code.like(region + "%"))
     if category is not None:
         urges = urges.where(Appeal.category == category)
+    urges = urges.where(*chosen)
     urges_at = pd.Series(pd.to_datetime(list(session.scalars(urges)), utc=True), dtype="datetime64[ns, UTC]")
     kpis = compute_kpis(frame, pd.Timestamp(start), pd.Timestamp(end), calendar, urges_at=urges_at)
     # The database subtracts the times itself (SQLite's date functions keep milliseconds).
@@ -78,6 +98,17 @@ def _stored_rows(session) -> dict:
         (r.region_code, r.day, r.category.value): tuple(getattr(r, k) for k in aggregates.COUNTER_KEYS)
         for r in rows
         if any(getattr(r, k) for k in aggregates.COUNTER_KEYS)
+    }
+
+
+def _stored_dimension_rows(session) -> dict:
+    """kpi_daily_dims, every row (a row a move emptied is deleted, so none is all zeros)."""
+    rows = session.execute(select(KpiDayByDimension)).scalars().all()
+    return {
+        (r.region_code, r.day, r.category.value, r.priority.value, r.channel.value, r.status.value): tuple(
+            getattr(r, k) for k in aggregates.COUNTER_KEYS
+        )
+        for r in rows
     }
 
 
@@ -199,17 +230,26 @@ def test_counters_equal_a_recomputation_from_scratch(app, data):
             category = draw(st.sampled_from(list(Category)[:5]))
             fast = kpi_queries.region_kpis(session, region, start, end, calendar, category)
             assert fast == _reference(session, region, start, end, calendar, category), (region, category)
+            # Issue 21: the drill-down's cross-filters, from kpi_daily_dims.
+            dims = {
+                "category": tuple(draw(st.lists(st.sampled_from(["noise", "parking", "other"]), max_size=2))),
+                "priority": tuple(draw(st.lists(st.sampled_from([p.value for p in Priority]), max_size=2))),
+                "channel": tuple(draw(st.lists(st.sampled_from([Channel.HOTLINE_12345.value, "wechat"]), max_size=1))),
+                "status": tuple(draw(st.lists(st.sampled_from([s.value for s in AppealStatus]), max_size=3))),
+            }
+            fast = aggregates.region_kpis(session, region, start, end, calendar, dims=dims)
+            assert fast == _reference(session, region, start, end, calendar, dims=dims), (region, dims)
             parent = draw(st.sampled_from([DISTRICT, *STREETS, COMMUNITIES[0]]))
             children = aggregates.child_kpis(
                 session, parent, start, end, calendar, [c for c in ALL_REGIONS if c[:-3] == parent]
             )
             for child, kpis in children.items():
                 assert kpis == _reference(session, child, start, end, calendar), (child, start, end)
-        incremental = _stored_rows(session)
+        incremental = _stored_rows(session), _stored_dimension_rows(session)
     with db.engine.begin() as connection:
         aggregates.rebuild(connection, calendar)
     with db.session() as session:
-        assert _stored_rows(session) == incremental
+        assert (_stored_rows(session), _stored_dimension_rows(session)) == incremental
 
 
 def test_every_key_is_answered_and_days_roll_up(demo_app):
@@ -297,3 +337,48 @@ def test_handling_time_is_summed_in_whole_seconds(demo_app):
             slow = _reference(session, "510107001001", start, end, calendar)
             assert fast["avg_handling_wd"] is not None
             assert np.float64(fast["avg_handling_wd"]).tobytes() == np.float64(slow["avg_handling_wd"]).tobytes()
+
+
+def test_a_status_change_mid_day_moves_the_appeal_between_status_counters(demo_app):
+    """Status is the appeal's status now (as the drill-down's filter means it): a step taken on the day the
+    appeal was reported moves its received count from one status to the next on that same day, the
+    row it leaves is deleted when empty, and kpi_daily (no status) does not change."""
+    calendar = demo_app.extensions["work_calendar"]
+    moves = {"reported": "accept", "accepted": "dispatch", "dispatched": "start"}  # each to the next status
+    with db.session() as session:
+        # An open appeal whose last step was on its report day, so that the next one is too.
+        for appeal in session.scalars(
+            select(Appeal).where(Appeal.is_open).order_by(Appeal.reported_at.desc()).limit(200)
+        ):
+            last = session.scalar(select(func.max(Transition.at)).where(Transition.appeal_id == appeal.id))
+            day = aggregates.LocalDay.of(appeal.reported_at, calendar)
+            step_at = last + dt.timedelta(seconds=1)
+            if step_at < day.end and moves.get(appeal.status.value) in allowed_actions(appeal):
+                break
+        else:
+            pytest.fail("no open appeal the demo took its last step on on its report day")
+        action = TransitionAction(moves[appeal.status.value])
+        region, before_status = appeal.region_code, appeal.status.value
+        start, end = day.start, day.end
+
+        def received(status):
+            dims = {"status": (status,), "priority": (appeal.priority.value,)}
+            fast = aggregates.region_kpis(session, region, start, end, calendar, dims=dims)
+            assert fast == _reference(session, region, start, end, calendar, dims=dims)
+            return fast["received"]
+
+        untouched = _stored_rows(session)
+        before = received(before_status)
+        apply(session, appeal, Step(action, "property", step_at))
+        session.commit()
+        after_status = appeal.status.value
+        assert after_status != before_status
+        assert received(before_status) == before - 1
+        assert received(after_status) >= 1
+        assert _stored_rows(session) == untouched
+        stored = _stored_dimension_rows(session)
+        assert all(any(values) for values in stored.values())  # no row left at zero
+    with db.engine.begin() as connection:
+        aggregates.rebuild(connection, calendar)
+    with db.session() as session:
+        assert _stored_dimension_rows(session) == stored

@@ -30,7 +30,7 @@ def test_a_day_produces_snapshots_csv_and_xlsx(demo_app, tmp_path):
     assert len(rows) - 1 == regions == snapshots
     assert rows[1][:4] == ["2026-11-19", "510107", "武侯区", "district"] and int(rows[1][4]) == district.received
     sheets = pd.read_excel(tmp_path / "kpi_2026-11-19.xlsx", sheet_name=None)
-    assert list(sheets) == ["summary", "streets", "communities", "categories", "overdue"]
+    assert list(sheets) == ["summary", "streets", "communities", "categories", "overdue", "alerts"]  # issue 19
     assert sheets["categories"]["received"].sum() == district.received
     overdue_text = sheets["overdue"].to_string()
     assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", overdue_text)
@@ -57,7 +57,7 @@ def test_three_midnights_of_downtime_give_three_exports_on_restart(demo_app, tmp
     # Stopped on the 17th; started again on the morning of the 20th: the 17th, 18th and 19th are missing.
     produced = exports.catch_up(db, calendar, tmp_path, now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=shanghai))
     assert produced == [dt.date(2026, 11, 17), dt.date(2026, 11, 18), dt.date(2026, 11, 19)]
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == [f"kpi_2026-11-{d}.csv" for d in (16, 17, 18, 19)]
+    assert sorted(p.name for p in tmp_path.glob("kpi_*.csv")) == [f"kpi_2026-11-{d}.csv" for d in (16, 17, 18, 19)]
     assert exports.catch_up(db, calendar, tmp_path, now=dt.datetime(2026, 11, 20, 9, 0, tzinfo=shanghai)) == []
 
 

@@ -310,3 +310,83 @@ def test_the_deadline_board_marks_urged_and_escalated_appeals_and_the_ticker_say
     labels = wall.client_labels("en", "Asia/Shanghai")
     assert labels["urged"] == "Urged ×{count}" and labels["escalated"] == "Escalated"
     assert labels["level"]["street"] == "Street" and "{from}" in labels["escalation"]
+
+
+# ---- Issue 21: a resync sends only what changed ----
+
+
+def _result(values: dict, key: tuple = ("db", "510107", "zh", 1.0, "r"), made: float | None = None) -> dict:
+    """A shared resync result as callbacks.wall._resync makes it, from plain JSON values."""
+    import time
+
+    from callbacks import wall as wall_callbacks
+
+    made = time.monotonic() if made is None else made
+    versions = {name: wall_callbacks._digest(v) for name, v in values.items() if name not in wall_callbacks.ALWAYS_SENT}
+    for name, digest in versions.items():
+        wall_callbacks._sent_of(name).put(digest, (values[name], key, made))
+    return {"values": values, "versions": versions, "key": key, "made": made}
+
+
+def test_a_resync_sends_nothing_unchanged_and_patches_what_changed():
+    from dash import no_update
+
+    from callbacks import wall as wall_callbacks
+
+    kpis = [{"type": "Span", "namespace": "dash_html_components", "props": {"children": "12", "data-value": "12"}}]
+    figure = {"data": [{"x": [1, 2, 3], "y": [4, 5, 6], "fillcolor": "#000"}], "layout": {"title": "t"}}
+    first = _result({"kpis": kpis, "map": figure, "sla_data": {"items": []}, "freshness": "12:00"}, made=0.0)
+    # A wall that knows nothing gets everything, and the versions to send back.
+    whole = wall_callbacks._changes_only(first, {})
+    assert whole["kpis"] == kpis and whole["map"] == figure and whole["versions"] == first["versions"]
+    # Nothing changed: nothing but the board's snapshot (always) is sent.
+    same = wall_callbacks._changes_only(first, first["versions"])
+    assert same["kpis"] is no_update and same["map"] is no_update and same["versions"] is no_update
+    assert same["sla_data"] == {"items": []}
+    # The tile's number and the trace's colour changed, long after the chart was drawn: a Patch of
+    # exactly those, the unchanged x and y arrays untouched.
+    kpis2 = [{**kpis[0], "props": {"children": "13", "data-value": "13"}}]
+    figure2 = {"data": [{**figure["data"][0], "fillcolor": "#fff"}], "layout": figure["layout"]}
+    second = _result({"kpis": kpis2, "map": figure2, "sla_data": {"items": []}, "freshness": "12:00"}, made=100.0)
+    changed = wall_callbacks._changes_only(second, first["versions"])
+    assert changed["freshness"] is no_update
+    assert changed["map"].to_plotly_json()["operations"] == [
+        {"operation": "Assign", "location": ["data", 0, "fillcolor"], "params": {"value": "#fff"}}
+    ]
+    locations = [op["location"] for op in changed["kpis"].to_plotly_json()["operations"]]
+    assert locations == [[0, "props", "children"], [0, "props", "data-value"]]
+    assert changed["versions"] == second["versions"]
+    # A version this process never sent (another worker's, or forgotten): sent whole.
+    unknown = wall_callbacks._changes_only(second, {"kpis": "0" * 20, "map": "0" * 20})
+    assert unknown["kpis"] == kpis2 and unknown["map"] == figure2
+
+
+def test_a_chart_is_redrawn_at_most_every_30_seconds_but_at_once_for_a_new_screen():
+    from dash import no_update
+
+    from callbacks import wall as wall_callbacks
+
+    figure = {"data": [{"y": [1]}], "layout": {}}
+    drawn = _result({"trend": figure, "kpis": "1"}, made=1000.0)
+    soon = _result({"trend": {"data": [{"y": [2]}], "layout": {}}, "kpis": "2"}, made=1010.0)
+    answer = wall_callbacks._changes_only(soon, drawn["versions"])
+    # 10 s after the wall's chart was made: the chart waits (its version stays), the number does not.
+    assert answer["trend"] is no_update and answer["versions"]["trend"] == drawn["versions"]["trend"]
+    assert answer["kpis"] == "2"
+    later = _result({"trend": {"data": [{"y": [3]}], "layout": {}}, "kpis": "3"}, made=1031.0)
+    assert wall_callbacks._changes_only(later, drawn["versions"])["trend"] != no_update
+    # Another scale (the screen was resized): at once.
+    other = _result({"trend": {"data": [{"y": [2]}], "layout": {"s": 2}}}, key=("db", "510107", "zh", 2.0, "r"))
+    resized = wall_callbacks._changes_only({**other, "made": 1010.0}, drawn["versions"])["trend"]
+    assert {"operation": "Assign", "location": ["layout", "s"], "params": {"value": 2}} in resized._operations
+
+
+def test_patches_follow_the_shape_of_the_values():
+    from callbacks import wall as wall_callbacks
+
+    assert wall_callbacks._patch([1, 2], [1, 3]) is False  # a list of plain values: sent whole
+    patch = wall_callbacks._patch({"a": 1, "b": [{"c": 1}, {"c": 2}], "gone": 0}, {"a": 1, "b": [{"c": 1}, {"c": 5}]})
+    assert patch.to_plotly_json()["operations"] == [
+        {"operation": "Delete", "location": ["gone"], "params": {}},
+        {"operation": "Assign", "location": ["b", 1, "c"], "params": {"value": 5}},
+    ]

@@ -25,6 +25,7 @@ class WebhookEvent(StrEnum):
     CLOSED = "closed"  # 结案 (also a duplicate linked to another appeal)
     RETURNED = "returned"  # 退回
     OVERDUE = "overdue"  # passed its deadline while open (once per appeal)
+    ALERT_RAISED = "alert_raised"  # an early warning (issue 19): a surge, a repeat, an appeal at risk; no appeal row
 
 
 E = WebhookEvent

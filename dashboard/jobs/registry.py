@@ -92,6 +92,15 @@ def enqueue_overdue_events(app: Flask) -> None:
         log.info("outbox: %d appeal(s) became overdue", queued)
 
 
+def raise_alerts(app: Flask) -> None:
+    """Early warning (issue 19): raise, keep and auto-close surge, repeat and at-risk alerts (services.alerts)."""
+    from dashboard.domain.alerts import load_rules
+    from dashboard.services import alerts
+
+    rules = load_rules(Path(app.config["ALERTS_FILE"]))
+    alerts.run(db, rules=rules, timezone=app.config["TIMEZONE"])
+
+
 def apply_retention(app: Flask) -> None:
     """Erase or anonymise personal data past its time (data/retention.toml); audited."""
     from dashboard.domain.retention import load_policy
@@ -125,6 +134,7 @@ def register(app: Flask) -> None:
     # The webhook worker (issue 16): one long run per interval, polling every 100 ms.
     scheduler.add_shared_job(deliver_webhooks, "interval", seconds=30, args=[app], id="webhooks", run_on_takeover=True)
     scheduler.add_shared_job(enqueue_overdue_events, "interval", minutes=1, args=[app], id="overdue_events")
+    scheduler.add_shared_job(raise_alerts, "interval", minutes=1, args=[app], id="alerts")
     scheduler.add_shared_job(
         apply_retention, "cron", **RETENTION_TIME, args=[app], id="retention", misfire_grace_time=6 * 3600
     )

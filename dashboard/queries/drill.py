@@ -25,15 +25,15 @@ from sqlalchemy.orm import Session
 from dashboard.domain import clock
 from dashboard.domain.kpi import COUNTER_KEYS, compute_kpis, kpis_from_counters, resolution_counters, urged_sql
 from dashboard.domain.localday import LocalDay, local_dates, period
-from dashboard.domain.overdue import is_overdue_now, overdue_now_sql, overdue_sql_parts
+from dashboard.domain.overdue import is_overdue_now, overdue_now_sql, overdue_sql_parts, state_moment
 from dashboard.domain.pii import public_text
 from dashboard.domain.regions import ancestors, covers, level_of, within
 from dashboard.domain.vocab import AppealStatus, Category, Channel, Priority, TransitionAction
 from dashboard.domain.workcal import FIRST_YEAR, WorkCalendar
-from dashboard.queries import kpis as kpi_queries
 from dashboard.queries.appeal import assignee_options
 from dashboard.queries.regions import default_region_code
 from dashboard.queries.wall import MapShapes, map_shapes, population, visit_lists
+from dashboard.store import counters as aggregates
 from dashboard.store.database import db
 from dashboard.store.models import Appeal, Region, Transition
 from dashboard.ui.chrome import Refusal, Viewer
@@ -254,33 +254,36 @@ def read_in_parallel(session: Session, reads: dict[str, Callable[[Session], Any]
 
 
 def from_counters(filters: DrillFilters) -> bool:
-    """Whether the view can be read from the per-day KPI counters (region and at most one category)."""
-    return not (filters.priority or filters.channel or filters.status or filters.overdue or filters.text) and (
-        len(filters.category) <= 1
-    )
+    """Whether the view can be read from the per-day KPI counters: every filter but overdue-only and text
+    (kpi_daily_dims holds category, priority, channel and status; issue 21)."""
+    return not (filters.overdue or filters.text)
+
+
+def counter_selection(filters: DrillFilters) -> aggregates.Selection:
+    """The filters' chosen values as the counters' selection (DIMENSIONS are the counters' DIM_KEYS)."""
+    return aggregates.selection_of(dims={name: getattr(filters, name) for name in DIMENSIONS})
 
 
 def counter_kpis(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
     """The period's KPIs from the stored counters (for views where from_counters holds)."""
     start, end = filters.bounds(calendar)
-    category = Category(filters.category[0]) if filters.category else None
-    return kpi_queries.region_kpis(session, filters.region, start, min(end, now), calendar, category, now=now)
+    end = min(end, now)
+    return aggregates.region_kpis(
+        session,
+        filters.region,
+        start,
+        end,
+        calendar,
+        as_of=state_moment(end, now),
+        dims=counter_selection(filters),
+    )
 
 
 def counter_series(session: Session, filters: DrillFilters, calendar: WorkCalendar) -> pd.DataFrame:
     """The daily series of daily_series, summed from the stored per-day counters of the region."""
-    from dashboard.store import counters as aggregates
-    from dashboard.store.models import KpiDay
-
-    aggregates.ensure_current(session, calendar)
-    query = (
-        select(KpiDay.day, *[func.sum(getattr(KpiDay, key)) for key in COUNTER_KEYS])
-        .where(KpiDay.region_code == filters.region, KpiDay.day >= filters.start, KpiDay.day <= filters.end)
-        .group_by(KpiDay.day)
+    sums = aggregates.day_sums(
+        session, filters.region, filters.start, filters.end, calendar, counter_selection(filters)
     )
-    if filters.category:
-        query = query.where(KpiDay.category == filters.category[0])
-    sums = {row[0]: dict(zip(COUNTER_KEYS, map(int, row[1:]), strict=True)) for row in session.execute(query)}
     return _series(filters, sums)
 
 
@@ -350,14 +353,17 @@ def dimension_counts(
     out; each dimension's counts then apply the other dimensions' filters (a cross-filter chart
     keeps showing its own unchosen values).
     """
-    start, end = filters.bounds(calendar)
-    unfiltered = replace(filters, category=(), priority=(), channel=(), status=())
-    columns = [type_coerce(column, String) for column in _DIMENSION_COLUMNS.values()]
-    rows = session.execute(
-        select(*columns, func.count())
-        .where(*value_conditions(unfiltered, now), Appeal.reported_at >= start, Appeal.reported_at < end)
-        .group_by(*_DIMENSION_COLUMNS.values())
-    ).all()
+    if from_counters(filters):  # whole local days: the per-day counters by dimension hold them
+        rows = aggregates.received_by_dimension(session, filters.region, filters.start, filters.end, calendar)
+    else:
+        start, end = filters.bounds(calendar)
+        unfiltered = replace(filters, category=(), priority=(), channel=(), status=())
+        columns = [type_coerce(column, String) for column in _DIMENSION_COLUMNS.values()]
+        rows = session.execute(
+            select(*columns, func.count())
+            .where(*value_conditions(unfiltered, now), Appeal.reported_at >= start, Appeal.reported_at < end)
+            .group_by(*_DIMENSION_COLUMNS.values())
+        ).all()
     grouped = pd.DataFrame(rows, columns=[*DIMENSIONS, "n"])
     result = {}
     for name, vocabulary in DIMENSIONS.items():
@@ -393,13 +399,23 @@ def children_breakdown(
         return pd.DataFrame(columns=columns)
     start, end = filters.bounds(calendar)
     child = func.substr(Appeal.region_code, 1, length)
-    received = dict(
-        session.execute(
-            select(child, func.count())
-            .where(*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end)
-            .group_by(child)
-        ).all()
-    )
+    names = session.execute(
+        select(Region.code, Region.name, Region.name_en)
+        .where(Region.parent_code == filters.region)
+        .order_by(Region.code)
+    ).all()
+    if from_counters(filters):
+        received = aggregates.received_by_region(
+            session, [r.code for r in names], filters.start, filters.end, calendar, counter_selection(filters)
+        )
+    else:
+        received = dict(
+            session.execute(
+                select(child, func.count())
+                .where(*value_conditions(filters, now), Appeal.reported_at >= start, Appeal.reported_at < end)
+                .group_by(child)
+            ).all()
+        )
     load = {
         code: (open_count, overdue)
         for code, open_count, overdue in session.execute(
@@ -408,11 +424,6 @@ def children_breakdown(
             .group_by(child)
         ).all()
     }
-    names = session.execute(
-        select(Region.code, Region.name, Region.name_en)
-        .where(Region.parent_code == filters.region)
-        .order_by(Region.code)
-    ).all()
     return pd.DataFrame(
         [
             {
@@ -584,6 +595,10 @@ def grid_page(
 
 def grid_count(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> int:
     """How many appeals the grid lists for the filters (its total, above it)."""
+    if from_counters(filters):  # appeals reported on the period's whole days: the counters' received
+        region, selection = filters.region, counter_selection(filters)
+        counts = aggregates.received_by_region(session, [region], filters.start, filters.end, calendar, selection)
+        return counts.get(region, 0)
     return int(
         session.scalar(select(func.count()).select_from(Appeal).where(*_grid_conditions(filters, now, calendar))) or 0
     )

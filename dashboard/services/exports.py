@@ -37,6 +37,7 @@ from dashboard.domain.localday import LocalDay, local_date
 from dashboard.domain.overdue import state_moment
 from dashboard.domain.vocab import Category, RegionLevel
 from dashboard.domain.workcal import WorkCalendar
+from dashboard.queries.alerts import day_frame as alerts_of_day
 from dashboard.queries.kpis import child_region_kpis, overdue_appeals, region_kpis
 from dashboard.store.database import Database
 from dashboard.store.models import DailyExport, KpiSnapshot, Region
@@ -151,9 +152,15 @@ def write_xlsx(target: Path | io.BytesIO, sheets: dict[str, pd.DataFrame]) -> No
 
 
 def write_files(
-    frame: pd.DataFrame, day: dt.date, folder: Path, categories: pd.DataFrame, overdue: pd.DataFrame
+    frame: pd.DataFrame,
+    day: dt.date,
+    folder: Path,
+    categories: pd.DataFrame,
+    overdue: pd.DataFrame,
+    alerts: pd.DataFrame | None = None,
 ) -> list[str]:
-    """The day's CSV, XLSX and PNG; an empty rate is an empty cell, text cells inert. Returns the file names."""
+    """The day's CSV, XLSX and PNG (and, given the day's alerts, their CSV and sheet); an empty rate is an
+    empty cell, text cells inert. Returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"kpi_{day.isoformat()}.csv"
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
@@ -171,9 +178,14 @@ def write_files(
             "communities": frame[level == RegionLevel.COMMUNITY.value],
             "categories": categories,
             "overdue": overdue,
+            **({"alerts": alerts} if alerts is not None else {}),
         },
     )
     files = [csv_path.name, xlsx_path.name]
+    if alerts is not None:  # issue 19: the alerts raised that local day
+        alerts_path = folder / f"alerts_{day.isoformat()}.csv"
+        alerts_path.write_bytes(csv_bytes(alerts))
+        files.append(alerts_path.name)
     png_path = folder / f"kpi_{day.isoformat()}.png"
     try:
         export_figure(frame, day.isoformat()).write_image(png_path, width=1600, height=900)
@@ -217,7 +229,9 @@ def produce_day(
         with database.session() as session:
             moment = state_moment(day_bounds(day, calendar)[1], now)
             overdue = overdue_appeals(session, district.iloc[0], moment, "zh", calendar.timezone)
-    files = write_files(frame, day, folder, categories, overdue)
+    with database.session() as session:
+        alerts = alerts_of_day(session, day, calendar)
+    files = write_files(frame, day, folder, categories, overdue, alerts)
     with database.transaction() as session:
         session.execute(delete(KpiSnapshot).where(KpiSnapshot.day == day))
         session.add_all(

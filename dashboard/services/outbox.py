@@ -3,8 +3,8 @@ that caused it, with one pending delivery per active webhook that wants it; serv
 delivers them after commit. A step that rolls back leaves no event and sends nothing.
 
 Callers: services.workflow.apply (one call per step, domain.webhooks.STEP_EVENTS),
-services.ingest (an open extra-urgent appeal arrives; a feed resolves or closes an appeal) and the
-scheduler's overdue scan (enqueue_overdue).
+services.ingest (an open extra-urgent appeal arrives; a feed resolves or closes an appeal), the
+scheduler's overdue scan (enqueue_overdue) and its alerts job (enqueue_alerts: events of no appeal).
 
 The stored payload is masked (domain.pii) whoever receives it: a trusted webhook's personal data
 is read from the appeal when it is sent (services.webhooks), never kept in the outbox; so are the
@@ -149,6 +149,40 @@ def enqueue_many(session: Session, pending: list[Pending]) -> int:
         values["row_id"] = row_id
     result = connection.execute(_DELIVERIES_OF_EVENT, parameters)
     return max(result.rowcount, 0)
+
+
+def enqueue_alerts(session: Session, raised: list[tuple[object, dict]]) -> int:
+    """`alert_raised` events (issue 19) and their deliveries in the caller's transaction: events of no
+    appeal (appeal_id empty), matched by the alert's region and department. `raised`: (alert, payload)
+    pairs — the alert anything with region_code, department_id and raised_at; the payload services.alerts's,
+    nothing personal. One INSERT of the events, one of their deliveries. Returns the deliveries queued."""
+    if not raised:
+        return 0
+    connection = session.connection()
+    now = clock.utcnow()
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "event": WebhookEvent.ALERT_RAISED.value,
+            "occurred_at": alert.raised_at,
+            "appeal_id": None,
+            "region_code": alert.region_code,
+            "department_id": alert.department_id,
+            "team_id": None,
+            "source": None,
+            "payload": payload,
+        }
+        for alert, payload in raised
+    ]
+    returning = EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True)
+    ids = connection.execute(returning, events).scalars().all()
+    pattern = event_pattern(WebhookEvent.ALERT_RAISED.value)
+    parameters = [
+        {"row_id": row_id, "pattern": pattern, "region": event["region_code"], "department": event["department_id"],
+         "team": None, "source": None, "echo": False, "now": now}
+        for row_id, event in zip(ids, events, strict=True)
+    ]  # fmt: skip
+    return max(connection.execute(_DELIVERIES_OF_EVENT, parameters).rowcount, 0)
 
 
 def _deliveries_of_event(with_event: bool = False):

@@ -254,6 +254,8 @@ def _label(enum_cls, code: str | None, lang: str) -> str:
 
 def message(payload: dict, lang: str = "zh", timezone: str = "Asia/Shanghai") -> tuple[str, str]:
     """A group robot's message of an event: (title, markdown text), masked as the payload is."""
+    if "alert" in payload:
+        return _alert_message(payload, lang, timezone)
     appeal = payload["appeal"]
     event = _label(WebhookEvent, payload["event"], lang)
     title = t("webhooks.msg_title", lang, event=event, id=appeal["id"])
@@ -277,6 +279,21 @@ def message(payload: dict, lang: str = "zh", timezone: str = "Asia/Shanghai") ->
     return title, "\n".join(lines[:1] + [f"> {line}" for line in lines[1:]])
 
 
+def _alert_message(payload: dict, lang: str, timezone: str) -> tuple[str, str]:
+    """An `alert_raised` event's message (issue 19): its kind, region, category, reason and time."""
+    alert = payload["alert"]
+    kind = t(f"AlertKind.{alert['kind']}", lang)
+    title = t("alerts.msg_title", lang, kind=kind)
+    lines = [
+        f"### {title}",
+        t("webhooks.msg_region", lang, value=alert.get("region_path") or alert["region_code"]),
+        t("webhooks.msg_category", lang, value=_label(Category, alert.get("category"), lang)),
+        t("alerts.msg_reason", lang, value=alert.get("reason") or "-"),
+        t("webhooks.msg_time", lang, value=_local(payload["occurred_at"], timezone)),
+    ]
+    return title, "\n".join(lines[:1] + [f"> {line}" for line in lines[1:]])
+
+
 def body(
     body_format: str, event_id: str, payload: dict, reporter: dict | None, timezone: str = "Asia/Shanghai"
 ) -> bytes:
@@ -285,7 +302,7 @@ def body(
     reporter: a trusted webhook's personal data, read from the appeal when sending (None: masked only).
     """
     full = {"event_id": event_id, **payload}
-    if reporter is not None:
+    if reporter is not None and "appeal" in payload:  # an alert's event has no appeal and no person
         appeal = {**payload["appeal"]}
         if reporter.get("description"):
             appeal["description"] = reporter["description"]
@@ -434,6 +451,8 @@ def _named(event, names: dict) -> dict:
     """An event's stored payload with the names (and codes) of its region, department and team."""
     regions = names["regions"]
     path = [regions[code] for code in [*ancestors(event.region_code), event.region_code] if code in regions]
+    if "alert" in event.payload:  # an alert's event (issue 19): only its region's path
+        return {**event.payload, "alert": {**event.payload["alert"], "region_path": " / ".join(path)}}
     department = names["departments"].get(event.department_id, (None, None))
     team = names["teams"].get(event.team_id, (None, None))
     appeal = {

@@ -1,6 +1,11 @@
 """Precomputed KPI counters (BRIEF §5, §9): the wall and the API read sums, not every appeal.
 
-kpi_daily holds the additive counters of kpi.COUNTER_KEYS per region, local day and category.
+kpi_daily holds the additive counters of kpi.COUNTER_KEYS per region, local day and category;
+kpi_daily_dims the same counters split further by priority, channel (the appeal's source) and the
+appeal's current status, for the drill-down's cross-filters (issue 21). Status is the appeal's
+status now, as the drill-down's filter and grid mean it, not its state on the day: an appeal's
+counts move from one status to the next with each step, and the KPI definitions are unchanged
+(`received` under the report day, the rest under the resolution day, whatever the status).
 An appeal counts in its own region and in every region above it (district, street, community,
 compound), so any region's KPIs are one indexed range of rows, whatever its level. `received`
 is counted under the local day the appeal was reported; the resolution counters under the day
@@ -34,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, delete, event, func, insert, literal, or_, select, text
+from sqlalchemy import Connection, String, and_, cast, delete, event, func, insert, literal, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,13 +58,14 @@ from dashboard.domain.regions import within
 from dashboard.domain.vocab import Category
 from dashboard.domain.workcal import DAY, FIRST_YEAR, WorkCalendar
 from dashboard.store.bulk import bulk_insert
-from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, Transition
+from dashboard.store.models import Appeal, KpiAggregateState, KpiDay, KpiDayByDimension, Transition
 
 log = logging.getLogger(__name__)
 
 APPEALS = Appeal.__table__
 TRANSITIONS = Transition.__table__
 COUNTERS = KpiDay.__table__
+DIMS = KpiDayByDimension.__table__
 STATE = KpiAggregateState.__table__
 # What an appeal's contribution depends on. Table columns (not ORM attributes), so that reading
 # them inside a flush never triggers another flush.
@@ -70,10 +76,21 @@ ROW_COLUMNS = (
     APPEALS.c.resolved_at,
     APPEALS.c.deadline_at,
     APPEALS.c.satisfaction,
+    APPEALS.c.priority,
+    APPEALS.c.source,
+    APPEALS.c.status,
 )
 ROW_NAMES = tuple(column.name for column in ROW_COLUMNS)
 TIME_NAMES = ("reported_at", "resolved_at", "deadline_at")
 CODE_LENGTHS = (6, 9, 12, 15)
+# The key columns (besides region and day) of each counter table, and the appeal column each is read from.
+BASE_KEYS = ("category",)
+DIM_KEYS = ("category", "priority", "channel", "status")
+_KEY_SOURCES = {"category": "category", "priority": "priority", "channel": "source", "status": "status"}
+_APPEAL_KEY_COLUMNS = {key: APPEALS.c[name] for key, name in _KEY_SOURCES.items()}
+# A channel filter on the source column itself makes SQLite read through the (source, external_id)
+# unique index, every appeal of the channel (seconds at district scale); as an expression it cannot.
+_APPEAL_KEY_COLUMNS["channel"] = cast(APPEALS.c.source, String)
 STATE_ID = 1
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -93,7 +110,7 @@ def appeal_frame(rows: Iterable[Sequence], sign: int | Sequence[int] = 1) -> pd.
     for name, values in zip(ROW_NAMES, columns, strict=True):
         if name in TIME_NAMES:
             data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
-        elif name in ("category", "satisfaction"):
+        elif name != "region_code":  # enums as their codes
             data[name] = pd.Series([getattr(value, "value", value) for value in values], dtype=object)
         else:
             data[name] = pd.Series(values, dtype=object)
@@ -106,107 +123,118 @@ def appeal_frame(rows: Iterable[Sequence], sign: int | Sequence[int] = 1) -> pd.
 SMALL = 1_000
 
 
-def contributions(appeals: pd.DataFrame, calendar: WorkCalendar, from_day: int | None = None) -> pd.DataFrame:
-    """The counter rows (region at every level, day number, category) these appeals add, times their sign.
+def contributions(
+    appeals: pd.DataFrame, calendar: WorkCalendar, from_day: int | None = None, keys: tuple[str, ...] = BASE_KEYS
+) -> pd.DataFrame:
+    """The counter rows (region at every level, day number, keys) these appeals add, times their sign.
 
-    Only days from `from_day` (days since 1970-01-01) on are kept when it is given.
+    keys: BASE_KEYS for kpi_daily, DIM_KEYS for kpi_daily_dims. Only days from `from_day` (days
+    since 1970-01-01) on are kept when it is given.
     """
-    columns = ["region_code", "day", "category", *COUNTER_KEYS]
+    group = ["region_code", "day", *keys]
+    columns = [*group, *COUNTER_KEYS]
     if appeals.empty:
         return pd.DataFrame(columns=columns)
     sign = appeals["sign"].to_numpy(dtype="int64") if "sign" in appeals else np.ones(len(appeals), dtype="int64")
     region = appeals["region_code"].to_numpy(dtype=object)
-    category = appeals["category"].to_numpy(dtype=object)
     reported_day = _day_numbers(appeals["reported_at"], calendar)
     done = appeals["resolved_at"].notna().to_numpy()
     resolved_rows = appeals[done]
     resolved_day = _day_numbers(resolved_rows["resolved_at"], calendar)
     # One leaf entry per appeal for `received` and one per resolved appeal for the rest.
-    leaf_region = np.concatenate([region, region[done]])
-    leaf_day = np.concatenate([reported_day, resolved_day])
-    leaf_category = np.concatenate([category, category[done]])
-    counts = np.zeros((len(leaf_region), len(COUNTER_KEYS)), dtype="int64")
+    leaf = {"region_code": np.concatenate([region, region[done]]), "day": np.concatenate([reported_day, resolved_day])}
+    for key in keys:
+        values = appeals[_KEY_SOURCES[key]].to_numpy(dtype=object)
+        leaf[key] = np.concatenate([values, values[done]])
+    counts = np.zeros((len(leaf["region_code"]), len(COUNTER_KEYS)), dtype="int64")
     counts[: len(region), COUNTER_KEYS.index("received")] = sign
     counts[len(region) :, COUNTER_KEYS.index("resolved")] = sign[done]
     for key, values in resolution_counters(resolved_rows, calendar).items():
         counts[len(region) :, COUNTER_KEYS.index(key)] = values * sign[done]
     if from_day is not None:
-        keep = leaf_day >= from_day
-        leaf_region, leaf_day, leaf_category, counts = (
-            leaf_region[keep],
-            leaf_day[keep],
-            leaf_category[keep],
-            counts[keep],
-        )
-    if len(leaf_region) <= SMALL:
-        total = _group_small(leaf_region, leaf_day, leaf_category, counts)
-    else:
-        total = _group_large(leaf_region, leaf_day, leaf_category, counts)
+        keep = leaf["day"] >= from_day
+        leaf = {name: values[keep] for name, values in leaf.items()}
+        counts = counts[keep]
+    total = (_group_small if len(counts) <= SMALL else _group_large)(leaf, counts, group)
     return total[total[list(COUNTER_KEYS)].any(axis=1)].reset_index(drop=True)[columns]
 
 
-def _group_small(region, day, category, counts) -> pd.DataFrame:
+def _group_small(leaf: dict, counts: np.ndarray, group: list[str]) -> pd.DataFrame:
     sums: dict[tuple, np.ndarray] = {}
-    for code, day_number, category_code, values in zip(region, day.tolist(), category, counts, strict=True):
+    rest = [leaf[name] for name in group[2:]]
+    for position, (code, day_number) in enumerate(zip(leaf["region_code"], leaf["day"].tolist(), strict=True)):
+        values = counts[position]
+        tail = tuple(column[position] for column in rest)
         # Every region above the appeal's own counts it too.
         for length in CODE_LENGTHS:
             if length > len(code):
                 break
-            key = (code[:length], day_number, category_code)
+            key = (code[:length], day_number, *tail)
             if key in sums:
                 sums[key] = sums[key] + values
             else:
                 sums[key] = values.copy()
     keys = sorted(sums)
-    frame = pd.DataFrame(keys, columns=["region_code", "day", "category"])
+    frame = pd.DataFrame(keys, columns=group)
     values = np.array([sums[key] for key in keys], dtype="int64").reshape(len(keys), len(COUNTER_KEYS))
     for position, name in enumerate(COUNTER_KEYS):
         frame[name] = values[:, position]
     return frame
 
 
-def _group_large(region, day, category, counts) -> pd.DataFrame:
-    leaf = pd.DataFrame({"region_code": region, "day": day, "category": category})
+def _group_large(leaf: dict, counts: np.ndarray, group: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(leaf)
     for position, name in enumerate(COUNTER_KEYS):
-        leaf[name] = counts[:, position]
-    leaf = leaf.groupby(["region_code", "day", "category"], as_index=False, sort=False)[list(COUNTER_KEYS)].sum()
+        frame[name] = counts[:, position]
+    frame = frame.groupby(group, as_index=False, sort=False)[list(COUNTER_KEYS)].sum()
     # Every region above the appeal's own counts it too.
-    lengths = leaf["region_code"].str.len()
-    levels = [leaf]
+    lengths = frame["region_code"].str.len()
+    levels = [frame]
     for length in CODE_LENGTHS[:-1]:
-        above = leaf[lengths > length]
+        above = frame[lengths > length]
         if not above.empty:
             levels.append(above.assign(region_code=above["region_code"].str[:length]))
     total = pd.concat(levels, ignore_index=True)
-    return total.groupby(["region_code", "day", "category"], as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
+    return total.groupby(group, as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
 
 
 def _day_dates(day_numbers) -> list[dt.date]:
     return [_EPOCH + dt.timedelta(days=int(n)) for n in day_numbers]
 
 
-def _upsert(connection: Connection, delta: pd.DataFrame) -> None:
+def _upsert(connection: Connection, delta: pd.DataFrame, table=COUNTERS, keys: tuple[str, ...] = BASE_KEYS) -> None:
     """Add counter deltas to the stored rows (creating missing rows), in key order to avoid deadlocks."""
     if delta.empty:
         return
     dialect = connection.dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(COUNTERS)
+    index = [table.c.region_code, table.c.day, *(table.c[key] for key in keys)]
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     statement = statement.on_conflict_do_update(
-        index_elements=[COUNTERS.c.region_code, COUNTERS.c.day, COUNTERS.c.category],
-        set_={key: COUNTERS.c[key] + statement.excluded[key] for key in COUNTER_KEYS},
+        index_elements=index,
+        set_={key: table.c[key] + statement.excluded[key] for key in COUNTER_KEYS},
     )
-    days = _day_dates(delta["day"])
-    records = [
-        {"region_code": region, "day": day, "category": category, **dict(zip(COUNTER_KEYS, counts, strict=True))}
-        for region, day, category, *counts in zip(
-            delta["region_code"],
-            days,
-            delta["category"],
-            *(delta[key].astype(int).tolist() for key in COUNTER_KEYS),
-            strict=True,
-        )
+    names = ["region_code", "day", *keys, *COUNTER_KEYS]
+    columns = [
+        delta["region_code"].tolist(),
+        _day_dates(delta["day"]),
+        *(delta[key].tolist() for key in keys),
+        *(delta[key].astype(int).tolist() for key in COUNTER_KEYS),
     ]
-    connection.execute(statement, records)
+    connection.execute(statement, [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
+    if table is DIMS:
+        _drop_emptied(connection, delta, index, keys)
+
+
+def _drop_emptied(connection: Connection, delta: pd.DataFrame, index: list, keys: tuple[str, ...]) -> None:
+    """Delete the rows a move left at zero: every step moves an appeal's counts to another status,
+    and the rows it leaves would otherwise pile up (a rebuild would not write them)."""
+    lowered = delta[(delta[list(COUNTER_KEYS)] < 0).any(axis=1)]
+    if lowered.empty:
+        return
+    rows = list(zip(lowered["region_code"], _day_dates(lowered["day"]), *(lowered[key] for key in keys), strict=True))
+    empty = and_(*(DIMS.c[key] == 0 for key in COUNTER_KEYS))
+    for start in range(0, len(rows), 500):
+        connection.execute(delete(DIMS).where(tuple_(*index).in_(rows[start : start + 500]), empty))
 
 
 # ---- the stored calendar ----------------------------------------------------------------------
@@ -283,6 +311,7 @@ def record_changes(connection: Connection, before: Iterable[Sequence], after: It
         return  # never built: the first reader builds from the appeals as they are
     frame = appeal_frame(before + after, [-1] * len(before) + [1] * len(after))
     _upsert(connection, contributions(frame, calendar))
+    _upsert(connection, contributions(frame, calendar, keys=DIM_KEYS), DIMS, DIM_KEYS)
 
 
 def record_new(connection: Connection, rows: Iterable[Sequence]) -> None:
@@ -305,15 +334,17 @@ def build_from_frame(connection: Connection, appeals: pd.DataFrame, calendar: Wo
     for name in TIME_NAMES:
         frame[name] = pd.to_datetime(frame[name], utc=True)
     connection.execute(delete(COUNTERS))
+    connection.execute(delete(DIMS))
     _store(connection, contributions(frame, calendar))
+    _store(connection, contributions(frame, calendar, keys=DIM_KEYS), DIMS)
     _write_state(connection, calendar)
 
 
-def _store(connection: Connection, counters: pd.DataFrame) -> None:
+def _store(connection: Connection, counters: pd.DataFrame, table=COUNTERS) -> None:
     if counters.empty:
         return
     frame = counters.assign(day=[day.isoformat() for day in _day_dates(counters["day"])])
-    bulk_insert(connection, COUNTERS.name, frame)
+    bulk_insert(connection, table.name, frame)
 
 
 # The ORM path: changes to Appeal objects in a flush move the counters in the same transaction.
@@ -366,25 +397,41 @@ def rebuild(connection: Connection, calendar: WorkCalendar, from_day: int | None
     connection.execute(delete(STATE))
     if from_day is None:
         connection.execute(delete(COUNTERS))
+        connection.execute(delete(DIMS))
         where = True
     else:
         first = _EPOCH + dt.timedelta(days=from_day)
         connection.execute(delete(COUNTERS).where(COUNTERS.c.day >= first))
+        connection.execute(delete(DIMS).where(DIMS.c.day >= first))
         start = LocalDay.on(first, calendar).start
         where = (APPEALS.c.reported_at >= start) | (APPEALS.c.resolved_at >= start)
-    written = 0
-    parts = []
+    tables = ((COUNTERS, BASE_KEYS), (DIMS, DIM_KEYS))
+    parts: dict[str, list[pd.DataFrame]] = {table.name: [] for table, _ in tables}
     query = select(*ROW_COLUMNS).where(where).execution_options(stream_results=True, yield_per=200_000)
     result = connection.execute(query)
     for chunk in result.partitions():
-        parts.append(contributions(appeal_frame(chunk), calendar, from_day))
-    if parts:
-        total = pd.concat(parts, ignore_index=True)
-        total = total.groupby(["region_code", "day", "category"], as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
-        _store(connection, total)
-        written = len(total)
+        frame = appeal_frame(chunk)
+        for table, keys in tables:
+            kept = parts[table.name]
+            kept.append(contributions(frame, calendar, from_day, keys))
+            if sum(map(len, kept)) > _COMPACT_ROWS:  # bounds the memory a district's rebuild takes
+                parts[table.name] = [_sum_rows(kept, keys)]
+    written = 0
+    for table, keys in tables:
+        if parts[table.name]:
+            total = _sum_rows(parts[table.name], keys)
+            _store(connection, total, table)
+            written += len(total)
     _write_state(connection, calendar)
     return written
+
+
+_COMPACT_ROWS = 3_000_000
+
+
+def _sum_rows(parts: list[pd.DataFrame], keys: tuple[str, ...]) -> pd.DataFrame:
+    total = pd.concat(parts, ignore_index=True)
+    return total.groupby(["region_code", "day", *keys], as_index=False, sort=True)[list(COUNTER_KEYS)].sum()
 
 
 def ensure_current(session: Session, calendar: WorkCalendar) -> None:
@@ -441,21 +488,50 @@ def _zero() -> dict[str, int]:
     return dict.fromkeys(COUNTER_KEYS, 0)
 
 
-def _stored_sums(session, codes_condition, first: dt.date, last: dt.date, category, group_by_code: bool):
-    columns = [func.coalesce(func.sum(COUNTERS.c[key]), 0) for key in COUNTER_KEYS]
-    query = select(*([COUNTERS.c.region_code] if group_by_code else []), *columns).where(
-        codes_condition, COUNTERS.c.day >= first, COUNTERS.c.day <= last
-    )
+# A selection: the chosen codes of each value dimension (DIM_KEYS) a reader keeps, e.g.
+# {"priority": ("urgent",), "status": ("resolved", "closed")}; a dimension left out keeps every value.
+Selection = dict[str, tuple[str, ...]]
+
+
+def selection_of(category: Category | None = None, dims: dict | None = None) -> Selection:
+    """The selection of a category (the wall's, the API's) and of the drill-down's value filters."""
+    chosen = {key: tuple(values) for key, values in (dims or {}).items() if values}
+    unknown = set(chosen) - set(DIM_KEYS)
+    if unknown:
+        raise ValueError(f"not a counter dimension: {sorted(unknown)}")
     if category is not None:
-        query = query.where(COUNTERS.c.category == category.value)
+        chosen["category"] = (category.value,)
+    return chosen
+
+
+def counter_table(selection: Selection):
+    """kpi_daily when the selection is of categories only (fewer rows), else kpi_daily_dims."""
+    return COUNTERS if set(selection) <= set(BASE_KEYS) else DIMS
+
+
+def _counter_conditions(table, selection: Selection) -> list:
+    return [table.c[key].in_(values) for key, values in sorted(selection.items())]
+
+
+def appeal_conditions(selection: Selection) -> list:
+    """The selection as conditions on the appeals table (channel is the appeal's source)."""
+    return [_APPEAL_KEY_COLUMNS[key].in_(values) for key, values in sorted(selection.items())]
+
+
+def _stored_sums(session, codes_condition, first: dt.date, last: dt.date, selection: Selection, group_by_code: bool):
+    table = counter_table(selection)
+    columns = [func.coalesce(func.sum(table.c[key]), 0) for key in COUNTER_KEYS]
+    query = select(*([table.c.region_code] if group_by_code else []), *columns).where(
+        codes_condition(table), table.c.day >= first, table.c.day <= last, *_counter_conditions(table, selection)
+    )
     if group_by_code:
-        query = query.group_by(COUNTERS.c.region_code)
+        query = query.group_by(table.c.region_code)
         return {row[0]: dict(zip(COUNTER_KEYS, map(int, row[1:]), strict=True)) for row in session.execute(query)}
     row = session.execute(query).one()
     return dict(zip(COUNTER_KEYS, map(int, row), strict=True))
 
 
-def _slice_sums(session, region_code: str, start, end, category, calendar, by_length: int | None) -> dict:
+def _slice_sums(session, region_code: str, start, end, selection, calendar, by_length: int | None) -> dict:
     """Counters of appeals reported or resolved in [start, end) (a part of a day), per region prefix."""
     result: dict[str, dict[str, int]] = {}
     if start >= end:
@@ -467,9 +543,8 @@ def _slice_sums(session, region_code: str, start, end, category, calendar, by_le
             and_(APPEALS.c.resolved_at >= start, APPEALS.c.resolved_at < end),
         ),
         within(APPEALS.c.region_code, region_code),
+        *appeal_conditions(selection),
     )
-    if category is not None:
-        query = query.where(APPEALS.c.category == category.value)
     rows = session.execute(query).all()
     if not rows:
         return result
@@ -488,7 +563,7 @@ def _slice_sums(session, region_code: str, start, end, category, calendar, by_le
     return result
 
 
-def _counters(session, region_code, start, end, calendar, category, by_length=None) -> dict[str, dict[str, int]]:
+def _counters(session, region_code, start, end, calendar, selection, by_length=None) -> dict[str, dict[str, int]]:
     """Summed counters over [start, end): for region_code, or per region of code length by_length below it."""
     if start >= end:
         return {}
@@ -496,21 +571,20 @@ def _counters(session, region_code, start, end, calendar, category, by_length=No
     last = LocalDay.of(end - dt.timedelta(microseconds=1), calendar)
     if by_length:
         # Through the (day, region_code) index: a day holds a few thousand rows, a district millions.
-        condition = and_(
-            within(COUNTERS.c.region_code, region_code),
-            func.length(COUNTERS.c.region_code) == by_length,
-        )
-        sums = _stored_sums(session, condition, first.day, last.day, category, True)
+        def condition(table):
+            return and_(within(table.c.region_code, region_code), func.length(table.c.region_code) == by_length)
+
+        sums = _stored_sums(session, condition, first.day, last.day, selection, True)
     else:
         sums = {
             region_code: _stored_sums(
-                session, COUNTERS.c.region_code == region_code, first.day, last.day, category, False
+                session, lambda table: table.c.region_code == region_code, first.day, last.day, selection, False
             )
         }
     # Take away what the whole days hold outside the period: before start, and from end on.
     for outside in (
-        _slice_sums(session, region_code, first.start, start, category, calendar, by_length),
-        _slice_sums(session, region_code, end, last.end, category, calendar, by_length),
+        _slice_sums(session, region_code, first.start, start, selection, calendar, by_length),
+        _slice_sums(session, region_code, end, last.end, selection, calendar, by_length),
     ):
         for code, part in outside.items():
             total = sums.setdefault(code, _zero())
@@ -519,7 +593,7 @@ def _counters(session, region_code, start, end, calendar, category, by_length=No
     return sums
 
 
-def _overdue_open(session, region_code, end, category, by_length=None) -> dict[str, int]:
+def _overdue_open(session, region_code, end, selection, by_length=None) -> dict[str, int]:
     """Appeals not resolved at `end` whose deadline had passed then (per region prefix with by_length)."""
     code = func.substr(APPEALS.c.region_code, 1, by_length) if by_length else None
     counts: dict[str, int] = {}
@@ -528,9 +602,8 @@ def _overdue_open(session, region_code, end, category, by_length=None) -> dict[s
         query = select(*([code] if by_length else []), func.count()).where(
             part,
             within(APPEALS.c.region_code, region_code),
+            *appeal_conditions(selection),
         )
-        if category is not None:
-            query = query.where(APPEALS.c.category == category.value)
         if by_length:
             for key, count in session.execute(query.group_by(code)):
                 counts[key] = counts.get(key, 0) + count
@@ -539,7 +612,7 @@ def _overdue_open(session, region_code, end, category, by_length=None) -> dict[s
     return counts
 
 
-def _response_minutes(session, region_code, start, end, category, by_length=None) -> dict[str, np.ndarray]:
+def _response_minutes(session, region_code, start, end, selection, by_length=None) -> dict[str, np.ndarray]:
     """Minutes from report to acceptance of appeals reported in [start, end), per region."""
     dialect = session.get_bind().dialect.name
     minutes = response_minutes_sql(APPEALS.c.reported_at, APPEALS.c.accepted_at, dialect)
@@ -548,9 +621,8 @@ def _response_minutes(session, region_code, start, end, category, by_length=None
         APPEALS.c.reported_at < end,
         APPEALS.c.accepted_at.is_not(None),
         within(APPEALS.c.region_code, region_code, by_index=_region_is_narrower(region_code, start, end)),
+        *appeal_conditions(selection),
     )
-    if category is not None:
-        query = query.where(APPEALS.c.category == category.value)
     # The driver's own tuples, one number per appeal (a district month holds some 60,000; the
     # covering index of migration 0005 answers without reading the table).
     result = session.connection().execute(query)
@@ -567,7 +639,7 @@ def _response_minutes(session, region_code, start, end, category, by_length=None
     }
 
 
-def _urged(session, region_code, start, end, category, by_length=None) -> dict[str, int]:
+def _urged(session, region_code, start, end, selection, by_length=None) -> dict[str, int]:
     """Urge steps taken in [start, end) on appeals of the region (per region prefix with by_length).
 
     Not a stored counter: urges are few, and the transitions' (action, at) index finds a period's
@@ -582,10 +654,9 @@ def _urged(session, region_code, start, end, category, by_length=None) -> dict[s
         .where(
             urged_sql(TRANSITIONS.c.action, TRANSITIONS.c.at, start, end),
             within(APPEALS.c.region_code, region_code),
+            *appeal_conditions(selection),
         )
     )
-    if category is not None:
-        query = query.where(APPEALS.c.category == category.value)
     if by_length:
         return {key: int(count) for key, count in session.execute(query.group_by(code))}
     return {region_code: int(session.execute(query).scalar_one())}
@@ -599,16 +670,19 @@ def region_kpis(
     calendar: WorkCalendar,
     category: Category | None = None,
     as_of: dt.datetime | None = None,
+    dims: dict | None = None,
 ) -> dict:
     """The §5 KPIs of a region (and everything below it) over [start, end), from the stored counters.
 
     overdue_open is evaluated at as_of (default: end); see domain.overdue.state_moment.
+    dims: chosen codes per value dimension (selection_of), read from kpi_daily_dims.
     """
     ensure_current(session, calendar)
-    counters = _counters(session, region_code, start, end, calendar, category).get(region_code, _zero())
-    overdue = _overdue_open(session, region_code, as_of or end, category)[region_code]
-    minutes = _response_minutes(session, region_code, start, end, category).get(region_code, np.zeros(0))
-    urged = _urged(session, region_code, start, end, category).get(region_code, 0)
+    selection = selection_of(category, dims)
+    counters = _counters(session, region_code, start, end, calendar, selection).get(region_code, _zero())
+    overdue = _overdue_open(session, region_code, as_of or end, selection)[region_code]
+    minutes = _response_minutes(session, region_code, start, end, selection).get(region_code, np.zeros(0))
+    urged = _urged(session, region_code, start, end, selection).get(region_code, 0)
     return kpis_from_counters(counters, overdue, minutes, urged)
 
 
@@ -621,23 +695,76 @@ def child_kpis(
     child_codes: Sequence[str],
     category: Category | None = None,
     as_of: dt.datetime | None = None,
+    dims: dict | None = None,
 ) -> dict[str, dict]:
     """The §5 KPIs of each child region (one level below region_code) over [start, end), in one pass.
 
-    overdue_open is evaluated at as_of (default: end).
+    overdue_open is evaluated at as_of (default: end); dims as in region_kpis.
     """
     ensure_current(session, calendar)
+    selection = selection_of(category, dims)
     length = len(region_code) + 3
-    counters = _counters(session, region_code, start, end, calendar, category, length)
-    overdue = _overdue_open(session, region_code, as_of or end, category, length)
-    minutes = _response_minutes(session, region_code, start, end, category, length)
-    urged = _urged(session, region_code, start, end, category, length)
+    counters = _counters(session, region_code, start, end, calendar, selection, length)
+    overdue = _overdue_open(session, region_code, as_of or end, selection, length)
+    minutes = _response_minutes(session, region_code, start, end, selection, length)
+    urged = _urged(session, region_code, start, end, selection, length)
     return {
         code: kpis_from_counters(
             counters.get(code, _zero()), overdue.get(code, 0), minutes.get(code, np.zeros(0)), urged.get(code, 0)
         )
         for code in child_codes
     }
+
+
+def day_sums(
+    session: Session, region_code: str, first: dt.date, last: dt.date, calendar: WorkCalendar, selection: Selection
+) -> dict[dt.date, dict[str, int]]:
+    """The counters of each local day first..last (whole days) of a region, for a selection."""
+    ensure_current(session, calendar)
+    table = counter_table(selection)
+    query = (
+        select(table.c.day, *[func.sum(table.c[key]) for key in COUNTER_KEYS])
+        .where(table.c.region_code == region_code, table.c.day >= first, table.c.day <= last)
+        .where(*_counter_conditions(table, selection))
+        .group_by(table.c.day)
+    )
+    return {row[0]: dict(zip(COUNTER_KEYS, map(int, row[1:]), strict=True)) for row in session.execute(query)}
+
+
+def received_by_region(
+    session: Session,
+    region_codes: Sequence[str],
+    first: dt.date,
+    last: dt.date,
+    calendar: WorkCalendar,
+    selection: Selection,
+) -> dict[str, int]:
+    """Appeals reported on the local days first..last (whole days) at or below each region, for a selection."""
+    if not region_codes:
+        return {}
+    ensure_current(session, calendar)
+    table = counter_table(selection)
+    query = (
+        select(table.c.region_code, func.sum(table.c.received))
+        .where(table.c.region_code.in_(list(region_codes)), table.c.day >= first, table.c.day <= last)
+        .where(*_counter_conditions(table, selection))
+        .group_by(table.c.region_code)
+    )
+    return {code: int(count) for code, count in session.execute(query)}
+
+
+def received_by_dimension(
+    session: Session, region_code: str, first: dt.date, last: dt.date, calendar: WorkCalendar
+) -> list[tuple[str, str, str, str, int]]:
+    """(category, priority, channel, status, appeals reported) over the local days first..last of a region."""
+    ensure_current(session, calendar)
+    keys = [DIMS.c[key] for key in DIM_KEYS]
+    query = (
+        select(*keys, func.sum(DIMS.c.received))
+        .where(DIMS.c.region_code == region_code, DIMS.c.day >= first, DIMS.c.day <= last, DIMS.c.received != 0)
+        .group_by(*keys)
+    )
+    return [(*(getattr(value, "value", value) for value in row[:-1]), int(row[-1])) for row in session.execute(query)]
 
 
 def recompute_region_kpis(

@@ -251,6 +251,10 @@ class Appeal(Base):
             *("reported_at", "region_code", "category", "priority", "source", "status", "accepted_at"),
         ),
         Index("ix_appeals_resolved_reported", "resolved_at", "reported_at"),
+        # The alerts job (issue 19, migration 0011): each department's appeals reported and resolved per
+        # day of the last 30, from these indexes alone (its median open load).
+        Index("ix_appeals_reported_department", "reported_at", "department_id"),
+        Index("ix_appeals_resolved_department", "resolved_at", "department_id"),
         CheckConstraint("length(description) > 0", name="description_not_empty"),
         CheckConstraint("reopen_count >= 0", name="reopen_count_non_negative"),
         CheckConstraint("accepted_at IS NULL OR accepted_at >= reported_at", name="accepted_after_reported"),
@@ -409,6 +413,31 @@ class KpiDay(Base):
     resolved: Mapped[int] = mapped_column(Integer, default=0)
     resolved_on_time: Mapped[int] = mapped_column(Integer, default=0)
     # Whole working seconds, summed exactly (a float sum kept by deltas would drift).
+    handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiDayByDimension(Base):
+    """kpi_daily's counters split further by the drill-down's value filters (issue 21): priority,
+    channel (the appeal's source) and status — the appeal's current status, as the filter means it.
+
+    Kept by the same deltas (dashboard/store/counters.py): a status change moves the appeal's counts
+    from one status to the other. On SQLite a WITHOUT ROWID table (the key is most of a row).
+    """
+
+    __tablename__ = "kpi_daily_dims"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "kpi_daily_dims_category"), primary_key=True)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "kpi_daily_dims_priority"), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "kpi_daily_dims_channel"), primary_key=True)
+    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus, "kpi_daily_dims_status"), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_on_time: Mapped[int] = mapped_column(Integer, default=0)
     handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
     rated: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)

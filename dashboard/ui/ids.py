@@ -30,6 +30,7 @@ WALL_SLA_DATA = "wall-sla-data"
 WALL_SYNC = "wall-sync"  # when the last resync was asked for
 WALL_REFRESH = "wall-refresh"  # resync counter: the server callback's trigger
 WALL_VIEWPORT = "wall-viewport"  # the screen's scale against the 1920×1080 design
+WALL_VERSIONS = "wall-versions"  # a digest per resync output, as the wall shows it (issue 21)
 
 # Supervisors' console
 CONSOLE_ROOT = "console-root"
@@ -181,3 +182,15 @@ ADMIN_DELIVERY_ID = "admin-delivery-id"  # the delivery number to replay
 ADMIN_DELIVERY_REPLAY = "admin-delivery-replay"
 ADMIN_DELIVERY_REPLAY_DEAD = "admin-delivery-replay-dead"
 ADMIN_DELIVERY_ROW = "admin-delivery-row-{}"  # .format(delivery id): a row of the delivery log
+# Issue 19, early warning: the wall's 预警 panel (filled by assets/wall_alerts.js) and the console's /alerts page
+WALL_ALERTS = "wall-alerts"  # the panel's <ul>: one row per open alert, newest first
+WALL_ALERTS_DATA = "wall-alerts-data"  # the server's snapshot of the region's open alerts (at load and each resync)
+WALL_ALERTS_COUNT = "wall-alerts-count"  # how many are open, beside the panel's title
+ALERTS_URL = "alerts-url"  # the list's filters live in the URL, as the drill-down's
+ALERTS_FILTER = "alerts-filter-{}"  # .format(kind | status | category): a dropdown
+ALERTS_DATES = "alerts-dates"  # the period (raised on)
+ALERTS_CLEAR = "alerts-clear"
+ALERTS_LIST = "alerts-list"  # the table, redrawn after a step
+ALERTS_FEEDBACK = "alerts-feedback"
+ALERTS_NOTE = "alerts-note"  # pattern id {"type": ALERTS_NOTE, "alert": id}: a row's note
+ALERTS_STEP = "alerts-step"  # pattern id {"type": ALERTS_STEP, "alert": id, "step": "acknowledge" | "close"}

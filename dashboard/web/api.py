@@ -58,6 +58,8 @@ ROUTE_ACTIONS: dict[str, frozenset[KeyAction]] = {
     "api_v1.kpis": frozenset({KeyAction.KPIS}),
     "api_v1.list_quarantine": frozenset({KeyAction.QUARANTINE}),
     "api_v1.replay_quarantined": frozenset({KeyAction.QUARANTINE, KeyAction.INGEST}),
+    # Alerts are read like the KPIs they warn about (issue 19): the same read action.
+    "api_v1.list_alerts": frozenset({KeyAction.KPIS}),
 }
 OPEN311_POST_ACTIONS = frozenset({KeyAction.INGEST})
 
@@ -378,6 +380,40 @@ def kpis():
     # A period that has not ended is answered as of now (its states, like overdue_open, read now).
     as_of = {"as_of": state_moment(end, now).isoformat()} if end > now else {}
     return jsonify({"region": region_code, "from": first.isoformat(), "to": last.isoformat(), **values, **as_of})
+
+
+@bp.get("/alerts")
+def list_alerts():
+    """Early warnings (issue 19) within the key's region, newest first: ?status=, ?kind=, ?category= (comma
+    lists), ?region=, ?since= (an instant; raised at or after it), ?limit= (default 100, at most 500)."""
+    from dashboard.queries import alerts as alert_queries
+
+    try:
+        filters = alert_queries.AlertFilters.from_query({k: request.args.get(k, "") for k in ALERT_FILTERS})
+    except alert_queries.FilterError as exc:
+        return error(400, str(exc), field=str(exc).split(":", 1)[0])
+    since = None
+    if request.args.get("since"):
+        try:
+            since = dt.datetime.fromisoformat(request.args["since"].replace("Z", "+00:00"))
+        except ValueError:
+            return error(400, "since must be an ISO 8601 instant, e.g. 2026-12-01T08:00:00+08:00", field="since")
+        since = since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), alert_queries.API_LIMIT)
+    except ValueError:
+        return error(400, "limit must be a whole number", field="limit")
+    scope = g.api_key.scope
+    if filters.region is not None:
+        with db.session() as session:
+            known = session.get(Region, filters.region) is not None
+        # Outside the key's region, a region looks exactly like a missing one.
+        if not known or not scope.covers(filters.region):
+            return error(404, f"region {filters.region} does not exist")
+    return jsonify(alert_queries.api_list(scope.region_code, filters, since, limit))
+
+
+ALERT_FILTERS = ("status", "kind", "category", "region")
 
 
 @bp.get("/quarantine")

@@ -46,6 +46,30 @@ _APPEAL_STATE = {
         "team": {"type": ["string", "null"], "description": "the team it is dispatched to, '<community>/<kind>'"},
     },
 }
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_ALERT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["surge", "repeat", "at_risk"]},
+        "status": {"type": "string", "enum": ["new", "acknowledged", "closed"]},
+        "region_code": {"type": "string"},
+        "place": {"type": "string", "description": "the region's name"},
+        "category": {"type": ["string", "null"]},
+        "appeal_id": {"type": ["integer", "null"]},
+        "department_id": {"type": ["integer", "null"]},
+        "raised_at": {"type": "string", "format": "date-time"},
+        "details": {"type": "object", "description": "the figures the reason is written from"},
+        "reason": {"type": "string"},
+        "link": {"type": "string", "description": "the console page (drill-down or appeal) that explains it"},
+        "acknowledged_at": _NULLABLE_TIME,
+        "acknowledged_by": {"type": ["string", "null"]},
+        "acknowledge_note": {"type": "string"},
+        "closed_at": _NULLABLE_TIME,
+        "closed_by": {"type": ["string", "null"]},
+        "close_note": {"type": "string"},
+    },
+}
 _CONFLICT = {
     "type": "object",
     "properties": {
@@ -120,7 +144,7 @@ def document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-            "schemas": {"Appeal": appeal, "IngestReport": report, "Kpis": kpis, "Error": _ERROR},
+            "schemas": {"Appeal": appeal, "IngestReport": report, "Kpis": kpis, "Alert": _ALERT, "Error": _ERROR},
         },
         "security": [{"apiKey": []}],
         "paths": {
@@ -240,6 +264,55 @@ def document() -> dict:
                             {"$ref": "#/components/schemas/Kpis"}, "the KPIs; rates are fractions, empty is null"
                         ),
                         "400": _json(_ERROR, "bad region code or dates"),
+                        "401": unauthorised,
+                        "403": forbidden,
+                        "404": _json(_ERROR, "no such region, or it lies outside the key's region"),
+                    },
+                }
+            },
+            "/alerts": {
+                "get": {
+                    "summary": "Early warnings (surge, repeat, at risk) within the key's region, newest first",
+                    "description": (
+                        "Needs the key's `kpis` (read) action. `reason` is the alert's reason in words, `link` "
+                        "the console page that explains it; notes are masked like every free text."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "comma list of new, acknowledged, closed (default: all)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "description": "comma list of surge, repeat, at_risk (default: all)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "category",
+                            "in": "query",
+                            "description": "comma list of category codes",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "region",
+                            "in": "query",
+                            "description": "a region code: that region and below (default: the key's region)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "description": "raised at or after this instant (ISO 8601; without a zone, UTC)",
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}, "alerts"),
+                        "400": _json(_ERROR, "an unknown status, kind or category, a bad region, instant or limit"),
                         "401": unauthorised,
                         "403": forbidden,
                         "404": _json(_ERROR, "no such region, or it lies outside the key's region"),

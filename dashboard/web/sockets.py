@@ -23,6 +23,7 @@ from dashboard.web.metrics import socket_joined
 log = logging.getLogger(__name__)
 DELTA_EVENT = "wall_delta"
 TASKS_EVENT = "task_delta"  # to a department's or team's room: one of its appeals changed
+ALERT_EVENT = "alert"  # to the walls showing an alert's region (issue 19): raised, acknowledged or closed
 
 
 def assignee_rooms(department_id: int | None, team_id: int | None) -> list[str]:
@@ -138,6 +139,17 @@ class RegionNames:
         return self.english.get(code, code)
 
 
+ALERT_FIELDS = ("id", "kind", "status", "region_code", "category", "raised_at", "details", "text_zh", "text_en")
+
+
+def publish_alerts(socketio: SocketIO, alerts: list[dict]) -> None:
+    """Each alert change (services.alerts.alert_delta) as one `alert` event to its region's rooms and those above."""
+    for alert in alerts:
+        payload = {name: alert.get(name) for name in ALERT_FIELDS}
+        for code in rooms_for(alert["region_code"]):
+            socketio.emit(ALERT_EVENT, payload, to=room_for(code))
+
+
 def make_publisher(socketio: SocketIO, database: Database):
     """A publisher for dashboard.services.push: each room gets one message with the deltas it shows."""
     region_names = RegionNames(database)
@@ -145,7 +157,12 @@ def make_publisher(socketio: SocketIO, database: Database):
     def publish(deltas: list[dict]) -> None:
         by_room: dict[str, list[dict]] = defaultdict(list)
         by_assignee: dict[str, list[dict]] = defaultdict(list)
+        alerts = [delta for delta in deltas if delta["type"] == "alert"]
+        if alerts:
+            publish_alerts(socketio, alerts)
         for delta in deltas:
+            if delta["type"] == "alert":
+                continue  # its own event (publish_alerts), not a wall delta
             if delta["type"] == "appeal":
                 code = delta["region_code"]
                 delta = {**delta, "place": region_names(code), "place_en": region_names.english_name(code)}

@@ -5,7 +5,9 @@ Revises: 0010
 Create Date: 2026-12-01 04:30:00.000000
 
 Issue 19. One table of alerts; a partial unique index on the condition's key keeps one alert per
-condition while it is not closed. Existing data is untouched.
+condition while it is not closed. Two indexes on appeals (report and resolution time with the
+department) let the job count each department's daily open load from the indexes alone. Existing
+data is untouched.
 """
 
 from collections.abc import Sequence
@@ -78,7 +80,12 @@ def upgrade() -> None:
     op.create_index("ix_alerts_region_status", "alerts", ["region_code", "status"])
     op.create_index("ix_alerts_raised_at", "alerts", ["raised_at"])
     op.create_index(op.f("ix_alerts_appeal_id"), "alerts", ["appeal_id"])
+    # The job's median open load per department: appeals reported and resolved per day, from the index alone.
+    op.create_index("ix_appeals_reported_department", "appeals", ["reported_at", "department_id"])
+    op.create_index("ix_appeals_resolved_department", "appeals", ["resolved_at", "department_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_appeals_resolved_department", table_name="appeals")
+    op.drop_index("ix_appeals_reported_department", table_name="appeals")
     op.drop_table("alerts")

@@ -55,10 +55,14 @@
     }
     return wall.timeWords;
   }
+  function toneOf(seconds) {
+    var rule = window.ccTimeLeft;
+    return rule ? rule.urgency(seconds, true) : (seconds < 0 ? "over" : (seconds <= 7200 ? "soon" : "ok"));
+  }
   function countdown(deadlineMs) {
     var seconds = (deadlineMs - now()) / 1000;
     var rule = window.ccTimeLeft;
-    var tone = rule ? rule.urgency(seconds, true) : (seconds < 0 ? "over" : (seconds <= 7200 ? "soon" : "ok"));
+    var tone = toneOf(seconds);
     var text = rule ? rule.text(seconds, timeWords()) : "";
     return { text: (tone === "soon" ? "\u23F1 " : "") + text, tone: tone };
   }
@@ -66,7 +70,7 @@
   // The board's four groups (queries/wall.py sla_board): 0 overdue extra-urgent, 1 overdue urgent,
   // 2 due within two hours, 3 overdue ordinary; 4: not on the board (due later).
   function tierOf(a) {
-    var tone = countdown(Date.parse(a.deadline)).tone;
+    var tone = toneOf((Date.parse(a.deadline) - now()) / 1000); // the tone alone: ranking needs no words
     if (tone === "over") { return a.priority === "extra_urgent" ? 0 : (a.priority === "urgent" ? 1 : 3); }
     return tone === "soon" ? 2 : 4;
   }
@@ -166,12 +170,20 @@
   function fitList(list) {
     if (!list || !list.children.length) { return; }
     var rows = list.children;
+    // Fitted already with these rows at this size: showing them all to measure again would lay the
+    // list out twice every second for nothing.
+    var fitted = list.__ccFitted;
+    var nodes = Array.prototype.slice.call(rows);
+    if (fitted && fitted.height === list.clientHeight && fitted.measure === wall.measure && fitted.nodes.length === nodes.length &&
+        nodes.every(function (node, i) { return fitted.nodes[i] === node; })) { return; }
+    list.__ccFitted = { nodes: nodes, height: list.clientHeight, measure: wall.measure };
     for (var i = 0; i < rows.length; i++) { rows[i].hidden = false; }
     var bottom = list.getBoundingClientRect().bottom;
     var full = false;
     for (var j = 0; j < rows.length; j++) {
       full = full || rows[j].getBoundingClientRect().bottom > bottom + 0.5;
-      rows[j].hidden = full && j > 0;
+      var hide = full && j > 0;
+      if (rows[j].hidden !== hide) { rows[j].hidden = hide; }
     }
   }
 
@@ -212,21 +224,35 @@
       return;
     }
     var i;
-    for (i = 0; i < rows.length; i++) { rows[i].hidden = false; }
+    // Each row is measured once (a new row, or all of them after a resize or a snapshot): showing
+    // every row and measuring it again at each delta laid the page out anew every time.
+    if (!wall.measure) {
+      for (i = 0; i < rows.length; i++) { rows[i].hidden = false; }
+      wall.measure = { room: list.clientHeight, gap: parseFloat(getComputedStyle(list).rowGap) || 0, heights: new WeakMap() };
+    }
+    var heights = wall.measure.heights;
+    var fresh = [];
+    for (i = 0; i < rows.length; i++) {
+      if (!heights.has(rows[i])) { rows[i].hidden = false; fresh.push(rows[i]); }
+    }
+    fresh.forEach(function (row) { heights.set(row, row.getBoundingClientRect().height); }); // one layout for all
     var room = list.clientHeight;
-    var gap = parseFloat(getComputedStyle(list).rowGap) || 0;
+    var gap = wall.measure.gap;
     var pageOf = [];
     var page = 0;
     var used = 0;
     for (i = 0; i < rows.length; i++) {
-      var height = rows[i].getBoundingClientRect().height;
+      var height = heights.get(rows[i]);
       if (used > 0 && used + gap + height > room + 0.5) { page += 1; used = 0; }
       used += (used > 0 ? gap : 0) + height;
       pageOf.push(page);
     }
     wall.pages = page + 1;
     if (wall.page >= wall.pages) { wall.page = 0; }
-    for (i = 0; i < rows.length; i++) { rows[i].hidden = pageOf[i] !== wall.page; }
+    for (i = 0; i < rows.length; i++) {
+      var hide = pageOf[i] !== wall.page;
+      if (rows[i].hidden !== hide) { rows[i].hidden = hide; }
+    }
     if (pager) {
       setText(pager, wall.pages > 1 ? (wall.labels.board_page || "{page}/{pages}")
         .replace("{page}", String(wall.page + 1)).replace("{pages}", String(wall.pages)) : "");
@@ -408,15 +434,17 @@
       renderSla();
     }
     if (!wall.labels) { return; }
+    // A resync's snapshots are drawn in a task of their own, after React and Plotly have drawn the
+    // rest of the resync: each task stays short (deltas received meanwhile are replayed on them).
     var ticker = propsOf(state, ids.ticker_data);
     if (ticker && ticker.data !== wall.tickerData) {
       wall.tickerData = ticker.data;
-      tickerSnapshot(ticker.data);
+      later(function () { tickerSnapshot(ticker.data); });
     }
     var sla = propsOf(state, ids.sla_data);
     if (sla && sla.data !== wall.slaData) {
       wall.slaData = sla.data;
-      slaSnapshot(sla.data);
+      later(function () { wall.measure = null; slaSnapshot(sla.data); }); // rows measured afresh
     }
     var socket = propsOf(state, ids.socket);
     if (socket) { connection(!!socket.connected); }
@@ -426,6 +454,8 @@
       receive(message);
     }
   }
+
+  function later(work) { setTimeout(work, 0); }
 
   // The wall page carries the ids this script needs on its root (data-wall, from dashboard/ids.py).
   function bind() {
@@ -452,7 +482,7 @@
       });
     }
     renderReceived();
-    window.addEventListener("resize", function () { if (wall.labels) { paginate(); fitTicker(); } });
+    window.addEventListener("resize", function () { wall.measure = null; if (wall.labels) { paginate(); fitTicker(); } });
     return true;
   }
   if (!bind()) {
