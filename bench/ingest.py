@@ -9,7 +9,13 @@ initial load: the appeals indexes are built once at the end) is timed on the who
 the same path kept to one process, then with the indexes kept up row by row as for a file into
 a full table (--no-single skips those two); the naive path (the same validation,
 then one ORM insert and commit per row) is timed on the first --naive-rows rows in the same
-run. Target (issue 3): ≥ 20,000/s.
+run. Target (issue 3): ≥ 20,000/s; issue 21: ≥ 50,000/s on SQLite.
+
+Beside it, as yardsticks measured in the same run on the same file (issue 21): pandas
+(`read_csv` + `to_sql` into a plain table of the file's columns, read and write timed) and a
+plain insert (the file's rows, parsed beforehand, by one executemany in one transaction into such
+a table, insert and commit timed). The ratios say what the product's validation, deadlines,
+idempotency, history, counters, outbox and push cost against loading the bare rows.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import datetime as dt
 import tempfile
 import time
 from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import create_engine
 
 from bench.demo_generation import DEFAULT_POSTGRES, _postgres_database
 from bench.feedfiles import write_appeals_csv
@@ -120,8 +129,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{'indexes kept/s':>14} {'naive/s':>9} {'ratio':>6}  target 20,000/s"
         )
         postgres = normalise_database_url(args.postgres_url)
+        yardsticks = {}
         for name in ("sqlite", "postgresql"):
             rate, seconds = _timed_import(name, workdir, postgres, path, args.rows, pipelined=None)
+            yardsticks[name] = (rate, _pandas(name, workdir, postgres, path), _plain(name, workdir, postgres, path))
             single = kept = None
             if not args.no_single:
                 single = _timed_import(name, workdir, postgres, path, args.rows, False)[0]
@@ -148,6 +159,17 @@ def main(argv: list[str] | None = None) -> None:
                 report_figure(
                     3, f"ingest, {args.rows:,} appeals from CSV, indexes kept", name, kept, "appeals/s", naive
                 )
+        print(
+            f"\n{'backend':11} {'product/s':>10} {'pandas/s':>10} {'plain/s':>10} {'product:pandas':>15} "
+            f"{'product:plain':>14}  target (SQLite) 50,000/s"
+        )
+        for name, (rate, pandas_rate, plain_rate) in yardsticks.items():
+            verdict = "" if name != "sqlite" else "met" if rate >= 50_000 else f"gap {50_000 - rate:,.0f}/s"
+            print(
+                f"{name:11} {rate:10,.0f} {pandas_rate:10,.0f} {plain_rate:10,.0f} {rate / pandas_rate:14.2f}x "
+                f"{rate / plain_rate:13.2f}x  {verdict}",
+                flush=True,
+            )
 
 
 def _database(name: str, workdir: str, postgres: str, label: str):
@@ -168,6 +190,51 @@ def _timed_import(name, workdir, postgres, path, rows, pipelined, initial_load=N
         database.engine.dispose()
         return rows / seconds, seconds
     finally:
+        if cleanup:
+            cleanup()
+
+
+def _pandas(name, workdir, postgres, path) -> float:
+    """Rows per second of pandas.read_csv + DataFrame.to_sql into a new plain table (read and write timed)."""
+    url, cleanup = _database(name, workdir, postgres, "pandas")
+    engine = create_engine(url)
+    try:
+        started = time.perf_counter()
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.to_sql("plain_appeals", engine, index=False, chunksize=20_000)
+        return len(frame) / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
+        if cleanup:
+            cleanup()
+
+
+def _plain(name, workdir, postgres, path) -> float:
+    """Rows per second of one executemany in one transaction into a new plain table (insert and commit timed)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        columns = next(reader)
+        rows = [tuple(row) for row in reader]
+    url, cleanup = _database(name, workdir, postgres, "plain")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE TABLE plain_appeals ({', '.join(f'{c} TEXT' for c in columns)})")
+        marker = "?" if name == "sqlite" else "%s"
+        statement = f"INSERT INTO plain_appeals ({', '.join(columns)}) VALUES ({', '.join(marker for _ in columns)})"
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            started = time.perf_counter()
+            cursor.executemany(statement, rows)
+            raw.commit()
+            seconds = time.perf_counter() - started
+            cursor.close()
+        finally:
+            raw.close()
+        return len(rows) / seconds
+    finally:
+        engine.dispose()
         if cleanup:
             cleanup()
 

@@ -300,16 +300,23 @@ class Ingestor:
             connection = session.connection()
             values = [batch.new_values[index] for index in fresh]
             ids = insert_rows(connection, "appeals", batch.appeal_columns, values, assign_ids=True)
+            # Every new appeal's history starts with its report, made from the rows just written in one
+            # statement (the batch's first step of each); the steps after it (a feed that reports an
+            # appeal already further on) are written from the batch.
+            _insert_reports(connection, ids)
             steps = [
                 (appeal_id, *step)
                 for index, appeal_id in zip(fresh, ids, strict=True)
-                for step in batch.new_steps[index]
+                for step in batch.new_steps[index][1:]
             ]
             insert_rows(connection, "transitions", STEP_COLUMNS, steps)
             aggregates.record_new(connection, [batch.new_counts[index] for index in fresh])
             report.created += len(fresh)
             deltas.extend(_created_deltas(batch, fresh, ids, regions, now))
-            events.extend(_arrival_events(batch, fresh, ids))
+            arrivals = _arrival_events(batch, fresh, ids)
+            if arrivals:
+                # Their facts are the rows just written: built from the batch, not read back.
+                outbox.enqueue_many(session, _arrival_pending(batch, fresh, ids, arrivals))
         if changed:
             updates = []
             last_seq = dict(
@@ -440,6 +447,73 @@ def _arrival_events(batch: PreparedBatch, fresh: list[int], ids: list[int]) -> l
         for index, appeal_id in zip(fresh, ids, strict=True)
         if code_of(priorities[index]) == Priority.EXTRA_URGENT.value and lifecycle.is_open(statuses[index])
     ]
+
+
+# The report step of new appeals, from their rows (appeal_steps makes the same step: seq 1, from nothing
+# to reported at reported_at, by the feed of their source, at their handling level and department).
+_REPORTS = (
+    "INSERT INTO transitions (appeal_id, seq, action, from_status, to_status, at, actor, level, department_id, note) "
+    f"SELECT id, 1, '{TransitionAction.REPORT.value}', NULL, '{AppealStatus.REPORTED.value}', reported_at, "
+    "'feed:' || source, level, department_id, NULL FROM appeals WHERE "
+)
+
+
+def _insert_reports(connection, ids: list[int]) -> None:
+    """The first history row of each appeal just inserted with these ids, in one INSERT … SELECT."""
+    if not ids:
+        return
+    if connection.dialect.name == "postgresql":
+        # Sequence values need not be consecutive under concurrent writers: the ids themselves.
+        connection.exec_driver_sql(_REPORTS + "id = ANY(%(ids)s)", {"ids": ids})
+    else:
+        # insert_rows's SQLite ids are consecutive (this transaction holds the write lock).
+        connection.exec_driver_sql(_REPORTS + "id BETWEEN ? AND ?", (ids[0], ids[-1]))
+
+
+class _Facts:
+    """An appeal's event facts (outbox.FACT_COLUMNS) as attributes: a new appeal's, from its batch."""
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+
+def _arrival_pending(batch: PreparedBatch, fresh: list[int], ids: list[int], arrivals: list[tuple]) -> list:
+    """outbox.Pending items of the arrival events of a batch's new appeals, their facts from the batch."""
+    position = {appeal_id: index for index, appeal_id in zip(fresh, ids, strict=True)}
+    fields = [(name, batch.appeal_fields.index(name)) for name in _FACT_FIELDS]
+    level = batch.appeal_columns.index("level")
+    pending = []
+    for event, appeal_id, at, actor in arrivals:
+        index = position[appeal_id]
+        values = batch.appeals[index]
+        facts = {name: values[field] for name, field in fields}
+        facts.update(
+            id=appeal_id,
+            level=batch.new_values[index][level],
+            deadline_at=batch.deadlines[index],
+            team_id=None,
+            urge_count=0,
+            duplicate_of_id=None,
+        )
+        pending.append(outbox.Pending(event, _Facts(facts), at, actor))
+    return pending
+
+
+# The facts of an event (outbox.FACT_COLUMNS) a new appeal's record holds as it is stored.
+_FACT_FIELDS = (
+    "source",
+    "external_id",
+    "category",
+    "priority",
+    "status",
+    "region_code",
+    "department_id",
+    "reported_at",
+    "resolved_at",
+    "closed_at",
+    "description",
+    "address",
+)
 
 
 def _outcome_events(steps: list[tuple]) -> list[tuple]:
