@@ -86,10 +86,28 @@ def _databases(empty_database_url: str, tmp_path: Path):
             yield empty_database_url, clean
 
 
-def _live_readers() -> list[str]:
-    """Reader processes (dashboard.services.ingest.pipeline) still alive: none may outlive a killed import."""
-    found = subprocess.run(["pgrep", "-f", "dashboard.services.ingest.pipeline"], capture_output=True, text=True)
-    return found.stdout.split()
+def _readers_of(pid: int) -> list[int]:
+    """The reader processes (dashboard.services.ingest.pipeline) the import `pid` started: its children."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in children if _is_reader(int(child))]
+
+
+def _is_reader(pid: int) -> bool:
+    """Alive (not a zombie) and running the pipeline's reader module."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z" and b"dashboard.services.ingest.pipeline" in command
+
+
+def _live_readers(readers: list[int]) -> list[int]:
+    """Those of `readers` still alive: none may outlive a killed import."""
+    return [pid for pid in readers if _is_reader(pid)]
 
 
 def _indexes(url: str) -> list[str]:
@@ -119,12 +137,14 @@ def test_sigkill_mid_import_then_restart_equals_a_clean_import(empty_database_ur
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the import finished before it could be killed; make the file larger"
+        readers = _readers_of(process.pid)  # this import's own, not any other on the machine
+        assert bool(readers) == ("--pipeline" in mode)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         give_up = time.monotonic() + 10
-        while _live_readers() and time.monotonic() < give_up:
+        while _live_readers(readers) and time.monotonic() < give_up:
             time.sleep(0.1)
-        assert not _live_readers(), "the reader process outlived the killed import"
+        assert not _live_readers(readers), "the reader process outlived the killed import"
         assert 0 < landed < ROWS
         partial = _count(crashed, "SELECT count(*) FROM appeals WHERE external_id LIKE 'K%'")
         assert partial < ROWS - ROWS // 997, "the kill came after the import was complete"
