@@ -100,6 +100,11 @@ def event_pattern(event: str) -> str:
     return "%," + event.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ",%"
 
 
+def wants_event_sql(webhook, event) -> ColumnElement[bool]:
+    """Whether a webhook (its table's columns) takes events of a code, as SQL (event: its LIKE pattern)."""
+    return (literal(",") + webhook.c.events + literal(",")).like(event, escape="\\")
+
+
 def matches_sql(webhook, event, region_code, department_code, team_code, source, echo) -> ColumnElement[bool]:
     """Whether a webhook (its table's columns) wants an event of an appeal, as SQL.
 
@@ -112,7 +117,7 @@ def matches_sql(webhook, event, region_code, department_code, team_code, source,
     """
     kind, value = webhook.c.filter_kind, webhook.c.filter_value
     return and_(
-        (literal(",") + webhook.c.events + literal(",")).like(event, escape="\\"),
+        wants_event_sql(webhook, event),
         or_(
             kind.is_(None),
             and_(kind == FilterKind.DEPARTMENT.value, value == department_code),

@@ -464,15 +464,14 @@ def _raise(session: Session, now: dt.datetime, items: list[Found]) -> list[_Rais
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    raised = []
-    for start in range(0, len(rows), 500):  # 10 parameters a row: within SQLite's limit
-        statement = (
-            insert(Alert)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["key"], index_where=OPEN_KEY_WHERE)
-            .returning(Alert.id, Alert.key)
-        )
-        raised += session.execute(statement).all()
+    # One statement compiled once, its rows sent in batches by SQLAlchemy's insertmanyvalues (a
+    # multi-VALUES statement per 500 rows was compiled anew each time: a second of a first run).
+    statement = (
+        insert(Alert)
+        .on_conflict_do_nothing(index_elements=["key"], index_where=OPEN_KEY_WHERE)
+        .returning(Alert.id, Alert.key)
+    )
+    raised = session.connection().execute(statement, rows).all() if rows else []
     by_key = {item.key: item for item in items}
     return [
         _Raised(row.id, by_key[row.key].kind.value, AlertStatus.NEW.value, by_key[row.key].region_code,
