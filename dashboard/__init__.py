@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app from CC_* environment variables, overridden by test_config."""
     config = Config.from_env(**(test_config or {}))
     memory.limit_arenas()  # before the server's threads start (dashboard/memory.py says why)
+    memory.fix_mmap_threshold()
     if config.ensure_secret_key():
         log.warning("demo mode: generated a secret key in %s; set CC_SECRET_KEY in production", INSTANCE_DIR)
     if config.DATABASE_URL.startswith("sqlite:///") and not config.DATABASE_URL.startswith("sqlite:///:memory:"):

@@ -86,6 +86,14 @@ def _output(app, fragment: str) -> str:
     return next(key for key in app.extensions["dash"].callback_map if fragment in key)
 
 
+def _outputs(output: str) -> list[dict] | dict:
+    """The outputs as the renderer sends them: a list for "..a.p...b.q..", one object for "a.p"."""
+    if not output.startswith(".."):
+        component, prop = output.rsplit(".", 1)
+        return {"id": component, "property": prop}
+    return [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]} for part in output[2:-2].split("...")]
+
+
 def body_for(app, fragment: str, values: dict | None = None, changed: list[str] | None = None) -> dict:
     """A well-formed body for the server callback whose output names fragment; values by "id.property"."""
     output = _output(app, fragment)
@@ -101,9 +109,7 @@ def body_for(app, fragment: str, values: dict | None = None, changed: list[str] 
     inputs = items(spec["inputs"])
     return {
         "output": output,
-        "outputs": [
-            {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]} for part in output[2:-2].split("...")
-        ],
+        "outputs": _outputs(output),
         "inputs": inputs,
         "state": items(spec["state"]),
         "changedPropIds": changed if changed is not None else [f"{i['id']}.{i['property']}" for i in inputs[:1]],

@@ -111,9 +111,10 @@ def test_nothing_personal_leaves_the_server(demo_app, client, api_key, tmp_path)
         [
             {"id": "wall-state", "property": "data", "value": {"region": "510107", "lang": "zh", "token": ""}},
             {"id": "wall-viewport", "property": "data", "value": 1.0},
+            {"id": "wall-versions", "property": "data", "value": None},
         ],
     )
-    assert resync.status_code == 200
+    assert resync.status_code == 200, resync.get_data(as_text=True)[:300]
     surfaces["wall resync"] = resync.get_data(as_text=True)
     # The daily export files.
     export_dir = tmp_path / "exports"

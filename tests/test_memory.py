@@ -20,6 +20,14 @@ def test_arenas_are_limited_unless_the_operator_chose(monkeypatch):
 
 
 @glibc
+def test_large_blocks_get_their_own_mapping_unless_the_operator_chose(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert memory.fix_mmap_threshold() is True
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert memory.fix_mmap_threshold() is False
+
+
+@glibc
 def test_trim_gives_freed_pages_back():
     blocks = [bytearray(256 * 1024) for _ in range(64)]  # 16 MB, then freed
     del blocks
@@ -29,6 +37,7 @@ def test_trim_gives_freed_pages_back():
 def test_both_do_nothing_without_glibc(monkeypatch):
     monkeypatch.setattr(memory, "_glibc", lambda: None)
     assert memory.limit_arenas() is False
+    assert memory.fix_mmap_threshold() is False
     assert memory.trim() is False
 
 

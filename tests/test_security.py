@@ -209,6 +209,7 @@ def _refresh_payload(client) -> dict:
         "state": [
             {"id": "wall-state", "property": "data", "value": {"region": "510107", "lang": "zh", "token": ""}},
             {"id": "wall-viewport", "property": "data", "value": 1.0},
+            {"id": "wall-versions", "property": "data", "value": None},
         ],
         "changedPropIds": ["wall-refresh.data"],
     }
