@@ -31,7 +31,7 @@ demo: $(VENV)/.runtime
 ## test: install test tools (and Chromium where we may), then run the whole suite
 test: $(VENV)/.dev
 	bash scripts/install-system-deps --if-root
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=30
 
 ## test-fast: the suite without the browser tests
 test-fast: $(VENV)/.dev

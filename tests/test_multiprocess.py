@@ -33,6 +33,9 @@ from dashboard.store.locks import FileLock, PostgresAdvisoryLock, process_name
 from dashboard.store.models import Appeal, DailyExport
 from tests.conftest import DEMO_END, REQUIRE_SERVICES, fresh_postgres_schema
 
+# These share one Redis (sessions, rate limits, the socket channel): one xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("redis")
+
 REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SOCKETIO_CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel on the message queue
 SECRET = "test-secret-key"

@@ -6,10 +6,15 @@ import io
 import json
 import logging
 
+import pytest
+
 from dashboard.domain.credentials import hash_token
 from dashboard.store.database import db
 from dashboard.store.models import WallToken
 from dashboard.web import logs
+
+# These share one Redis (sessions, rate limits, the socket channel): one xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("redis")
 
 WALL_TOKEN = "wall-health-token-123"
 

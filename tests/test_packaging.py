@@ -16,6 +16,8 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The wheel is built in the checkout (build/, *.egg-info): one xdist worker runs these.
+pytestmark = pytest.mark.xdist_group("packaging")
 BUNDLED = {"dashboard._data": "data", "dashboard._migrations": "migrations"}
 
 

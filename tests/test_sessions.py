@@ -17,6 +17,9 @@ from dashboard.store.models import User, WebSession
 from tests.conftest import REDIS_URL, require_redis
 from tests.console_support import STREET_A, add_user, login
 
+# These share one Redis (sessions, rate limits, the socket channel): one xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("redis")
+
 PROTECTED = "/drill/export.csv"  # needs a logged-in user with the export permission
 
 

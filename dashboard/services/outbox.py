@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, String, and_, bindparam, cast, exists, literal, select, true
+from sqlalchemy import Boolean, String, and_, bindparam, cast, exists, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from dashboard.domain import clock
@@ -140,6 +140,13 @@ def enqueue_many(session: Session, pending: list[Pending]) -> int:
         # A workflow step on PostgreSQL: the event and its deliveries in one statement (one round trip).
         result = connection.execute(_EVENT_AND_DELIVERIES, {**parameters[0], **events[0]})
         return max(result.rowcount, 0)
+    # The deliveries' INSERT … SELECT runs once per event: skip it when no active webhook takes any of
+    # these events (an import of a district's history has tens of thousands of arrival events), and
+    # then the events need no ids back: one executemany instead of an INSERT … RETURNING per row,
+    # which is what SQLite's driver does for many rows.
+    if len(events) > 1 and not _any_webhook_wants(connection, {values["pattern"] for values in parameters}):
+        connection.execute(EVENTS.insert(), events)
+        return 0
     if len(events) == 1:
         ids = [connection.execute(EVENTS.insert().returning(EVENTS.c.id), events[0]).scalar_one()]
     else:
@@ -149,6 +156,13 @@ def enqueue_many(session: Session, pending: list[Pending]) -> int:
         values["row_id"] = row_id
     result = connection.execute(_DELIVERIES_OF_EVENT, parameters)
     return max(result.rowcount, 0)
+
+
+def _any_webhook_wants(connection, patterns: set[str]) -> bool:
+    """Whether an active webhook takes events of any of these codes (their LIKE patterns)."""
+    hooks = Webhook.__table__
+    wanted = select(hooks.c.id).where(hooks.c.active, or_(*(wants_event_sql(hooks, p) for p in patterns))).limit(1)
+    return connection.execute(wanted).first() is not None
 
 
 def enqueue_alerts(session: Session, raised: list[tuple[object, dict]]) -> int:
@@ -179,9 +193,7 @@ def enqueue_alerts(session: Session, raised: list[tuple[object, dict]]) -> int:
     # The deliveries' INSERT … SELECT runs once per event: skip it when no active webhook takes alerts
     # (a first run over a district raises some 1,700 alerts; 1,700 statements were most of its time).
     pattern = event_pattern(WebhookEvent.ALERT_RAISED.value)
-    hooks = Webhook.__table__
-    wanted = select(hooks.c.id).where(hooks.c.active, wants_event_sql(hooks, pattern)).limit(1)
-    if connection.execute(wanted).first() is None:
+    if not _any_webhook_wants(connection, {pattern}):
         return 0
     parameters = [
         {"row_id": row_id, "pattern": pattern, "region": event["region_code"], "department": event["department_id"],
