@@ -95,7 +95,7 @@ def bench_backend(name: str, url: str, runs: int) -> list[tuple]:
     calendar = app.extensions["work_calendar"]
     rows = []
     with app.test_request_context("/drill"):
-        g.principal = ADMIN
+        g.principal = g._login_user = ADMIN  # Flask-Login keeps the request's user in g._login_user
         with db.session() as session:
             states = _states(session)
             district = states["district"]["region"]

@@ -266,17 +266,25 @@ def counter_selection(filters: DrillFilters) -> aggregates.Selection:
 
 def counter_kpis(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> dict:
     """The period's KPIs from the stored counters (for views where from_counters holds)."""
+    counts = counter_counts(session, filters, now, calendar)
+    return aggregates.kpis_of(counts, counter_response_minutes(session, filters, now, calendar))
+
+
+def counter_counts(
+    session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar
+) -> aggregates.RegionCounts:
+    """The period's counters, overdue and urges: counter_kpis's reads but the response minutes."""
     start, end = filters.bounds(calendar)
     end = min(end, now)
-    return aggregates.region_kpis(
-        session,
-        filters.region,
-        start,
-        end,
-        calendar,
-        as_of=state_moment(end, now),
-        dims=counter_selection(filters),
+    return aggregates.region_counts(
+        session, filters.region, start, end, calendar, as_of=state_moment(end, now), dims=counter_selection(filters)
     )
+
+
+def counter_response_minutes(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar):
+    """The response minutes behind the period's median response KPI (one per accepted appeal)."""
+    start, end = filters.bounds(calendar)
+    return aggregates.response_minutes(session, filters.region, start, min(end, now), counter_selection(filters))
 
 
 def counter_series(session: Session, filters: DrillFilters, calendar: WorkCalendar) -> pd.DataFrame:
@@ -728,17 +736,25 @@ def read_view(
 
     scope: the viewer's region (None: everything), which decides the breadcrumb's links.
     """
-    data = read_in_parallel(
-        session,
-        {
-            "period": lambda own: _period(own, filters, now, calendar),
-            "by": lambda own: dimension_counts(own, filters, now, calendar),
-            "children": lambda own: children_breakdown(own, filters, now, calendar),
-            "rest": lambda own: _region_facts(own, filters, now),
-            "grid_total": lambda own: grid_count(own, filters, now, calendar),
-        },
-    )
-    kpis, series = data["period"]
+    reads = {
+        "by": lambda own: dimension_counts(own, filters, now, calendar),
+        "children": lambda own: children_breakdown(own, filters, now, calendar),
+        "rest": lambda own: _region_facts(own, filters, now),
+        "grid_total": lambda own: grid_count(own, filters, now, calendar),
+    }
+    if from_counters(filters):
+        # The response minutes (one number per accepted appeal of the period) are the longest of the
+        # KPIs' reads: read them beside the counters, not after them.
+        reads["counts"] = lambda own: counter_counts(own, filters, now, calendar)
+        reads["minutes"] = lambda own: counter_response_minutes(own, filters, now, calendar)
+        reads["series"] = lambda own: counter_series(own, filters, calendar)
+    else:
+        reads["period"] = lambda own: _period_from_appeals(own, filters, now, calendar)
+    data = read_in_parallel(session, reads)
+    if from_counters(filters):
+        kpis, series = aggregates.kpis_of(data["counts"], data["minutes"]), data["series"]
+    else:
+        kpis, series = data["period"]
     names, ageing, people, visits, load = data["rest"]
     crumbs = [Crumb(code, name, covers(scope, code)) for code, name in names]
     return DrillView(
@@ -759,11 +775,10 @@ def read_view(
     )
 
 
-def _period(session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar) -> tuple[dict, object]:
-    """The period's KPIs and daily series: from the per-day counters where they hold the filters."""
-    if from_counters(filters):  # the common views
-        return counter_kpis(session, filters, now, calendar), counter_series(session, filters, calendar)
-    # value filters the counters do not hold: read the appeals that count
+def _period_from_appeals(
+    session: Session, filters: DrillFilters, now: dt.datetime, calendar: WorkCalendar
+) -> tuple[dict, object]:
+    """The period's KPIs and daily series from the appeals that count (filters the counters do not hold)."""
     frame = appeals_frame(session, filters, now, calendar)
     urges_at = urge_times(session, filters, now, calendar)
     return period_kpis(frame, filters, now, calendar, urges_at), daily_series(frame, filters, now, calendar)

@@ -35,11 +35,12 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, String, and_, cast, delete, event, func, insert, literal, or_, select, text, tuple_
+from sqlalchemy import Connection, String, and_, cast, delete, event, func, insert, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -616,7 +617,7 @@ def _response_minutes(session, region_code, start, end, selection, by_length=Non
     """Minutes from report to acceptance of appeals reported in [start, end), per region."""
     dialect = session.get_bind().dialect.name
     minutes = response_minutes_sql(APPEALS.c.reported_at, APPEALS.c.accepted_at, dialect)
-    query = select(APPEALS.c.region_code if by_length else literal(region_code), minutes).where(
+    query = select(*([APPEALS.c.region_code] if by_length else []), minutes).where(
         APPEALS.c.reported_at >= start,
         APPEALS.c.reported_at < end,
         APPEALS.c.accepted_at.is_not(None),
@@ -630,9 +631,9 @@ def _response_minutes(session, region_code, start, end, selection, by_length=Non
     result.close()
     if not rows:
         return {}
-    frame = pd.DataFrame(rows, columns=["region_code", "minutes"])
     if not by_length:
-        return {region_code: frame["minutes"].to_numpy(dtype=float)}
+        return {region_code: np.fromiter((row[0] for row in rows), dtype=float, count=len(rows))}
+    frame = pd.DataFrame(rows, columns=["region_code", "minutes"])
     return {
         code: group.to_numpy(dtype=float)
         for code, group in frame["minutes"].groupby(frame["region_code"].str[:by_length])
@@ -677,13 +678,49 @@ def region_kpis(
     overdue_open is evaluated at as_of (default: end); see domain.overdue.state_moment.
     dims: chosen codes per value dimension (selection_of), read from kpi_daily_dims.
     """
+    counts = region_counts(session, region_code, start, end, calendar, category, as_of, dims)
+    return kpis_of(counts, response_minutes(session, region_code, start, end, selection_of(category, dims)))
+
+
+@dataclass(frozen=True)
+class RegionCounts:
+    """What region_kpis reads besides the response minutes: counters, overdue at as_of, urge steps."""
+
+    counters: dict
+    overdue: int
+    urged: int
+
+
+def region_counts(
+    session: Session,
+    region_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkCalendar,
+    category: Category | None = None,
+    as_of: dt.datetime | None = None,
+    dims: dict | None = None,
+) -> RegionCounts:
+    """region_kpis's reads but the response minutes (so that both can be read side by side)."""
     ensure_current(session, calendar)
     selection = selection_of(category, dims)
-    counters = _counters(session, region_code, start, end, calendar, selection).get(region_code, _zero())
-    overdue = _overdue_open(session, region_code, as_of or end, selection)[region_code]
-    minutes = _response_minutes(session, region_code, start, end, selection).get(region_code, np.zeros(0))
-    urged = _urged(session, region_code, start, end, selection).get(region_code, 0)
-    return kpis_from_counters(counters, overdue, minutes, urged)
+    return RegionCounts(
+        counters=_counters(session, region_code, start, end, calendar, selection).get(region_code, _zero()),
+        overdue=_overdue_open(session, region_code, as_of or end, selection)[region_code],
+        urged=_urged(session, region_code, start, end, selection).get(region_code, 0),
+    )
+
+
+def kpis_of(counts: RegionCounts, minutes: np.ndarray) -> dict:
+    """The §5 KPIs of region_counts and response_minutes read for the same region, period and selection."""
+    return kpis_from_counters(counts.counters, counts.overdue, minutes, counts.urged)
+
+
+def response_minutes(
+    session: Session, region_code: str, start: dt.datetime, end: dt.datetime, selection: Selection
+) -> np.ndarray:
+    """Minutes from report to acceptance of the region's appeals reported in [start, end) (one per accepted appeal)."""
+    return _response_minutes(session, region_code, start, end, selection).get(region_code, np.zeros(0))
 
 
 def child_kpis(

@@ -416,6 +416,7 @@
     for (var i = 0; i < path.length && node; i++) { node = node[path[i]]; }
     return node && node.props;
   }
+  window.ccDashProps = propsOf; // the wall's other scripts (wall_alerts.js) read Dash's store the same way
 
   // Runs synchronously on every Dash store change; does work only when one of the wall's
   // props changed (Dash replaces the objects it changes, so identity is enough).

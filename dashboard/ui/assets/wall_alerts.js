@@ -157,13 +157,8 @@
 
   // ---- Watching Dash's store ----
 
-  function propsOf(state, id) {
-    var path = state.paths && state.paths.strs && state.paths.strs[id];
-    var node = state.layout;
-    if (!path) { return undefined; }
-    for (var i = 0; i < path.length && node; i++) { node = node[path[i]]; }
-    return node && node.props;
-  }
+  // wall.js (loaded first: Dash serves assets in name order) reads a component's props from the store.
+  function propsOf(state, id) { return window.ccDashProps(state, id); }
 
   function onStoreChange(store) {
     var state = store.getState();
