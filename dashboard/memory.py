@@ -3,8 +3,8 @@
 Measured in the soak (issue 21, docs/BENCHMARKS.md): the server's RSS rose in steps of 20–30 MB
 and was 332 MB after 25 minutes, of which Python used 59 MB. The rest was freed memory held by
 glibc's per-thread arenas (16 of them on 2 cores, about 40 MB each): every request thread and job
-thread that builds a data frame leaves its arena's pages behind. Two arenas and a trim each minute
-keep RSS close to what is in use. A fixed mmap threshold keeps the short-lived large blocks (a query's
+thread that builds a data frame leaves its arena's pages behind. Two arenas, and a trim (checked each
+minute) whenever much freed memory is held, keep RSS close to what is in use. A fixed mmap threshold keeps the short-lived large blocks (a query's
 data frame, an export's rows) out of the heap: glibc otherwise raises the threshold after each
 such block is freed, up to 32 MB, and the next ones land in the heap and stay there until a trim,
 which the soak saw as 30-40 MB spikes between trims. Other C libraries (musl, macOS) have no such arenas: then these
@@ -52,7 +52,51 @@ def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, size))
 
 
-def trim() -> bool:
-    """Give freed heap pages of every arena back to the system; True when some were."""
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (malloc.h, glibc 2.33 and later): byte counts over every arena."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+IDLE_FLOOR = 64 * 1024 * 1024  # trim when at least this much freed memory is held, and ...
+IDLE_SHARE = 0.25  # ... it is at least this share of what is in use
+
+
+def idle_bytes() -> tuple[int, int] | None:
+    """(freed bytes the arenas hold, bytes in use), or None where glibc cannot tell (before 2.33)."""
     libc = _glibc()
-    return bool(libc.malloc_trim(0)) if libc is not None else False
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return info.fordblks, info.uordblks
+
+
+def trim(force: bool = False) -> bool:
+    """Give freed heap pages of every arena back to the system when many are idle; True when some were.
+
+    Not every minute regardless: a server's requests and jobs reuse some 50 MB of freed memory within
+    seconds, so trimming it only to fault it back in made RSS a saw-tooth (the soak of issue 21) and
+    cost page faults. Held memory above IDLE_FLOOR and IDLE_SHARE of what is in use is given back.
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    idle = None if force else idle_bytes()
+    if idle is not None and (idle[0] < IDLE_FLOOR or idle[0] < IDLE_SHARE * idle[1]):
+        return False
+    return bool(libc.malloc_trim(0))

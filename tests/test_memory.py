@@ -31,7 +31,36 @@ def test_large_blocks_get_their_own_mapping_unless_the_operator_chose(monkeypatc
 def test_trim_gives_freed_pages_back():
     blocks = [bytearray(256 * 1024) for _ in range(64)]  # 16 MB, then freed
     del blocks
-    assert isinstance(memory.trim(), bool)
+    assert isinstance(memory.trim(force=True), bool)
+
+
+@glibc
+def test_trim_waits_until_much_freed_memory_is_held(monkeypatch):
+    """A saw-tooth of give-back and fault-in is worse than holding what the next minute reuses."""
+    trims = []
+    monkeypatch.setattr(
+        memory, "_glibc", lambda: type("C", (), {"malloc_trim": lambda self, pad: trims.append(pad) or 1})()
+    )
+    mb = 1024 * 1024
+    for idle, used, expected in [
+        (63 * mb, 100 * mb, False),  # under the 64 MB floor
+        (64 * mb, 256 * mb, True),  # at the floor and at a quarter of what is in use
+        (64 * mb, 257 * mb, False),  # under a quarter of what is in use
+        (300 * mb, 400 * mb, True),
+    ]:
+        monkeypatch.setattr(memory, "idle_bytes", lambda idle=idle, used=used: (idle, used))
+        assert memory.trim() is expected, (idle, used)
+    monkeypatch.setattr(memory, "idle_bytes", lambda: (0, 100 * mb))
+    assert memory.trim(force=True) is True
+    monkeypatch.setattr(memory, "idle_bytes", lambda: None)  # glibc before 2.33: trim as before
+    assert memory.trim() is True
+    assert len(trims) == 4
+
+
+@glibc
+def test_idle_bytes_reads_the_arenas():
+    idle, used = memory.idle_bytes()
+    assert idle >= 0 and used > 0
 
 
 def test_both_do_nothing_without_glibc(monkeypatch):
