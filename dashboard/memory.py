@@ -3,12 +3,12 @@
 Measured in the soak (issue 21, docs/BENCHMARKS.md): the server's RSS rose in steps of 20–30 MB
 and was 332 MB after 25 minutes, of which Python used 59 MB. The rest was freed memory held by
 glibc's per-thread arenas (16 of them on 2 cores, about 40 MB each): every request thread and job
-thread that builds a data frame leaves its arena's pages behind. Two arenas, and a trim (checked each
-minute) whenever much freed memory is held, keep RSS close to what is in use. A fixed mmap threshold keeps the short-lived large blocks (a query's
-data frame, an export's rows) out of the heap: glibc otherwise raises the threshold after each
-such block is freed, up to 32 MB, and the next ones land in the heap and stay there until a trim,
-which the soak saw as 30-40 MB spikes between trims. Other C libraries (musl, macOS) have no such arenas: then these
-do nothing.
+thread that builds a data frame leaves its arena's pages behind. Two arenas, and a trim (checked
+each minute) whenever much freed memory is held, keep RSS close to what is in use. A fixed mmap
+threshold keeps short-lived large blocks (a query's data frame, an export's rows) out of the heap:
+glibc otherwise raises the threshold after each such block is freed, up to 32 MB, and the next ones
+land in the heap and stay there until a trim. Other C libraries (musl, macOS) have no such arenas:
+then these do nothing.
 """
 
 from __future__ import annotations
