@@ -224,8 +224,10 @@ def test_a_pushed_appeal_updates_ticker_and_count_by_itself_and_a_resync_does_no
     assert page.locator(".wall-freshness").inner_text() == freshness  # no resync has landed
     # Let resyncs through: the next one includes the appeal, which must still be counted once and listed.
     page.unroute(is_callback, hold_resyncs)
+    # The resync that follows a delta (3 s after it) may have been held back already; then the next
+    # one is the periodic resync, up to 30 s later (RESYNC_EVERY_MS in wall.js).
     page.wait_for_function(
-        "(previous) => document.querySelector('.wall-freshness').innerText !== previous", arg=freshness, timeout=15_000
+        "(previous) => document.querySelector('.wall-freshness').innerText !== previous", arg=freshness, timeout=40_000
     )
     expected = _received_today(live_server)
     assert expected == before + 1
