@@ -89,9 +89,9 @@ def idle_bytes() -> tuple[int, int] | None:
 def trim(force: bool = False) -> bool:
     """Give freed heap pages of every arena back to the system when many are idle; True when some were.
 
-    Not every minute regardless: a server's requests and jobs reuse some 50 MB of freed memory within
-    seconds, so trimming it only to fault it back in made RSS a saw-tooth (the soak of issue 21) and
-    cost page faults. Held memory above IDLE_FLOOR and IDLE_SHARE of what is in use is given back.
+    Held memory above IDLE_FLOOR and IDLE_SHARE of what is in use is given back; a trim holds the
+    arena locks (60-130 ms on a fragmented 400 MB heap). A street-scale server still passes this gate
+    every minute and reuses what it gave back within seconds (docs/BENCHMARKS.md, the soak of issue 21).
     """
     libc = _glibc()
     if libc is None:
